@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, the T-SQL parse, the Windows build, and
+# `cargo test` against a private, throw-away PostgreSQL cluster (and against SQL Server
+# too when STAGEHAND_TEST_MSSQL holds a connection string).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/pg.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "PostgreSQL"
+pg_ensure_installed
+PGDIR=$(mktemp -d /tmp/stagehand-test-pg.XXXXXX)
+cleanup() { pg_stop "$PGDIR/data"; rm -rf "$PGDIR"; }
+trap cleanup EXIT
+PORT=$(pg_free_port)
+PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" pg_start "$PGDIR/data" "$PORT"
+export STAGEHAND_TEST_POSTGRES="postgres://postgres@127.0.0.1:$PORT/postgres"
+echo "private cluster on 127.0.0.1:$PORT ($("$PG_BIN/postgres" --version))"
+if [ -n "${STAGEHAND_TEST_MSSQL:-}" ]; then
+  echo "SQL Server: the conformance suite runs against STAGEHAND_TEST_MSSQL too"
+else
+  echo "SQL Server: skipped (set STAGEHAND_TEST_MSSQL to a connection string to run the suite against it)"
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "T-SQL parse (sqlfluff, dialect tsql)"
+scripts/parse-tsql.sh
+
+step "Windows build (cargo check --target x86_64-pc-windows-gnu)"
+if rustup target list --installed 2>/dev/null | grep -q '^x86_64-pc-windows-gnu$' ||
+  rustup target add x86_64-pc-windows-gnu >/dev/null 2>&1; then
+  cargo check --quiet --all-targets --target x86_64-pc-windows-gnu
+  echo "Windows build: ok"
+else
+  echo "Windows build: SKIPPED (the x86_64-pc-windows-gnu target could not be installed here)"
+fi
+
+step "cargo test"
+cargo test --no-fail-fast 2>&1 | tee "$PGDIR/cargo-test.log"
+status=${PIPESTATUS[0]}
+passed=$(grep -Eo '[0-9]+ passed' "$PGDIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$PGDIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
+echo
+echo "$passed passed, $failed failed"
+exit "$status"

@@ -1,0 +1,134 @@
+//! `stagehand bench`: register N no-op processes, then claim and complete them with W
+//! concurrent workers in batches, and print the rates. It runs against the database it
+//! is pointed at, so it refuses to start while other driver work is queued there (its
+//! workers would claim it), and it deletes its own rows afterwards.
+
+use super::open_store;
+use crate::store::{Backend, ClaimRequest, Completion, FinalStatus, TaskRecord};
+use anyhow::{bail, Context, Result};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// How many processes to register, claim and complete.
+    #[arg(long, default_value_t = 20_000)]
+    processes: usize,
+    /// Concurrent workers claiming and completing (comma-separated for several runs: 4,16).
+    #[arg(long, value_delimiter = ',', default_value = "4,16")]
+    workers: Vec<usize>,
+    /// Processes per claim and per completion call.
+    #[arg(long, default_value_t = 10)]
+    batch: i32,
+    /// Concurrent registering connections.
+    #[arg(long, default_value_t = 8)]
+    registrars: usize,
+}
+
+pub async fn run(database: &Option<String>, args: &BenchArgs) -> Result<ExitCode> {
+    if args.batch < 1 || args.processes == 0 || args.workers.contains(&0) {
+        bail!("--processes, --workers and --batch must be at least 1");
+    }
+    let max_workers = args.workers.iter().copied().max().unwrap_or(1);
+    let db = open_store(database, (max_workers.max(args.registrars) + 2) as u32).await?;
+    let queued = db
+        .query_i64("SELECT COUNT(*) FROM stage.FileControl WHERE Executor = 'driver' AND Status IN ('Pending', 'InProgress')")
+        .await?
+        .unwrap_or(0);
+    if queued > 0 {
+        bail!("{queued} driver processes are Pending or InProgress in this database; bench would claim them. Run it against a database no driver is using.");
+    }
+    println!(
+        "stagehand bench on {}: {} processes, batch {}, workers {:?}",
+        db.kind(),
+        args.processes,
+        args.batch,
+        args.workers
+    );
+    for &workers in &args.workers {
+        let name = format!("stagehand-bench-{}-{}", std::process::id(), workers);
+        let mut task = TaskRecord::new(&name, "true");
+        task.overlap_policy = "parallel".into();
+        db.save_task(&task).await.context("creating the bench task")?;
+        let outcome = measure(&db, &name, args, workers).await;
+        cleanup(&db, &name).await?;
+        let (registered, completed) = outcome?;
+        println!(
+            "workers {workers:>3}: register {:>8.0} processes/s | claim+complete {:>8.0} processes/s",
+            registered, completed
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Returns (registrations/s, claims+completions/s).
+async fn measure(db: &Arc<dyn Backend>, name: &str, args: &BenchArgs, workers: usize) -> Result<(f64, f64)> {
+    let started = Instant::now();
+    let mut registrars = tokio::task::JoinSet::new();
+    for r in 0..args.registrars {
+        let (db, name) = (db.clone(), name.to_string());
+        let count = args.processes / args.registrars + usize::from(r < args.processes % args.registrars);
+        registrars.spawn(async move {
+            for _ in 0..count {
+                db.register(&name, None, None).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(joined) = registrars.join_next().await {
+        joined.context("registrar task")??;
+    }
+    let registered = args.processes as f64 / started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let mut claimers = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let db = db.clone();
+        let worker = format!("{name}/w{w}");
+        let batch = args.batch;
+        claimers.spawn(async move {
+            let mut done = 0_usize;
+            loop {
+                let request = ClaimRequest {
+                    worker_name: &worker,
+                    max_count: batch,
+                    lease_seconds: 60,
+                    slots: None,
+                };
+                let claimed = db.claim(&request).await?;
+                if claimed.is_empty() {
+                    return anyhow::Ok(done);
+                }
+                let completions: Vec<Completion> = claimed
+                    .iter()
+                    .map(|p| Completion::new(p.process_id, &worker, Some(p.attempt), FinalStatus::Completed))
+                    .collect();
+                let results = db.complete(&completions).await?;
+                done += results.iter().filter(|r| r.accepted).count();
+            }
+        });
+    }
+    let mut completed = 0;
+    while let Some(joined) = claimers.join_next().await {
+        completed += joined.context("worker task")??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if completed != args.processes {
+        bail!("{completed} of {} processes completed", args.processes);
+    }
+    Ok((registered, completed as f64 / elapsed))
+}
+
+/// Removes the bench's task, processes and log rows. The name is generated above
+/// (letters, digits and dashes), never user input.
+async fn cleanup(db: &Arc<dyn Backend>, name: &str) -> Result<()> {
+    db.execute_sql(&format!(
+        "DELETE FROM stage.ProcessLog WHERE ProcessID IN (SELECT ProcessID FROM stage.FileControl WHERE ProcessName = '{name}')"
+    ))
+    .await?;
+    db.execute_sql(&format!("DELETE FROM stage.FileControl WHERE ProcessName = '{name}'"))
+        .await?;
+    db.delete_task(name).await?;
+    Ok(())
+}

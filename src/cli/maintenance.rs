@@ -1,0 +1,71 @@
+//! `stagehand rotate` and `stagehand reset-stuck`: the housekeeping `run` also does on a schedule.
+
+use crate::store::Backend;
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// Finished processes older than this many months move to the history tables.
+    #[arg(long, default_value_t = 6)]
+    retention_months: i32,
+    /// Rows per batch (each batch is its own transaction; below lock escalation).
+    #[arg(long, default_value_t = 1000)]
+    batch_size: i32,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResetArgs {
+    /// Processes of executors that never heartbeat are reset after this many minutes.
+    #[arg(long, default_value_t = 60)]
+    timeout_minutes: i32,
+}
+
+/// Rotates batch by batch, one call per batch, so progress shows and an interrupted
+/// rotation loses nothing: every batch already moved is committed.
+pub async fn rotate(db: &Arc<dyn Backend>, args: &RotateArgs) -> Result<ExitCode> {
+    let progress = ProgressBar::new_spinner();
+    progress.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").context("progress template")?);
+    progress.enable_steady_tick(Duration::from_millis(120));
+    let (mut processes, mut logs) = (0_i64, 0_i64);
+    loop {
+        let report = db
+            .rotate(args.retention_months, args.batch_size, Some(1))
+            .await
+            .context("stage.RotateHistory")?;
+        processes += report.processes_moved;
+        logs += report.logs_moved;
+        progress.set_message(format!("moved {processes} processes and {logs} log rows to history"));
+        if report.done {
+            break;
+        }
+    }
+    progress.finish_and_clear();
+    println!(
+        "rotation done: {processes} processes and {logs} log rows older than {} months moved to history",
+        args.retention_months
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn reset_stuck(db: &Arc<dyn Backend>, args: &ResetArgs) -> Result<ExitCode> {
+    let reset = db
+        .reset_stuck(args.timeout_minutes)
+        .await
+        .context("stage.ResetStuckProcesses")?;
+    for r in &reset {
+        println!(
+            "process {} ({}) from {} attempt {} -> {}",
+            r.process_id,
+            r.process_name,
+            r.previous_worker.as_deref().unwrap_or("-"),
+            r.attempt,
+            r.status
+        );
+    }
+    println!("{} stuck processes reset", reset.len());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,94 @@
+//! Command-line interface: argument parsing and one module per command group.
+
+mod bench;
+mod maintenance;
+mod status;
+
+use crate::store::{self, Backend, ConnectOptions, DatabaseUrl};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "stagehand", version, about = "A job engine where the database is the queue")]
+pub struct Cli {
+    /// postgres://..., mssql://user:password@host:port/database, or an ADO.NET connection string.
+    #[arg(long = "database", env = "STAGEHAND_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy or upgrade the schema (idempotent).
+    Migrate,
+    /// Register a process (stage.RegisterProcess).
+    Register {
+        /// The process name (a task's id, or any name for an external executor).
+        name: String,
+        /// Parameters as a JSON document, passed to the command as STAGEHAND_PARAMETERS.
+        #[arg(long = "params")]
+        params: Option<String>,
+    },
+    /// Counts per status, workers, overdue processes and table sizes.
+    Status(status::StatusArgs),
+    /// Move finished processes and old logs into the history tables.
+    Rotate(maintenance::RotateArgs),
+    /// Put processes whose lease expired back to Pending (or Failed past their attempts).
+    ResetStuck(maintenance::ResetArgs),
+    /// Measure registration and claim+completion throughput against the database.
+    Bench(bench::BenchArgs),
+}
+
+/// Opens the store named by `--database` / `STAGEHAND_DATABASE_URL`.
+pub(crate) async fn open_store(cli_database: &Option<String>, max_connections: u32) -> Result<Arc<dyn Backend>> {
+    let raw = cli_database
+        .as_deref()
+        .context("no database: pass --database URL or set STAGEHAND_DATABASE_URL")?;
+    let url = DatabaseUrl::parse(raw).context("--database")?;
+    let options = ConnectOptions {
+        max_connections,
+        ..ConnectOptions::default()
+    };
+    store::connect(&url, &options)
+        .await
+        .with_context(|| format!("connecting to {}", url.redacted()))
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Migrate => {
+            let db = open_store(&cli.database, 2).await?;
+            let applied = db.migrate().await.context("migrate")?;
+            if applied.is_empty() {
+                println!("schema is up to date");
+            } else {
+                for name in &applied {
+                    println!("applied {name}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Register { name, params } => {
+            let db = open_store(&cli.database, 1).await?;
+            let row = db.register(name, params.as_deref(), None).await?;
+            if row.registered {
+                println!("registered process {} ({})", row.process_id, row.process_name);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!(
+                    "refused: process {} of {} is already {}",
+                    row.process_id, row.process_name, row.status
+                );
+                Ok(ExitCode::from(2))
+            }
+        }
+        Command::Status(args) => status::run(&open_store(&cli.database, 4).await?, args).await,
+        Command::Rotate(args) => maintenance::rotate(&open_store(&cli.database, 1).await?, args).await,
+        Command::ResetStuck(args) => maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await,
+        Command::Bench(args) => bench::run(&cli.database, args).await,
+    }
+}

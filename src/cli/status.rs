@@ -1,0 +1,144 @@
+//! `stagehand status`: the monitoring views, readable in a terminal or as JSON.
+
+use crate::store::{Backend, OverdueProcess, ProcessRow, StatusCount, TableSpace, WorkerStatistic};
+use anyhow::{Context, Result};
+use chrono::Utc;
+use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
+use serde::Serialize;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Flag stage tables larger than this many MiB.
+    #[arg(long, env = "STAGEHAND_ALERT_MB", default_value_t = 5120)]
+    alert_mb: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    counts: Vec<StatusCount>,
+    running: Vec<ProcessRow>,
+    workers: Vec<WorkerStatistic>,
+    overdue: Vec<OverdueProcess>,
+    tables: Vec<TableSpace>,
+    /// Tables over the alert threshold.
+    alerts: Vec<String>,
+}
+
+pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs) -> Result<ExitCode> {
+    let (counts, running, workers, overdue, tables) = tokio::try_join!(
+        db.status_summary(),
+        db.running_processes(),
+        db.worker_statistics(),
+        db.overdue_processes(),
+        db.table_space(),
+    )
+    .context("reading the monitoring views")?;
+    let limit = args.alert_mb.saturating_mul(1024 * 1024);
+    let alerts = tables
+        .iter()
+        .filter(|t| t.total_bytes > limit)
+        .map(|t| format!("{} is {} MiB (alert at {} MiB)", t.table_name, t.total_bytes / 1024 / 1024, args.alert_mb))
+        .collect();
+    let status = Status {
+        counts,
+        running,
+        workers,
+        overdue,
+        tables,
+        alerts,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", render(&status));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_BORDERS_ONLY).set_header(header.to_vec());
+    table
+}
+
+fn right(value: impl ToString) -> Cell {
+    Cell::new(value.to_string()).set_alignment(CellAlignment::Right)
+}
+
+fn render(status: &Status) -> String {
+    let now = Utc::now();
+    let mut out = String::new();
+
+    let mut counts = table(&["Status", "Processes"]);
+    for c in &status.counts {
+        counts.add_row(vec![Cell::new(&c.status), right(c.process_count)]);
+    }
+    out.push_str(&format!("Processes by status\n{counts}\n\n"));
+
+    let mut running = table(&["ID", "Name", "Worker", "Running for", "Attempt"]);
+    for p in &status.running {
+        let seconds = p.start_time.map(|s| (now - s).num_seconds()).unwrap_or(0);
+        running.add_row(vec![
+            right(p.process_id),
+            Cell::new(&p.process_name),
+            Cell::new(p.worker_assigned.as_deref().unwrap_or("")),
+            right(format!("{seconds} s")),
+            right(format!("{}/{}", p.attempt, p.max_attempts)),
+        ]);
+    }
+    out.push_str(&format!("Running now ({})\n{running}\n\n", status.running.len()));
+
+    let mut workers = table(&["Worker", "Done", "Avg s", "Max s"]);
+    for w in &status.workers {
+        workers.add_row(vec![
+            Cell::new(&w.worker_assigned),
+            right(w.processes_done),
+            right(format!("{:.1}", w.avg_duration_seconds)),
+            right(format!("{:.1}", w.max_duration_seconds)),
+        ]);
+    }
+    out.push_str(&format!("Workers\n{workers}\n\n"));
+
+    let mut overdue = table(&["ID", "Name", "Worker", "Running min", "Timeout min"]);
+    for o in &status.overdue {
+        overdue.add_row(vec![
+            right(o.process_id),
+            Cell::new(&o.process_name),
+            Cell::new(o.worker_assigned.as_deref().unwrap_or("")),
+            right(o.running_minutes),
+            right(o.timeout_minutes),
+        ]);
+    }
+    out.push_str(&format!("Overdue ({})\n{overdue}\n\n", status.overdue.len()));
+
+    let mut tables = table(&["Table", "Rows", "Size"]);
+    for t in &status.tables {
+        tables.add_row(vec![Cell::new(&t.table_name), right(t.row_count), right(human_bytes(t.total_bytes))]);
+    }
+    out.push_str(&format!("Tables\n{tables}\n"));
+    for alert in &status.alerts {
+        out.push_str(&format!("ALERT: {alert}\n"));
+    }
+    out
+}
+
+fn human_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,337 @@
+//! Running one command: through the platform shell or as a program with an
+//! argument vector, in a working directory, with extra environment variables,
+//! capturing a bounded tail of stdout and stderr, with a timeout and
+//! cancellation that kill the whole process tree.
+//!
+//! ```no_run
+//! # async fn example() {
+//! use stagehand::exec::{run, CommandSpec, OutcomeKind};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! let mut spec = CommandSpec::shell("echo \"$STAGEHAND_PARAMETERS\"");
+//! spec.env.push(("STAGEHAND_PARAMETERS".into(), r#"{"day":"2024-01-31"}"#.into()));
+//! spec.timeout = Some(std::time::Duration::from_secs(60));
+//! let outcome = run(&spec, CancellationToken::new()).await;
+//! assert_eq!(outcome.kind, OutcomeKind::Succeeded, "{}", outcome.message);
+//! # }
+//! ```
+//!
+//! The command's tree (a process group on Unix, a Job Object on Windows) lives
+//! only as long as the command: when the command exits, descendants it left
+//! running are ended too (SIGTERM, then SIGKILL after the grace period), as on
+//! timeout and cancellation. If the future returned by [`run`] is dropped, the
+//! tree is killed at once.
+
+mod output;
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(unix)]
+use unix as platform;
+#[cfg(windows)]
+use windows as platform;
+
+use std::io;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+pub use output::Captured;
+
+/// Bytes of each output stream kept by default (the last ones).
+pub const DEFAULT_OUTPUT_LIMIT: usize = 64 * 1024;
+
+/// How long a tree gets between SIGTERM and SIGKILL by default.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// What to run and how. Build it with [`CommandSpec::shell`] or
+/// [`CommandSpec::program`], then set the public fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// Without `arguments`: a command line for the platform shell (`sh -c` on
+    /// Unix, `cmd /C` on Windows). With `arguments`: the program to start.
+    pub command: String,
+    /// When set, `command` is started directly with these arguments; no shell.
+    pub arguments: Option<Vec<String>>,
+    /// Where the command runs; the driver's current directory when unset.
+    pub working_directory: Option<PathBuf>,
+    /// Variables added to the inherited environment. Values reach the command
+    /// only through its environment, never through its command line.
+    pub env: Vec<(String, String)>,
+    /// The tree is killed and the run is [`OutcomeKind::TimedOut`] after this long.
+    pub timeout: Option<Duration>,
+    /// Bytes kept of each of stdout and stderr: the last ones.
+    pub output_limit: usize,
+    /// When set, all of stdout and stderr (as they arrive) is appended to this file.
+    pub output_file: Option<PathBuf>,
+    /// Time between asking the tree to stop (SIGTERM) and killing it (SIGKILL);
+    /// also how long output is still read after the command ended. Unused for
+    /// signals on Windows, where terminating is immediate.
+    pub kill_grace: Duration,
+}
+
+impl CommandSpec {
+    /// A command line run through the platform shell.
+    pub fn shell(command: impl Into<String>) -> Self {
+        CommandSpec {
+            command: command.into(),
+            arguments: None,
+            working_directory: None,
+            env: Vec::new(),
+            timeout: None,
+            output_limit: DEFAULT_OUTPUT_LIMIT,
+            output_file: None,
+            kill_grace: DEFAULT_KILL_GRACE,
+        }
+    }
+
+    /// A program started directly with an argument vector.
+    pub fn program<I, S>(program: impl Into<String>, arguments: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        CommandSpec {
+            arguments: Some(arguments.into_iter().map(Into::into).collect()),
+            ..CommandSpec::shell(program)
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// Exit code 0.
+    Succeeded,
+    /// Did not start, exited with another code, or was killed by a signal it
+    /// was not sent by us.
+    Failed,
+    /// Killed because the spec's timeout elapsed.
+    TimedOut,
+    /// Killed because the cancellation token fired.
+    Cancelled,
+}
+
+/// The result of [`run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub kind: OutcomeKind,
+    /// One line saying how it ended, e.g. `exited with code 3`,
+    /// `killed by signal 9 (SIGKILL)`, `command not found: foo`,
+    /// `working directory does not exist: /x`, `timed out after 5 s`, `cancelled`.
+    pub message: String,
+    /// The exit code, when the command exited by itself with one.
+    pub exit_code: Option<i32>,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    /// From the call to [`run`] until everything was collected.
+    pub duration: Duration,
+}
+
+/// Runs one command to its end; never fails: problems are in the outcome.
+/// stdin is null. Firing `cancel` kills the tree and ends the run as
+/// [`OutcomeKind::Cancelled`].
+pub async fn run(spec: &CommandSpec, cancel: CancellationToken) -> RunOutcome {
+    let started = Instant::now();
+    if cancel.is_cancelled() {
+        return RunOutcome {
+            kind: OutcomeKind::Cancelled,
+            ..not_started("cancelled before it started".to_owned(), started)
+        };
+    }
+    let mut tree = match platform::ProcessTree::new() {
+        Ok(tree) => tree,
+        Err(err) => return not_started(format!("cannot track processes: {err}"), started),
+    };
+    let (mut child, capture) = match start(spec, &mut tree).await {
+        Ok(running) => running,
+        Err(message) => return not_started(message, started),
+    };
+
+    let timeout = async {
+        match spec.timeout {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = tokio::select! {
+        biased;
+        status = child.wait() => Ended::Exited(status),
+        () = timeout => Ended::TimedOut,
+        () = cancel.cancelled() => Ended::Cancelled,
+    };
+    // Also after a normal exit: descendants left behind belong to this run.
+    tree.terminate(&mut child, spec.kill_grace).await;
+    let (stdout, stderr) = capture.finish(spec.kill_grace).await;
+
+    let (kind, message, exit_code) = match ended {
+        Ended::Exited(Ok(status)) => describe_exit(status, spec.arguments.is_none()),
+        Ended::Exited(Err(err)) => (
+            OutcomeKind::Failed,
+            format!("waiting for the command failed: {err}"),
+            None,
+        ),
+        Ended::TimedOut => {
+            let secs = spec.timeout.unwrap_or_default().as_secs_f64();
+            (OutcomeKind::TimedOut, format!("timed out after {secs} s"), None)
+        }
+        Ended::Cancelled => (OutcomeKind::Cancelled, "cancelled".to_owned(), None),
+    };
+    tracing::debug!(command = %spec.command, ?kind, %message, "command ended");
+    RunOutcome {
+        kind,
+        message,
+        exit_code,
+        stdout,
+        stderr,
+        duration: started.elapsed(),
+    }
+}
+
+enum Ended {
+    Exited(io::Result<ExitStatus>),
+    TimedOut,
+    Cancelled,
+}
+
+/// Checks the spec, spawns the child in `tree` and starts reading its output.
+/// The error is the outcome message.
+async fn start(
+    spec: &CommandSpec,
+    tree: &mut platform::ProcessTree,
+) -> Result<(Child, output::Capture), String> {
+    validate(spec)?;
+    if let Some(dir) = &spec.working_directory {
+        match tokio::fs::metadata(dir).await {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(format!(
+                    "working directory is not a directory: {}",
+                    dir.display()
+                ))
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(format!(
+                    "working directory does not exist: {}",
+                    dir.display()
+                ))
+            }
+            Err(err) => {
+                return Err(format!(
+                    "working directory {} is not usable: {err}",
+                    dir.display()
+                ))
+            }
+        }
+    }
+    let files = match &spec.output_file {
+        Some(path) => match output::open_output_file(path).await {
+            Ok(handles) => Some((handles, path.clone())),
+            Err(err) => {
+                return Err(format!(
+                    "cannot open output file {}: {err}",
+                    path.display()
+                ))
+            }
+        },
+        None => None,
+    };
+
+    let mut command = match &spec.arguments {
+        None => platform::shell(&spec.command),
+        Some(arguments) => {
+            let mut command = Command::new(&spec.command);
+            command.args(arguments);
+            command
+        }
+    };
+    if let Some(dir) = &spec.working_directory {
+        command.current_dir(dir);
+    }
+    command
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    tree.prepare(&mut command);
+
+    let mut child = command.spawn().map_err(|err| spawn_error(spec, &err))?;
+    if let Err(err) = tree.adopt(&child) {
+        // Best effort: the child is not in the tree, so only it can be stopped.
+        let _ = child.start_kill();
+        return Err(format!("cannot track the command's processes: {err}"));
+    }
+    tracing::debug!(command = %spec.command, pid = child.id(), "command started");
+    let capture = output::Capture::start(
+        child.stdout.take(),
+        child.stderr.take(),
+        spec.output_limit,
+        files,
+    );
+    Ok((child, capture))
+}
+
+/// Rejects what the OS would reject with an unclear message.
+fn validate(spec: &CommandSpec) -> Result<(), String> {
+    if spec.command.trim().is_empty() {
+        return Err("invalid command: command is empty".to_owned());
+    }
+    for (name, value) in &spec.env {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(format!("invalid environment variable name: {name:?}"));
+        }
+        if value.contains('\0') {
+            return Err(format!(
+                "invalid value of environment variable {name}: contains a NUL byte"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn spawn_error(spec: &CommandSpec, err: &io::Error) -> String {
+    match (&spec.arguments, err.kind()) {
+        (Some(_), io::ErrorKind::NotFound) => format!("command not found: {}", spec.command),
+        (Some(_), io::ErrorKind::PermissionDenied) => {
+            format!("command not executable: {}", spec.command)
+        }
+        (Some(_), _) => format!("cannot start {}: {err}", spec.command),
+        (None, _) => format!("cannot start the shell: {err}"),
+    }
+}
+
+fn describe_exit(status: ExitStatus, via_shell: bool) -> (OutcomeKind, String, Option<i32>) {
+    match status.code() {
+        Some(0) => (OutcomeKind::Succeeded, "exited with code 0".to_owned(), Some(0)),
+        Some(code) => {
+            let hint = via_shell.then(|| platform::shell_exit_hint(code)).flatten();
+            let message = match hint {
+                Some(hint) => format!("exited with code {code} ({hint})"),
+                None => format!("exited with code {code}"),
+            };
+            (OutcomeKind::Failed, message, Some(code))
+        }
+        None => (
+            OutcomeKind::Failed,
+            platform::describe_abnormal_exit(status),
+            None,
+        ),
+    }
+}
+
+fn not_started(message: String, started: Instant) -> RunOutcome {
+    tracing::debug!(%message, "command not started");
+    RunOutcome {
+        kind: OutcomeKind::Failed,
+        message,
+        exit_code: None,
+        stdout: Captured::default(),
+        stderr: Captured::default(),
+        duration: started.elapsed(),
+    }
+}

@@ -1,0 +1,129 @@
+//! Unix: the shell is `sh -c`, and a command's tree is its own process group
+//! (the child is spawned as a group leader; its descendants inherit the group).
+//! A descendant that moves itself to another group or session (setsid, a
+//! daemon) leaves the tree and is out of reach.
+
+use std::io;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+/// How often to look whether the group has emptied during the grace period.
+const POLL: Duration = Duration::from_millis(20);
+
+/// A command through the platform shell.
+pub(super) fn shell(command: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(command);
+    cmd
+}
+
+/// What a shell exit code usually means (POSIX reserves 126 and 127).
+pub(super) fn shell_exit_hint(code: i32) -> Option<&'static str> {
+    match code {
+        126 => Some("command not executable"),
+        127 => Some("command not found"),
+        _ => None,
+    }
+}
+
+/// Describes an exit without an exit code: the child was killed by a signal.
+pub(super) fn describe_abnormal_exit(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        Some(number) => match Signal::try_from(number) {
+            Ok(signal) => format!("killed by signal {number} ({})", signal.as_str()),
+            Err(_) => format!("killed by signal {number}"),
+        },
+        None => format!("ended abnormally ({status})"),
+    }
+}
+
+/// A command's process group. Dropping it before [`ProcessTree::terminate`]
+/// finished SIGKILLs the group, so an abandoned run leaves nothing behind.
+pub(super) struct ProcessTree {
+    group: Option<Pid>,
+}
+
+impl ProcessTree {
+    pub(super) fn new() -> io::Result<Self> {
+        Ok(ProcessTree { group: None })
+    }
+
+    /// Makes the command start its own process group.
+    pub(super) fn prepare(&self, command: &mut Command) {
+        command.process_group(0);
+    }
+
+    /// Records the spawned child as the tree's root.
+    pub(super) fn adopt(&mut self, child: &Child) -> io::Result<()> {
+        let pid = child
+            .id()
+            .ok_or_else(|| io::Error::other("the child exited before it could be tracked"))?;
+        let pid = i32::try_from(pid)
+            .map_err(|_| io::Error::other(format!("process id {pid} out of range")))?;
+        self.group = Some(Pid::from_raw(pid));
+        Ok(())
+    }
+
+    /// Ends whatever is left of the tree and reaps the child: SIGTERM to the
+    /// group, SIGKILL to what is still there after `grace`. Returns at once
+    /// when the child has exited and the group is already empty.
+    pub(super) async fn terminate(&mut self, child: &mut Child, grace: Duration) {
+        let Some(group) = self.group else {
+            return;
+        };
+        // While the child is unreaped (even as a zombie) the group id cannot be
+        // reused, so signalling it cannot hit an unrelated process.
+        let child_exited = matches!(child.try_wait(), Ok(Some(_)));
+        if child_exited && !group_alive(group) {
+            self.group = None;
+            return;
+        }
+        signal_group(group, Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        // The exited child stays a zombie in the group until reaped.
+        let _ = tokio::time::timeout_at(deadline, child.wait()).await;
+        while group_alive(group) && Instant::now() < deadline {
+            tokio::time::sleep(POLL).await;
+        }
+        if group_alive(group) {
+            tracing::debug!(group = group.as_raw(), "grace over, sending SIGKILL");
+            signal_group(group, Signal::SIGKILL);
+        }
+        if let Err(err) = child.wait().await {
+            tracing::warn!("waiting for the killed command failed: {err}");
+        }
+        self.group = None;
+    }
+}
+
+impl Drop for ProcessTree {
+    fn drop(&mut self) {
+        if let Some(group) = self.group.take() {
+            signal_group(group, Signal::SIGKILL);
+        }
+    }
+}
+
+fn signal_group(group: Pid, signal: Signal) {
+    match killpg(group, signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(err) => tracing::warn!(
+            group = group.as_raw(),
+            "sending {} to the process group failed: {err}",
+            signal.as_str()
+        ),
+    }
+}
+
+/// Whether any process of the group still exists. A group we may not signal
+/// (EPERM: a member changed user) counts as gone: waiting for it is pointless.
+fn group_alive(group: Pid) -> bool {
+    killpg(group, None).is_ok()
+}

@@ -1,0 +1,10 @@
+//! stagehand: a job engine in which the database is the queue.
+//!
+//! - [`store`]: the database layer, one backend per engine, calling the `stage` procedures.
+//! - [`schedule`]: tasks, triggers and next-fire computation (pure, no I/O).
+//! - [`exec`]: running one command: shell or program, output capture, timeouts, killing a tree.
+
+pub mod cli;
+pub mod exec;
+pub mod schedule;
+pub mod store;

@@ -1,0 +1,488 @@
+//! The task and trigger model (a task's JSON after validation) and its JSON form.
+//!
+//! Values come from [`parse_task`](super::parse_task); [`TaskDefinition::to_json`] writes
+//! them back, and `parse_task(&t.to_json_string()) == Ok(t)`.
+
+use super::wall_clock;
+use chrono::{Datelike, DateTime, FixedOffset, Month, NaiveDateTime, Timelike, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::fmt;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+
+/// What happens when a run is due while an earlier run of the task is still pending or
+/// running (`ifRunning`; the `OverlapPolicy` column). Applied by the database at enqueue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OverlapPolicy {
+    /// Refuse the new run.
+    #[default]
+    Skip,
+    /// Run both.
+    Parallel,
+    /// Enqueue the new run; it is claimed after the earlier one finishes.
+    Queue,
+    /// Cancel the earlier run, then run the new one.
+    KillPrevious,
+}
+
+impl OverlapPolicy {
+    pub const ALL: [OverlapPolicy; 4] = [
+        OverlapPolicy::Skip,
+        OverlapPolicy::Parallel,
+        OverlapPolicy::Queue,
+        OverlapPolicy::KillPrevious,
+    ];
+
+    /// The JSON and SQL spelling: `skip`, `parallel`, `queue`, `killPrevious`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverlapPolicy::Skip => "skip",
+            OverlapPolicy::Parallel => "parallel",
+            OverlapPolicy::Queue => "queue",
+            OverlapPolicy::KillPrevious => "killPrevious",
+        }
+    }
+}
+
+/// Who executes a task's runs (`executor`; the `Executor` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Executor {
+    /// stagehand's driver claims and runs the command.
+    #[default]
+    Driver,
+    /// An SSIS package or SQL Server Agent job claims the runs.
+    External,
+}
+
+impl Executor {
+    pub const ALL: [Executor; 2] = [Executor::Driver, Executor::External];
+
+    /// The JSON and SQL spelling: `driver`, `external`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Executor::Driver => "driver",
+            Executor::External => "external",
+        }
+    }
+}
+
+/// `FromStr` and `Display` for the enums spelled by `as_str`.
+macro_rules! spelled_enum {
+    ($name:ident, $what:literal) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::ALL
+                    .into_iter()
+                    .find(|value| value.as_str() == s)
+                    .ok_or_else(|| format!("{s:?} is not {}", $what))
+            }
+        }
+    };
+}
+
+spelled_enum!(OverlapPolicy, "an overlap policy (skip, parallel, queue or killPrevious)");
+spelled_enum!(Executor, "an executor (driver or external)");
+
+/// A task: a command and the triggers that run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDefinition {
+    /// The name its runs register under (`ProcessName`), 1..255 characters.
+    pub id: String,
+    pub description: Option<String>,
+    /// A shell command line, or the program to run when `arguments` is set.
+    pub command: String,
+    /// When set, `command` runs as a program with these arguments, without a shell.
+    pub arguments: Option<Vec<String>>,
+    pub working_directory: Option<String>,
+    /// Enqueue one late run at start-up for occurrences missed while no driver ran.
+    pub run_if_missed: bool,
+    pub if_running: OverlapPolicy,
+    /// A disabled task never fires.
+    pub enabled: bool,
+    /// The zone wall-clock times are read in; when the JSON omits it, the machine's zone
+    /// at parse time (so the stored task does not change meaning between machines).
+    pub time_zone: Tz,
+    pub timeout_minutes: Option<u32>,
+    pub max_attempts: u32,
+    pub retry_delay_seconds: u32,
+    pub executor: Executor,
+    /// At least one.
+    pub triggers: Vec<TriggerDefinition>,
+}
+
+/// One trigger of a task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerDefinition {
+    pub recurrence: Recurrence,
+    /// A disabled trigger never fires.
+    pub enabled: bool,
+    /// Nothing fires at or after this instant.
+    pub expires: Option<TimeSpec>,
+}
+
+/// When a trigger fires. Wall-clock times are read in the task's zone; see
+/// [`wall_clock::resolve`] for daylight-saving gaps and repeated hours.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recurrence {
+    /// Fires once, at `start`.
+    Once { start: TimeSpec },
+    /// Fires at `start + k * interval_minutes` for k = 0, 1, 2, ... in elapsed time
+    /// (absolute instants, unaffected by daylight saving), keeping only instants whose
+    /// date in the task's zone falls on one of `weekdays` and in one of `months`
+    /// (empty: no filter).
+    Minutely {
+        start: TimeSpec,
+        interval_minutes: NonZeroU32,
+        weekdays: Vec<Weekday>,
+        months: Vec<Month>,
+    },
+    /// Fires at start's wall-clock time of day on every `interval_days`-th date counted
+    /// from start's date, in `months` (empty: every month), from `start` on.
+    Daily {
+        start: TimeSpec,
+        interval_days: NonZeroU32,
+        months: Vec<Month>,
+    },
+    /// Fires at start's wall-clock time of day on `weekdays` (empty: start's weekday) of
+    /// every `interval_weeks`-th week, weeks counted from the Monday of start's week, in
+    /// `months` (empty: every month), from `start` on.
+    Weekly {
+        start: TimeSpec,
+        interval_weeks: NonZeroU32,
+        weekdays: Vec<Weekday>,
+        months: Vec<Month>,
+    },
+    /// Fires at start's wall-clock time of day on `month_days` (empty: start's day of the
+    /// month) of every month in `months` (empty: every month), from `start` on. A month
+    /// without the day (31 in April) is skipped for that day; `Last` is always the month's
+    /// last day, and a date named twice (31 and `Last` in May) fires once.
+    Monthly {
+        start: TimeSpec,
+        month_days: Vec<MonthDay>,
+        months: Vec<Month>,
+    },
+    /// Fires at the wall-clock times matching a standard 5-field cron expression, from
+    /// `start` on when given.
+    Cron {
+        start: Option<TimeSpec>,
+        expression: CronExpression,
+    },
+}
+
+impl Recurrence {
+    /// The JSON spelling: `once`, `minutely`, `daily`, `weekly`, `monthly`, `cron`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Recurrence::Once { .. } => "once",
+            Recurrence::Minutely { .. } => "minutely",
+            Recurrence::Daily { .. } => "daily",
+            Recurrence::Weekly { .. } => "weekly",
+            Recurrence::Monthly { .. } => "monthly",
+            Recurrence::Cron { .. } => "cron",
+        }
+    }
+
+    /// The trigger's `start`; `None` only for a cron trigger without one.
+    pub fn start(&self) -> Option<&TimeSpec> {
+        match self {
+            Recurrence::Once { start }
+            | Recurrence::Minutely { start, .. }
+            | Recurrence::Daily { start, .. }
+            | Recurrence::Weekly { start, .. }
+            | Recurrence::Monthly { start, .. } => Some(start),
+            Recurrence::Cron { start, .. } => start.as_ref(),
+        }
+    }
+}
+
+/// A day of the month in a monthly trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonthDay {
+    /// 1..=31; other values never match.
+    Day(u8),
+    /// The month's last day.
+    Last,
+}
+
+/// `start` or `expires`: a wall-clock time in the task's zone, or an instant given with
+/// an explicit offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSpec {
+    /// `2024-12-06T15:00:00`: read in the task's zone.
+    Local(NaiveDateTime),
+    /// `2024-12-06T15:00:00Z`, `2024-12-06T15:00:00-03:00`: that instant.
+    Fixed(DateTime<FixedOffset>),
+}
+
+impl TimeSpec {
+    /// Parses a wall-clock time `YYYY-MM-DDTHH:MM:SS` (seconds optional) or an RFC 3339
+    /// instant (`...Z`, `...-03:00`); whole seconds only, years 1900..=9999.
+    pub fn parse(text: &str) -> Result<TimeSpec, String> {
+        let spec = if let Some(local) = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        {
+            TimeSpec::Local(local)
+        } else {
+            let fixed = DateTime::parse_from_rfc3339(text).map_err(|_| {
+                format!(
+                    "{text:?} is not a date and time like 2024-12-06T15:00:00, \
+                     optionally followed by Z or an offset like -03:00"
+                )
+            })?;
+            TimeSpec::Fixed(fixed)
+        };
+        let local = match spec {
+            TimeSpec::Local(local) => local,
+            TimeSpec::Fixed(fixed) => fixed.naive_local(),
+        };
+        if local.nanosecond() != 0 {
+            return Err(format!("{text:?}: fractions of a second are not supported"));
+        }
+        if !(1900..=9999).contains(&local.year()) {
+            return Err(format!("{text:?}: the year must be 1900..9999"));
+        }
+        Ok(spec)
+    }
+
+    /// The instant this stands for in `tz` (see [`wall_clock::resolve`]).
+    pub fn resolve(&self, tz: Tz) -> DateTime<Utc> {
+        match self {
+            TimeSpec::Local(local) => wall_clock::resolve(tz, *local),
+            TimeSpec::Fixed(fixed) => fixed.with_timezone(&Utc),
+        }
+    }
+
+    /// The wall-clock time this stands for in `tz`: as written when local, else the
+    /// instant's wall-clock time there. Calendar triggers take their time of day from it.
+    pub fn wall_clock(&self, tz: Tz) -> NaiveDateTime {
+        match self {
+            TimeSpec::Local(local) => *local,
+            TimeSpec::Fixed(fixed) => wall_clock::local_time(tz, fixed.with_timezone(&Utc)),
+        }
+    }
+}
+
+impl fmt::Display for TimeSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeSpec::Local(local) => write!(f, "{}", local.format("%Y-%m-%dT%H:%M:%S")),
+            TimeSpec::Fixed(fixed) => write!(f, "{}", fixed.format("%Y-%m-%dT%H:%M:%S%:z")),
+        }
+    }
+}
+
+/// A parsed standard 5-field cron expression (or an `@daily`-style nickname), evaluated
+/// on wall-clock times in the task's zone. A day restricted in both the day-of-month and
+/// the day-of-week field matches either, as in Vixie cron.
+#[derive(Debug, Clone)]
+pub struct CronExpression {
+    text: String,
+    pub(crate) cron: croner::Cron,
+}
+
+impl CronExpression {
+    /// Parses `text`; fails when it is not a 5-field expression or never matches.
+    pub fn parse(text: &str) -> Result<CronExpression, String> {
+        let cron = croner::Cron::new(text)
+            .parse()
+            .map_err(|error| format!("{text:?} is not a 5-field cron expression: {error}"))?;
+        // An expression such as "0 0 30 2 *" parses but names no real date.
+        let probe = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+            .and_then(|date| date.and_hms_opt(0, 0, 0))
+            .map(|local| local.and_utc());
+        if probe.is_some_and(|from| cron.find_next_occurrence(&from, true).is_err()) {
+            return Err(format!("{text:?} never matches a date"));
+        }
+        Ok(CronExpression {
+            text: text.to_string(),
+            cron,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq for CronExpression {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl fmt::Display for CronExpression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The JSON spelling of a weekday: `mon` .. `sun`.
+pub(crate) fn weekday_name(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "mon",
+        Weekday::Tue => "tue",
+        Weekday::Wed => "wed",
+        Weekday::Thu => "thu",
+        Weekday::Fri => "fri",
+        Weekday::Sat => "sat",
+        Weekday::Sun => "sun",
+    }
+}
+
+impl TaskDefinition {
+    /// The task as a JSON value, in the format [`parse_task`](super::parse_task) reads;
+    /// defaults are written out (timeZone included), empty optional lists left out.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(TaskJson::from(self))
+            .expect("a task holds only strings, numbers and booleans")
+    }
+
+    /// [`to_json`](Self::to_json) as pretty-printed text, fields in documented order.
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string_pretty(&TaskJson::from(self))
+            .expect("a task holds only strings, numbers and booleans")
+    }
+}
+
+/// The JSON layout, field order as documented.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskJson<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    command: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arguments: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    working_directory: Option<&'a str>,
+    run_if_missed: bool,
+    if_running: &'static str,
+    enabled: bool,
+    time_zone: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_minutes: Option<u32>,
+    max_attempts: u32,
+    retry_delay_seconds: u32,
+    executor: &'static str,
+    triggers: Vec<TriggerJson>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct TriggerJson {
+    recurrence: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval_minutes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval_weeks: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    weekdays: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    month_days: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    months: Vec<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cron: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires: Option<String>,
+    #[serde(skip_serializing_if = "is_true")]
+    enabled: bool,
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+impl<'a> From<&'a TaskDefinition> for TaskJson<'a> {
+    fn from(task: &'a TaskDefinition) -> Self {
+        TaskJson {
+            id: &task.id,
+            description: task.description.as_deref(),
+            command: &task.command,
+            arguments: task.arguments.as_deref(),
+            working_directory: task.working_directory.as_deref(),
+            run_if_missed: task.run_if_missed,
+            if_running: task.if_running.as_str(),
+            enabled: task.enabled,
+            time_zone: task.time_zone.name(),
+            timeout_minutes: task.timeout_minutes,
+            max_attempts: task.max_attempts,
+            retry_delay_seconds: task.retry_delay_seconds,
+            executor: task.executor.as_str(),
+            triggers: task.triggers.iter().map(TriggerJson::from).collect(),
+        }
+    }
+}
+
+impl From<&TriggerDefinition> for TriggerJson {
+    fn from(trigger: &TriggerDefinition) -> Self {
+        let names = |days: &[Weekday]| days.iter().map(|day| weekday_name(*day)).collect();
+        let numbers = |months: &[Month]| months.iter().map(|m| m.number_from_month()).collect();
+        let mut json = TriggerJson {
+            recurrence: trigger.recurrence.name(),
+            start: trigger.recurrence.start().map(ToString::to_string),
+            expires: trigger.expires.map(|expires| expires.to_string()),
+            enabled: trigger.enabled,
+            ..TriggerJson::default()
+        };
+        match &trigger.recurrence {
+            Recurrence::Once { .. } => {}
+            Recurrence::Minutely {
+                interval_minutes,
+                weekdays,
+                months,
+                ..
+            } => {
+                json.interval_minutes = Some(interval_minutes.get());
+                json.weekdays = names(weekdays);
+                json.months = numbers(months);
+            }
+            Recurrence::Daily {
+                interval_days,
+                months,
+                ..
+            } => {
+                json.interval_days = Some(interval_days.get());
+                json.months = numbers(months);
+            }
+            Recurrence::Weekly {
+                interval_weeks,
+                weekdays,
+                months,
+                ..
+            } => {
+                json.interval_weeks = Some(interval_weeks.get());
+                json.weekdays = names(weekdays);
+                json.months = numbers(months);
+            }
+            Recurrence::Monthly {
+                month_days, months, ..
+            } => {
+                json.month_days = month_days
+                    .iter()
+                    .map(|day| match day {
+                        MonthDay::Day(day) => serde_json::Value::from(*day),
+                        MonthDay::Last => serde_json::Value::from("last"),
+                    })
+                    .collect();
+                json.months = numbers(months);
+            }
+            Recurrence::Cron { expression, .. } => json.cron = Some(expression.to_string()),
+        }
+        json
+    }
+}

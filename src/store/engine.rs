@@ -1,0 +1,44 @@
+//! What a database engine must provide: call a `stage` procedure with positional
+//! arguments, run a query, migrate, and wait for work. Everything else
+//! ([`Backend`](super::Backend)) is written once on top of it, in `procedures.rs`.
+
+use super::error::StoreResult;
+use super::rows::ResultRow;
+use super::types::BackendKind;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// A positional argument of a procedure or query.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Arg<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i32>),
+    BigInt(Option<i64>),
+    Bool(bool),
+    Instant(Option<DateTime<Utc>>),
+}
+
+#[async_trait]
+pub(super) trait Engine: Send + Sync {
+    type Row: ResultRow + Send;
+
+    fn kind(&self) -> BackendKind;
+
+    /// Applies the embedded migrations for this engine; returns the ones applied.
+    async fn migrate(&self) -> StoreResult<Vec<String>>;
+
+    /// Calls `stage.<procedure>` with positional arguments and returns its rows
+    /// (PostgreSQL: `SELECT * FROM stage.p($1, ...)`; SQL Server: `EXEC stage.p @P1, ...`).
+    async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Self::Row>>;
+
+    /// Runs a query written in the common subset of both dialects, with `$1`, `$2`...
+    /// placeholders.
+    async fn query(&self, context: &'static str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Self::Row>>;
+
+    /// Runs SQL text with no parameters and no result; returns the rows affected.
+    async fn execute(&self, sql: &str) -> StoreResult<u64>;
+
+    /// Waits until new driver work may be there, or `timeout`.
+    async fn wait_for_work(&self, timeout: Duration) -> StoreResult<()>;
+}

@@ -1,0 +1,46 @@
+//! Store errors: what the database refused (with its message) apart from what failed.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A procedure rejected an argument (T-SQL THROW 50000..50099, PostgreSQL 22023).
+    /// The message names the argument, e.g. `ProcessName must not be NULL or empty`.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The connection string could not be understood; the text never holds a password.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// The database could not be reached or a pooled connection could not be had.
+    #[error("cannot connect to {target}: {message}")]
+    Connection { target: String, message: String },
+    /// Any other database error, with what was being done.
+    #[error("{context}: {message}")]
+    Database { context: String, message: String },
+    /// A result row did not have the shape the contract promises.
+    #[error("unexpected result from {context}: {message}")]
+    Protocol { context: String, message: String },
+}
+
+impl StoreError {
+    pub fn database(context: impl Into<String>, message: impl ToString) -> Self {
+        StoreError::Database {
+            context: context.into(),
+            message: message.to_string(),
+        }
+    }
+
+    pub fn protocol(context: impl Into<String>, message: impl ToString) -> Self {
+        StoreError::Protocol {
+            context: context.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// True when the database could not be reached: callers retry these with backoff.
+    pub fn is_connection(&self) -> bool {
+        matches!(self, StoreError::Connection { .. })
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,147 @@
+//! The database layer: one small interface ([`Backend`]), one implementation per engine.
+//!
+//! Queue semantics live in the `stage` procedures (sql/API.md); a backend only calls them
+//! and maps rows to [`types`]. A backend is done when the shared conformance suite in
+//! `tests/` passes on it.
+
+mod connection;
+mod engine;
+mod error;
+mod mssql;
+mod mssql_pool;
+mod postgres;
+mod procedures;
+mod rows;
+pub mod types;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use connection::DatabaseUrl;
+pub use error::{StoreError, StoreResult};
+pub use types::*;
+
+/// Everything stagehand asks of a database. Methods map one to one onto `stage` objects.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    fn kind(&self) -> BackendKind;
+
+    /// Deploys or upgrades the schema (refinery); returns the migrations it applied.
+    async fn migrate(&self) -> StoreResult<Vec<String>>;
+
+    /// `stage.RegisterProcess`.
+    async fn register(
+        &self,
+        process_name: &str,
+        parameters: Option<&str>,
+        scheduled_for: Option<DateTime<Utc>>,
+    ) -> StoreResult<Registered>;
+
+    /// `stage.ClaimProcesses`.
+    async fn claim(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<ClaimedProcess>>;
+
+    /// `stage.AssignProcessToWorker`.
+    async fn assign(&self, number_of_workers: i32) -> StoreResult<Vec<ClaimedProcess>>;
+
+    /// `stage.ProcessWorkerTask`.
+    async fn worker_task(&self, worker_name: &str) -> StoreResult<WorkerTask>;
+
+    /// `stage.CompleteProcesses` (one round trip for the whole batch).
+    async fn complete(&self, completions: &[Completion]) -> StoreResult<Vec<CompletionResult>>;
+
+    /// `stage.CompleteProcess` (the single-row form callers outside stagehand use).
+    async fn complete_one(&self, completion: &Completion) -> StoreResult<CompletionResult>;
+
+    /// `stage.Heartbeat`.
+    async fn heartbeat(
+        &self,
+        worker_name: &str,
+        process_ids: &[i64],
+        lease_seconds: i32,
+    ) -> StoreResult<Vec<HeartbeatStatus>>;
+
+    /// `stage.LogMessage`; returns the LogID.
+    async fn log_message(
+        &self,
+        process_id: Option<i64>,
+        message: &str,
+        level: LogLevel,
+        detail: Option<&str>,
+    ) -> StoreResult<i64>;
+
+    /// `stage.ResetStuckProcesses`.
+    async fn reset_stuck(&self, timeout_minutes: i32) -> StoreResult<Vec<ResetProcess>>;
+
+    /// `stage.RotateHistory`.
+    async fn rotate(
+        &self,
+        retention_months: i32,
+        batch_size: i32,
+        max_batches: Option<i32>,
+    ) -> StoreResult<RotationReport>;
+
+    /// `stage.TableSpace`.
+    async fn table_space(&self) -> StoreResult<Vec<TableSpace>>;
+
+    /// `stage.SaveTask`.
+    async fn save_task(&self, task: &TaskRecord) -> StoreResult<SavedTask>;
+
+    /// `stage.DeleteTask`; false when there was no such task.
+    async fn delete_task(&self, task_name: &str) -> StoreResult<bool>;
+
+    /// `stage.ProcessStatusSummary`.
+    async fn status_summary(&self) -> StoreResult<Vec<StatusCount>>;
+
+    /// `stage.WorkerStatistics`.
+    async fn worker_statistics(&self) -> StoreResult<Vec<WorkerStatistic>>;
+
+    /// `stage.OverdueProcesses`.
+    async fn overdue_processes(&self) -> StoreResult<Vec<OverdueProcess>>;
+
+    /// One `stage.FileControl` row.
+    async fn process(&self, process_id: i64) -> StoreResult<Option<ProcessRow>>;
+
+    /// The InProgress processes, longest running first.
+    async fn running_processes(&self) -> StoreResult<Vec<ProcessRow>>;
+
+    /// The `stage.ProcessLog` rows of one process, oldest first.
+    async fn process_logs(&self, process_id: i64) -> StoreResult<Vec<LogRow>>;
+
+    /// Runs SQL text with no parameters and no result (administration and tests);
+    /// returns the rows affected. Never called with text built from user input.
+    async fn execute_sql(&self, sql: &str) -> StoreResult<u64>;
+
+    /// The first column of the first row of a query, as i64 (tests and status).
+    async fn query_i64(&self, sql: &str) -> StoreResult<Option<i64>>;
+
+    /// Waits until new driver work may be there or `timeout` passes. PostgreSQL
+    /// listens for `stage_process` notifications; SQL Server just sleeps (callers poll).
+    async fn wait_for_work(&self, timeout: Duration) -> StoreResult<()>;
+}
+
+/// Pool sizes and timeouts a backend is built with.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Opens a pooled store for the URL's engine. Connections are made lazily, so an
+/// unreachable database shows up as [`StoreError::Connection`] on first use.
+pub async fn connect(url: &DatabaseUrl, options: &ConnectOptions) -> StoreResult<Arc<dyn Backend>> {
+    Ok(match url.kind() {
+        BackendKind::Postgres => Arc::new(postgres::PostgresStore::new(url, options)?),
+        BackendKind::SqlServer => Arc::new(mssql::SqlServerStore::new(url, options).await?),
+    })
+}

@@ -1,0 +1,247 @@
+//! SQL Server backend: tiberius over a bb8 pool; procedures run as `EXEC stage.X @P1, ...`.
+
+use super::connection::DatabaseUrl;
+use super::engine::{Arg, Engine};
+use super::error::{StoreError, StoreResult};
+use super::mssql_pool::{open, SqlServerManager};
+use super::rows::ResultRow;
+use super::types::BackendKind;
+use super::ConnectOptions;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use std::borrow::Cow;
+use std::time::Duration;
+use tiberius::{AuthMethod, ColumnData, Config, EncryptionLevel, FromSql, IntoSql, Row, ToSql};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/mssql");
+}
+
+/// Errors a procedure raises for a bad argument (THROW 50000..50099, see sql/API.md).
+const INVALID_ARGUMENT_ERRORS: std::ops::RangeInclusive<u32> = 50000..=50099;
+
+pub struct SqlServerStore {
+    pool: bb8::Pool<SqlServerManager>,
+    config: Config,
+    target: String,
+}
+
+impl SqlServerStore {
+    pub async fn new(url: &DatabaseUrl, options: &ConnectOptions) -> StoreResult<Self> {
+        let mut config = parse_config(url)?;
+        config.application_name("stagehand");
+        let pool = bb8::Pool::builder()
+            .max_size(options.max_connections)
+            .connection_timeout(options.connect_timeout)
+            .build_unchecked(SqlServerManager { config: config.clone() });
+        Ok(SqlServerStore {
+            pool,
+            config,
+            target: url.redacted(),
+        })
+    }
+
+    fn connection_error(&self, message: impl ToString) -> StoreError {
+        StoreError::Connection {
+            target: self.target.clone(),
+            message: message.to_string(),
+        }
+    }
+
+    fn map_error(&self, context: &str, error: tiberius::error::Error) -> StoreError {
+        match &error {
+            tiberius::error::Error::Server(token) if INVALID_ARGUMENT_ERRORS.contains(&token.code()) => {
+                StoreError::InvalidArgument(token.message().to_string())
+            }
+            tiberius::error::Error::Io { .. } | tiberius::error::Error::Tls(_) | tiberius::error::Error::Routing { .. } => {
+                self.connection_error(error)
+            }
+            _ => StoreError::database(context, error),
+        }
+    }
+
+    async fn run(&self, context: &str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        let mut client = self.pool.get().await.map_err(|e| self.connection_error(e))?;
+        let params: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
+        let stream = client.query(sql, &params).await.map_err(|e| self.map_error(context, e))?;
+        stream.into_first_result().await.map_err(|e| self.map_error(context, e))
+    }
+}
+
+/// `mssql://user:password@host:port/database?encrypt=true&trustServerCertificate=true`
+/// or an ADO.NET connection string.
+fn parse_config(url: &DatabaseUrl) -> StoreResult<Config> {
+    let raw = url.expose();
+    if !raw.contains("://") {
+        return Config::from_ado_string(raw).map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", url.redacted())));
+    }
+    let parsed = url::Url::parse(raw).map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", url.redacted())))?;
+    let decode = |s: &str| percent_decode(s);
+    let mut config = Config::new();
+    config.host(parsed.host_str().unwrap_or("localhost"));
+    config.port(parsed.port().unwrap_or(1433));
+    let database = parsed.path().trim_start_matches('/');
+    if !database.is_empty() {
+        config.database(decode(database));
+    }
+    if !parsed.username().is_empty() {
+        config.authentication(AuthMethod::sql_server(
+            decode(parsed.username()),
+            decode(parsed.password().unwrap_or("")),
+        ));
+    }
+    for (key, value) in parsed.query_pairs() {
+        let on = matches!(value.to_ascii_lowercase().as_str(), "true" | "yes" | "1");
+        match key.to_ascii_lowercase().as_str() {
+            "encrypt" if on => config.encryption(EncryptionLevel::Required),
+            "encrypt" => config.encryption(EncryptionLevel::Off),
+            "trustservercertificate" if on => config.trust_cert(),
+            "trustservercertificate" => {}
+            other => {
+                return Err(StoreError::InvalidUrl(format!(
+                    "{}: unknown option {other:?} (encrypt, trustServerCertificate)",
+                    url.redacted()
+                )))
+            }
+        }
+    }
+    Ok(config)
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+impl ToSql for Arg<'_> {
+    fn to_sql(&self) -> ColumnData<'_> {
+        match *self {
+            Arg::Text(v) => ColumnData::String(v.map(Cow::Borrowed)),
+            Arg::Int(v) => ColumnData::I32(v),
+            Arg::BigInt(v) => ColumnData::I64(v),
+            Arg::Bool(v) => ColumnData::Bit(Some(v)),
+            // datetime2 holding UTC, as the schema stores every instant.
+            Arg::Instant(v) => v.map(|t| t.naive_utc()).into_sql(),
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for SqlServerStore {
+    type Row = Row;
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::SqlServer
+    }
+
+    async fn migrate(&self) -> StoreResult<Vec<String>> {
+        let context = "migrate";
+        let mut client = open(&self.config).await.map_err(|e| self.connection_error(e))?;
+        // A session lock keeps two `migrate` runs apart; closing the connection frees it.
+        client
+            .simple_query(
+                "DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'stagehand.migrate', @LockMode = 'Exclusive', \
+                 @LockOwner = 'Session', @LockTimeout = 120000; IF @r < 0 THROW 50090, N'migrate: could not get the migration lock', 1;",
+            )
+            .await
+            .map_err(|e| self.map_error(context, e))?
+            .into_results()
+            .await
+            .map_err(|e| self.map_error(context, e))?;
+        let report = embedded::migrations::runner()
+            .run_async(&mut client)
+            .await
+            .map_err(|e| StoreError::database(context, e))?;
+        Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+    }
+
+    async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        let placeholders: Vec<String> = (1..=args.len()).map(|i| format!("@P{i}")).collect();
+        let sql = format!("EXEC stage.{procedure} {}", placeholders.join(", "));
+        self.run(procedure, &sql, args).await
+    }
+
+    async fn query(&self, context: &'static str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        // `$n` (the common form) becomes tiberius' `@Pn`; highest first so $1 never eats $10.
+        let mut sql = sql.to_string();
+        for i in (1..=args.len()).rev() {
+            sql = sql.replace(&format!("${i}"), &format!("@P{i}"));
+        }
+        self.run(context, &sql, args).await
+    }
+
+    async fn execute(&self, sql: &str) -> StoreResult<u64> {
+        let mut client = self.pool.get().await.map_err(|e| self.connection_error(e))?;
+        let result = client.execute(sql, &[]).await.map_err(|e| self.map_error("execute", e))?;
+        Ok(result.total())
+    }
+
+    /// SQL Server has no LISTEN: the caller's adaptive poll decides the timeout.
+    async fn wait_for_work(&self, timeout: Duration) -> StoreResult<()> {
+        tokio::time::sleep(timeout).await;
+        Ok(())
+    }
+}
+
+fn column_error(index: usize, error: impl ToString) -> StoreError {
+    StoreError::protocol("result row", format!("column {index}: {}", error.to_string()))
+}
+
+fn cell(row: &Row, index: usize) -> StoreResult<&ColumnData<'static>> {
+    row.cells()
+        .nth(index)
+        .map(|(_, data)| data)
+        .ok_or_else(|| column_error(index, "missing"))
+}
+
+impl ResultRow for Row {
+    fn int(&self, index: usize) -> StoreResult<Option<i64>> {
+        match cell(self, index)? {
+            ColumnData::U8(v) => Ok(v.map(i64::from)),
+            ColumnData::I16(v) => Ok(v.map(i64::from)),
+            ColumnData::I32(v) => Ok(v.map(i64::from)),
+            ColumnData::I64(v) => Ok(*v),
+            ColumnData::Numeric(v) => Ok(v.map(|n| n.value() as i64 / 10_i64.pow(n.scale() as u32))),
+            other => Err(column_error(index, format!("expected an integer, got {other:?}"))),
+        }
+    }
+
+    fn text(&self, index: usize) -> StoreResult<Option<String>> {
+        match cell(self, index)? {
+            ColumnData::String(v) => Ok(v.as_ref().map(|s| s.to_string())),
+            ColumnData::Xml(v) => Ok(v.as_ref().map(|x| x.to_string())),
+            other => Err(column_error(index, format!("expected text, got {other:?}"))),
+        }
+    }
+
+    fn boolean(&self, index: usize) -> StoreResult<Option<bool>> {
+        match cell(self, index)? {
+            ColumnData::Bit(v) => Ok(*v),
+            ColumnData::I32(v) => Ok(v.map(|n| n != 0)),
+            ColumnData::U8(v) => Ok(v.map(|n| n != 0)),
+            other => Err(column_error(index, format!("expected a bit, got {other:?}"))),
+        }
+    }
+
+    fn instant(&self, index: usize) -> StoreResult<Option<DateTime<Utc>>> {
+        let data = cell(self, index)?;
+        if let ColumnData::DateTimeOffset(_) = data {
+            return DateTime::<Utc>::from_sql(data).map_err(|e| column_error(index, e));
+        }
+        // datetime2 / datetime columns hold UTC by the schema's convention.
+        NaiveDateTime::from_sql(data)
+            .map(|v| v.map(|t| t.and_utc()))
+            .map_err(|e| column_error(index, e))
+    }
+
+    fn float(&self, index: usize) -> StoreResult<Option<f64>> {
+        match cell(self, index)? {
+            ColumnData::F64(v) => Ok(*v),
+            ColumnData::F32(v) => Ok(v.map(f64::from)),
+            ColumnData::Numeric(v) => Ok(v.map(f64::from)),
+            _ => Ok(self.int(index)?.map(|v| v as f64)),
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! PostgreSQL backend: deadpool-postgres pool, prepared statements, one call per procedure.
+
+use super::connection::DatabaseUrl;
+use super::error::{StoreError, StoreResult};
+use super::types::BackendKind;
+use super::engine::{Arg, Engine};
+use super::rows::ResultRow;
+use super::ConnectOptions;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use futures_util::StreamExt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, Notify};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{error::SqlState, AsyncMessage, NoTls, Row};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/postgres");
+}
+
+/// Key of the session advisory lock that keeps two `migrate` runs apart.
+const MIGRATION_LOCK_KEY: i64 = 0x5354_4147_454d_4947; // "STAGEMIG"
+
+pub struct PostgresStore {
+    pool: Pool,
+    config: tokio_postgres::Config,
+    target: String,
+    /// Woken by `NOTIFY stage_process`; the listener runs on its own connection.
+    work_signal: Arc<Notify>,
+    listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl PostgresStore {
+    pub fn new(url: &DatabaseUrl, options: &ConnectOptions) -> StoreResult<Self> {
+        let mut config = tokio_postgres::Config::from_str(url.expose())
+            .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", url.redacted())))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
+        config.application_name("stagehand");
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections as usize)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+        Ok(PostgresStore {
+            pool,
+            config,
+            target: url.redacted(),
+            work_signal: Arc::new(Notify::new()),
+            listener: Mutex::new(None),
+        })
+    }
+
+    async fn client(&self) -> StoreResult<Object> {
+        self.pool.get().await.map_err(|e| StoreError::Connection {
+            target: self.target.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Runs one statement (prepared and cached per connection) and returns its rows.
+    async fn rows(&self, context: &str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| self.map_error(context, e))?;
+        client
+            .query(&statement, params)
+            .await
+            .map_err(|e| self.map_error(context, e))
+    }
+
+    fn map_error(&self, context: &str, error: tokio_postgres::Error) -> StoreError {
+        if let Some(db) = error.as_db_error() {
+            if *db.code() == SqlState::INVALID_PARAMETER_VALUE {
+                return StoreError::InvalidArgument(db.message().to_string());
+            }
+            return StoreError::database(context, db.message());
+        }
+        if error.is_closed() || error.to_string().contains("connect") {
+            return StoreError::Connection {
+                target: self.target.clone(),
+                message: error.to_string(),
+            };
+        }
+        StoreError::database(context, error)
+    }
+
+    /// Opens a connection that LISTENs on `stage_process` and turns every
+    /// notification into a permit on `work_signal`.
+    async fn start_listener(&self) -> StoreResult<tokio::task::JoinHandle<()>> {
+        let (client, mut connection) = self.config.connect(NoTls).await.map_err(|e| StoreError::Connection {
+            target: self.target.clone(),
+            message: e.to_string(),
+        })?;
+        let signal = self.work_signal.clone();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let handle = tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            let mut ready = Some(ready_tx);
+            let listen = client.batch_execute("LISTEN stage_process");
+            tokio::pin!(listen);
+            loop {
+                tokio::select! {
+                    result = &mut listen, if ready.is_some() => {
+                        if let Some(tx) = ready.take() {
+                            let _ = tx.send(result.map_err(|e| e.to_string()));
+                        }
+                    }
+                    message = messages.next() => match message {
+                        Some(Ok(AsyncMessage::Notification(_))) => signal.notify_one(),
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "notification connection lost; falling back to polling until it is back");
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+            }
+            // Wake the waiter so it notices the listener is gone and reconnects.
+            signal.notify_one();
+        });
+        match ready_rx.await {
+            Ok(Ok(())) => Ok(handle),
+            Ok(Err(message)) => Err(StoreError::Connection {
+                target: self.target.clone(),
+                message,
+            }),
+            Err(_) => Err(StoreError::Connection {
+                target: self.target.clone(),
+                message: "notification connection closed before LISTEN".into(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for PostgresStore {
+    type Row = Row;
+
+    fn kind(&self) -> BackendKind {
+        BackendKind::Postgres
+    }
+
+    async fn migrate(&self) -> StoreResult<Vec<String>> {
+        let (mut client, connection) = self.config.connect(NoTls).await.map_err(|e| StoreError::Connection {
+            target: self.target.clone(),
+            message: e.to_string(),
+        })?;
+        let driver = tokio::spawn(connection);
+        let context = "migrate";
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await
+            .map_err(|e| self.map_error(context, e))?;
+        let report = embedded::migrations::runner().run_async(&mut client).await;
+        // The lock belongs to the session: closing the connection releases it whatever happened.
+        drop(client);
+        let _ = driver.await;
+        let report = report.map_err(|e| StoreError::database(context, e))?;
+        Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+    }
+
+    async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        // Casts pin each argument's type so that PostgreSQL resolves the function
+        // whatever the Rust value (a NULL included).
+        let placeholders: Vec<String> = args
+            .iter()
+            .enumerate()
+            .map(|(i, arg)| format!("${}::{}", i + 1, sql_type(arg)))
+            .collect();
+        let sql = format!("SELECT * FROM stage.{procedure}({})", placeholders.join(", "));
+        self.rows(procedure, &sql, &params(args)).await
+    }
+
+    async fn query(&self, context: &'static str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        self.rows(context, sql, &params(args)).await
+    }
+
+    async fn execute(&self, sql: &str) -> StoreResult<u64> {
+        let client = self.client().await?;
+        client.execute(sql, &[]).await.map_err(|e| self.map_error("execute", e))
+    }
+
+    async fn wait_for_work(&self, timeout: Duration) -> StoreResult<()> {
+        {
+            let mut listener = self.listener.lock().await;
+            let alive = listener.as_ref().is_some_and(|h| !h.is_finished());
+            if !alive {
+                *listener = Some(self.start_listener().await?);
+            }
+        }
+        let _ = tokio::time::timeout(timeout, self.work_signal.notified()).await;
+        Ok(())
+    }
+}
+
+fn sql_type(arg: &Arg<'_>) -> &'static str {
+    match arg {
+        Arg::Text(_) => "text",
+        Arg::Int(_) => "int",
+        Arg::BigInt(_) => "bigint",
+        Arg::Bool(_) => "boolean",
+        Arg::Instant(_) => "timestamptz",
+    }
+}
+
+fn params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter()
+        .map(|arg| -> &(dyn ToSql + Sync) {
+            match arg {
+                Arg::Text(v) => v,
+                Arg::Int(v) => v,
+                Arg::BigInt(v) => v,
+                Arg::Bool(v) => v,
+                Arg::Instant(v) => v,
+            }
+        })
+        .collect()
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Ok(mut listener) = self.listener.try_lock() {
+            if let Some(handle) = listener.take() {
+                handle.abort();
+            }
+        }
+    }
+}
+
+fn column_error(index: usize, error: impl ToString) -> StoreError {
+    StoreError::protocol("result row", format!("column {index}: {}", error.to_string()))
+}
+
+impl ResultRow for Row {
+    fn int(&self, index: usize) -> StoreResult<Option<i64>> {
+        let ty = self.columns().get(index).map(|c| c.type_().clone());
+        let value = match ty {
+            Some(Type::INT8) => self.try_get::<_, Option<i64>>(index),
+            Some(Type::INT4) => self.try_get::<_, Option<i32>>(index).map(|v| v.map(i64::from)),
+            Some(Type::INT2) => self.try_get::<_, Option<i16>>(index).map(|v| v.map(i64::from)),
+            _ => self.try_get::<_, Option<i64>>(index),
+        };
+        value.map_err(|e| column_error(index, e))
+    }
+
+    fn text(&self, index: usize) -> StoreResult<Option<String>> {
+        self.try_get(index).map_err(|e| column_error(index, e))
+    }
+
+    fn boolean(&self, index: usize) -> StoreResult<Option<bool>> {
+        self.try_get(index).map_err(|e| column_error(index, e))
+    }
+
+    fn instant(&self, index: usize) -> StoreResult<Option<DateTime<Utc>>> {
+        self.try_get(index).map_err(|e| column_error(index, e))
+    }
+
+    fn float(&self, index: usize) -> StoreResult<Option<f64>> {
+        let ty = self.columns().get(index).map(|c| c.type_().clone());
+        let value = match ty {
+            Some(Type::FLOAT4) => self.try_get::<_, Option<f32>>(index).map(|v| v.map(f64::from)),
+            Some(Type::INT8 | Type::INT4 | Type::INT2) => return Ok(self.int(index)?.map(|v| v as f64)),
+            _ => self.try_get::<_, Option<f64>>(index),
+        };
+        value.map_err(|e| column_error(index, e))
+    }
+}

@@ -1,0 +1,186 @@
+//! [`Backend`] for every [`Engine`]: each method is one `stage` procedure, view or read,
+//! its rows mapped by `rows.rs`. Written once, so both engines behave alike by construction.
+
+use super::engine::{Arg, Engine};
+use super::error::{StoreError, StoreResult};
+use super::rows::{self, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS};
+use super::types::*;
+use super::Backend;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+fn first<T>(rows: Vec<T>, context: &str) -> StoreResult<T> {
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| StoreError::protocol(context, "no row returned"))
+}
+
+fn map_all<R, T>(rows: Vec<R>, map: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(map).collect()
+}
+
+#[async_trait]
+impl<E: Engine> Backend for E {
+    fn kind(&self) -> BackendKind {
+        Engine::kind(self)
+    }
+
+    async fn migrate(&self) -> StoreResult<Vec<String>> {
+        Engine::migrate(self).await
+    }
+
+    async fn register(
+        &self,
+        process_name: &str,
+        parameters: Option<&str>,
+        scheduled_for: Option<DateTime<Utc>>,
+    ) -> StoreResult<Registered> {
+        let args = [Arg::Text(Some(process_name)), Arg::Text(parameters), Arg::Instant(scheduled_for)];
+        let found = self.call("RegisterProcess", &args).await?;
+        rows::registered(&first(found, "RegisterProcess")?)
+    }
+
+    async fn claim(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<ClaimedProcess>> {
+        let slots = request.slots.map(rows::json_array).transpose()?;
+        let args = [
+            Arg::Text(Some(request.worker_name)),
+            Arg::Int(Some(request.max_count)),
+            Arg::Int(Some(request.lease_seconds)),
+            Arg::Text(slots.as_deref()),
+        ];
+        map_all(self.call("ClaimProcesses", &args).await?, rows::claimed)
+    }
+
+    async fn assign(&self, number_of_workers: i32) -> StoreResult<Vec<ClaimedProcess>> {
+        let found = self.call("AssignProcessToWorker", &[Arg::Int(Some(number_of_workers))]).await?;
+        map_all(found, rows::claimed)
+    }
+
+    async fn worker_task(&self, worker_name: &str) -> StoreResult<WorkerTask> {
+        let found = self.call("ProcessWorkerTask", &[Arg::Text(Some(worker_name))]).await?;
+        rows::worker_task(&first(found, "ProcessWorkerTask")?)
+    }
+
+    async fn complete(&self, completions: &[Completion]) -> StoreResult<Vec<CompletionResult>> {
+        let json = rows::completions_json(completions)?;
+        let found = self.call("CompleteProcesses", &[Arg::Text(Some(&json))]).await?;
+        map_all(found, rows::completion_result)
+    }
+
+    async fn complete_one(&self, c: &Completion) -> StoreResult<CompletionResult> {
+        let args = [
+            Arg::BigInt(Some(c.process_id)),
+            Arg::Text(Some(&c.worker_name)),
+            Arg::Text(Some(c.status.as_str())),
+            Arg::Int(c.exit_code),
+            Arg::Text(c.message.as_deref()),
+            Arg::Int(c.attempt),
+        ];
+        let found = self.call("CompleteProcess", &args).await?;
+        rows::completion_result(&first(found, "CompleteProcess")?)
+    }
+
+    async fn heartbeat(&self, worker_name: &str, process_ids: &[i64], lease_seconds: i32) -> StoreResult<Vec<HeartbeatStatus>> {
+        let ids = rows::json_array(process_ids)?;
+        let args = [Arg::Text(Some(worker_name)), Arg::Text(Some(&ids)), Arg::Int(Some(lease_seconds))];
+        map_all(self.call("Heartbeat", &args).await?, rows::heartbeat_status)
+    }
+
+    async fn log_message(&self, process_id: Option<i64>, message: &str, level: LogLevel, detail: Option<&str>) -> StoreResult<i64> {
+        let args = [
+            Arg::BigInt(process_id),
+            Arg::Text(Some(message)),
+            Arg::Text(Some(level.as_str())),
+            Arg::Text(detail),
+        ];
+        first(self.call("LogMessage", &args).await?, "LogMessage")?.i64_req(0)
+    }
+
+    async fn reset_stuck(&self, timeout_minutes: i32) -> StoreResult<Vec<ResetProcess>> {
+        let found = self.call("ResetStuckProcesses", &[Arg::Int(Some(timeout_minutes))]).await?;
+        map_all(found, rows::reset_process)
+    }
+
+    async fn rotate(&self, retention_months: i32, batch_size: i32, max_batches: Option<i32>) -> StoreResult<RotationReport> {
+        let args = [Arg::Int(Some(retention_months)), Arg::Int(Some(batch_size)), Arg::Int(max_batches)];
+        rows::rotation_report(&first(self.call("RotateHistory", &args).await?, "RotateHistory")?)
+    }
+
+    async fn table_space(&self) -> StoreResult<Vec<TableSpace>> {
+        map_all(self.call("TableSpace", &[]).await?, rows::table_space)
+    }
+
+    async fn save_task(&self, t: &TaskRecord) -> StoreResult<SavedTask> {
+        let args = [
+            Arg::Text(Some(&t.task_name)),
+            Arg::Text(Some(&t.command)),
+            Arg::Text(t.working_directory.as_deref()),
+            Arg::Text(Some(&t.overlap_policy)),
+            Arg::Int(t.timeout_minutes),
+            Arg::Int(Some(t.max_attempts)),
+            Arg::Int(Some(t.retry_delay_seconds)),
+            Arg::Text(Some(&t.executor)),
+            Arg::Bool(t.enabled),
+            Arg::Text(t.description.as_deref()),
+            Arg::Text(t.arguments.as_deref()),
+            Arg::Text(t.time_zone.as_deref()),
+            Arg::Bool(t.run_if_missed),
+            Arg::Text(t.definition.as_deref()),
+        ];
+        rows::saved_task(&first(self.call("SaveTask", &args).await?, "SaveTask")?)
+    }
+
+    async fn delete_task(&self, task_name: &str) -> StoreResult<bool> {
+        first(self.call("DeleteTask", &[Arg::Text(Some(task_name))]).await?, "DeleteTask")?.bool_req(0)
+    }
+
+    async fn status_summary(&self) -> StoreResult<Vec<StatusCount>> {
+        let sql = "SELECT Status, CAST(ProcessCount AS bigint) FROM stage.ProcessStatusSummary ORDER BY Status";
+        map_all(self.query("ProcessStatusSummary", sql, &[]).await?, rows::status_count)
+    }
+
+    async fn worker_statistics(&self) -> StoreResult<Vec<WorkerStatistic>> {
+        let sql = "SELECT WorkerAssigned, CAST(ProcessesDone AS bigint), CAST(AvgDurationSeconds AS float), \
+                   CAST(MaxDurationSeconds AS float) FROM stage.WorkerStatistics ORDER BY WorkerAssigned";
+        map_all(self.query("WorkerStatistics", sql, &[]).await?, rows::worker_statistic)
+    }
+
+    async fn overdue_processes(&self) -> StoreResult<Vec<OverdueProcess>> {
+        let sql = "SELECT ProcessID, ProcessName, WorkerAssigned, StartTime, CAST(RunningMinutes AS bigint), \
+                   CAST(TimeoutMinutes AS int) FROM stage.OverdueProcesses ORDER BY ProcessID";
+        map_all(self.query("OverdueProcesses", sql, &[]).await?, rows::overdue_process)
+    }
+
+    async fn process(&self, process_id: i64) -> StoreResult<Option<ProcessRow>> {
+        let sql = format!("SELECT {PROCESS_COLUMNS} FROM stage.FileControl WHERE ProcessID = $1");
+        let found = self.query("read process", &sql, &[Arg::BigInt(Some(process_id))]).await?;
+        found.first().map(rows::process_row).transpose()
+    }
+
+    async fn running_processes(&self) -> StoreResult<Vec<ProcessRow>> {
+        let sql = format!("SELECT {PROCESS_COLUMNS} FROM stage.FileControl WHERE Status = 'InProgress' ORDER BY StartTime");
+        map_all(self.query("running processes", &sql, &[]).await?, rows::process_row)
+    }
+
+    async fn process_logs(&self, process_id: i64) -> StoreResult<Vec<LogRow>> {
+        let sql = format!("SELECT {LOG_COLUMNS} FROM stage.ProcessLog WHERE ProcessID = $1 ORDER BY LogID");
+        let found = self.query("read process log", &sql, &[Arg::BigInt(Some(process_id))]).await?;
+        map_all(found, rows::log_row)
+    }
+
+    async fn execute_sql(&self, sql: &str) -> StoreResult<u64> {
+        self.execute(sql).await
+    }
+
+    async fn query_i64(&self, sql: &str) -> StoreResult<Option<i64>> {
+        match self.query("query", sql, &[]).await?.first() {
+            Some(row) => row.int(0),
+            None => Ok(None),
+        }
+    }
+
+    async fn wait_for_work(&self, timeout: Duration) -> StoreResult<()> {
+        Engine::wait_for_work(self, timeout).await
+    }
+}

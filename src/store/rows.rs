@@ -1,0 +1,219 @@
+//! Result rows to [`types`](super::types), written once for both engines: each backend
+//! only says how to read one column of its own row type ([`ResultRow`]).
+//! Columns are read by position, in the order sql/API.md fixes.
+
+use super::error::{StoreError, StoreResult};
+use super::types::*;
+use chrono::{DateTime, Utc};
+use std::str::FromStr;
+
+/// Reads one column of a result row; `None` for NULL. Integer readers accept any
+/// integer width, since the engines differ in what COUNT or a literal yields.
+pub(super) trait ResultRow {
+    fn int(&self, index: usize) -> StoreResult<Option<i64>>;
+    fn text(&self, index: usize) -> StoreResult<Option<String>>;
+    fn boolean(&self, index: usize) -> StoreResult<Option<bool>>;
+    fn instant(&self, index: usize) -> StoreResult<Option<DateTime<Utc>>>;
+    fn float(&self, index: usize) -> StoreResult<Option<f64>>;
+}
+
+fn required<T>(value: Option<T>, index: usize) -> StoreResult<T> {
+    value.ok_or_else(|| StoreError::protocol("result row", format!("column {index} is NULL")))
+}
+
+fn int32(value: Option<i64>, index: usize) -> StoreResult<Option<i32>> {
+    value
+        .map(|v| i32::try_from(v).map_err(|_| StoreError::protocol("result row", format!("column {index} out of range: {v}"))))
+        .transpose()
+}
+
+/// Typed getters on top of [`ResultRow`].
+pub(super) trait RowExt: ResultRow {
+    fn i64_req(&self, i: usize) -> StoreResult<i64> {
+        required(self.int(i)?, i)
+    }
+    fn i32_opt(&self, i: usize) -> StoreResult<Option<i32>> {
+        int32(self.int(i)?, i)
+    }
+    fn i32_req(&self, i: usize) -> StoreResult<i32> {
+        required(self.i32_opt(i)?, i)
+    }
+    fn text_req(&self, i: usize) -> StoreResult<String> {
+        required(self.text(i)?, i)
+    }
+    fn bool_req(&self, i: usize) -> StoreResult<bool> {
+        required(self.boolean(i)?, i)
+    }
+    fn instant_req(&self, i: usize) -> StoreResult<DateTime<Utc>> {
+        required(self.instant(i)?, i)
+    }
+    fn status_opt(&self, i: usize) -> StoreResult<Option<ProcessStatus>> {
+        self.text(i)?
+            .map(|s| ProcessStatus::from_str(&s).map_err(|e| StoreError::protocol("result row", e)))
+            .transpose()
+    }
+    fn status_req(&self, i: usize) -> StoreResult<ProcessStatus> {
+        required(self.status_opt(i)?, i)
+    }
+}
+
+impl<R: ResultRow + ?Sized> RowExt for R {}
+
+pub(super) fn registered(row: &impl ResultRow) -> StoreResult<Registered> {
+    Ok(Registered {
+        process_id: row.i64_req(0)?,
+        process_name: row.text_req(1)?,
+        status: row.status_req(2)?,
+        registered: row.bool_req(3)?,
+    })
+}
+
+pub(super) fn claimed(row: &impl ResultRow) -> StoreResult<ClaimedProcess> {
+    Ok(ClaimedProcess {
+        process_id: row.i64_req(0)?,
+        process_name: row.text_req(1)?,
+        worker_assigned: row.text_req(2)?,
+        task_id: row.i32_opt(3)?,
+        command: row.text(4)?,
+        arguments: row.text(5)?,
+        working_directory: row.text(6)?,
+        parameters: row.text(7)?,
+        attempt: row.i32_req(8)?,
+        max_attempts: row.i32_req(9)?,
+        timeout_minutes: row.i32_opt(10)?,
+        scheduled_for: row.instant(11)?,
+        lease_expires_at: row.instant(12)?,
+    })
+}
+
+pub(super) fn worker_task(row: &impl ResultRow) -> StoreResult<WorkerTask> {
+    Ok(WorkerTask {
+        process_id: row.int(0)?,
+        process_name: row.text(1)?,
+        parameters: row.text(2)?,
+        attempt: row.i32_opt(3)?,
+    })
+}
+
+pub(super) fn completion_result(row: &impl ResultRow) -> StoreResult<CompletionResult> {
+    Ok(CompletionResult {
+        process_id: row.i64_req(0)?,
+        accepted: row.bool_req(1)?,
+        status: row.status_opt(2)?,
+    })
+}
+
+pub(super) fn heartbeat_status(row: &impl ResultRow) -> StoreResult<HeartbeatStatus> {
+    Ok(HeartbeatStatus {
+        process_id: row.i64_req(0)?,
+        held: row.bool_req(1)?,
+        cancel_requested: row.bool_req(2)?,
+    })
+}
+
+pub(super) fn reset_process(row: &impl ResultRow) -> StoreResult<ResetProcess> {
+    Ok(ResetProcess {
+        process_id: row.i64_req(0)?,
+        process_name: row.text_req(1)?,
+        previous_worker: row.text(2)?,
+        attempt: row.i32_req(3)?,
+        status: row.status_req(4)?,
+    })
+}
+
+pub(super) fn rotation_report(row: &impl ResultRow) -> StoreResult<RotationReport> {
+    Ok(RotationReport {
+        processes_moved: row.i64_req(0)?,
+        logs_moved: row.i64_req(1)?,
+        done: row.bool_req(2)?,
+    })
+}
+
+pub(super) fn table_space(row: &impl ResultRow) -> StoreResult<TableSpace> {
+    Ok(TableSpace {
+        table_name: row.text_req(0)?,
+        row_count: row.int(1)?.unwrap_or(0),
+        total_bytes: row.int(2)?.unwrap_or(0),
+    })
+}
+
+pub(super) fn saved_task(row: &impl ResultRow) -> StoreResult<SavedTask> {
+    Ok(SavedTask {
+        task_id: row.i32_req(0)?,
+        created: row.bool_req(1)?,
+    })
+}
+
+pub(super) fn status_count(row: &impl ResultRow) -> StoreResult<StatusCount> {
+    Ok(StatusCount {
+        status: row.text_req(0)?,
+        process_count: row.i64_req(1)?,
+    })
+}
+
+pub(super) fn worker_statistic(row: &impl ResultRow) -> StoreResult<WorkerStatistic> {
+    Ok(WorkerStatistic {
+        worker_assigned: row.text_req(0)?,
+        processes_done: row.i64_req(1)?,
+        avg_duration_seconds: row.float(2)?.unwrap_or(0.0),
+        max_duration_seconds: row.float(3)?.unwrap_or(0.0),
+    })
+}
+
+pub(super) fn overdue_process(row: &impl ResultRow) -> StoreResult<OverdueProcess> {
+    Ok(OverdueProcess {
+        process_id: row.i64_req(0)?,
+        process_name: row.text_req(1)?,
+        worker_assigned: row.text(2)?,
+        start_time: row.instant_req(3)?,
+        running_minutes: row.i64_req(4)?,
+        timeout_minutes: row.i32_req(5)?,
+    })
+}
+
+/// The columns [`process_row`] reads, for `SELECT ... FROM stage.FileControl`.
+pub(super) const PROCESS_COLUMNS: &str = "ProcessID, ProcessName, Status, WorkerAssigned, CreatedAt, StartTime, EndTime, \
+     Parameters, Attempt, MaxAttempts, ExitCode, CancelRequested, RunAfter, ScheduledFor";
+
+pub(super) fn process_row(row: &impl ResultRow) -> StoreResult<ProcessRow> {
+    Ok(ProcessRow {
+        process_id: row.i64_req(0)?,
+        process_name: row.text_req(1)?,
+        status: row.status_req(2)?,
+        worker_assigned: row.text(3)?,
+        created_at: row.instant_req(4)?,
+        start_time: row.instant(5)?,
+        end_time: row.instant(6)?,
+        parameters: row.text(7)?,
+        attempt: row.i32_req(8)?,
+        max_attempts: row.i32_req(9)?,
+        exit_code: row.i32_opt(10)?,
+        cancel_requested: row.bool_req(11)?,
+        run_after: row.instant_req(12)?,
+        scheduled_for: row.instant(13)?,
+    })
+}
+
+/// The columns [`log_row`] reads, for `SELECT ... FROM stage.ProcessLog`.
+pub(super) const LOG_COLUMNS: &str = "LogID, ProcessID, Message, LogLevel, LogTime, Detail";
+
+pub(super) fn log_row(row: &impl ResultRow) -> StoreResult<LogRow> {
+    Ok(LogRow {
+        log_id: row.i64_req(0)?,
+        process_id: row.int(1)?,
+        message: row.text_req(2)?,
+        log_level: row.text_req(3)?,
+        log_time: row.instant_req(4)?,
+        detail: row.text(5)?,
+    })
+}
+
+/// `@Completions` for `stage.CompleteProcesses`.
+pub(super) fn completions_json(completions: &[Completion]) -> StoreResult<String> {
+    serde_json::to_string(completions).map_err(|e| StoreError::protocol("CompleteProcesses", e))
+}
+
+/// A JSON array argument (`@ProcessIDs`, `@Slots`).
+pub(super) fn json_array<T: serde::Serialize>(items: &[T]) -> StoreResult<String> {
+    serde_json::to_string(items).map_err(|e| StoreError::protocol("JSON argument", e))
+}

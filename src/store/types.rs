@@ -1,0 +1,347 @@
+//! The values that cross the store boundary: arguments of the `stage` procedures and
+//! the rows they return. Field order follows the result sets in sql/API.md.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// Which database engine a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Postgres,
+    SqlServer,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Postgres => "PostgreSQL",
+            BackendKind::SqlServer => "SQL Server",
+        })
+    }
+}
+
+/// `stage.FileControl.Status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ProcessStatus {
+    Pending,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl ProcessStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessStatus::Pending => "Pending",
+            ProcessStatus::InProgress => "InProgress",
+            ProcessStatus::Completed => "Completed",
+            ProcessStatus::Failed => "Failed",
+            ProcessStatus::Cancelled => "Cancelled",
+        }
+    }
+}
+
+impl fmt::Display for ProcessStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProcessStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ProcessStatus::Pending,
+            ProcessStatus::InProgress,
+            ProcessStatus::Completed,
+            ProcessStatus::Failed,
+            ProcessStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+        .ok_or_else(|| format!("unknown process status {s:?}"))
+    }
+}
+
+/// `stage.ProcessLog.LogLevel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LogLevel {
+    Info,
+    Warning,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Info => "Info",
+            LogLevel::Warning => "Warning",
+            LogLevel::Error => "Error",
+        }
+    }
+}
+
+impl FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [LogLevel::Info, LogLevel::Warning, LogLevel::Error]
+            .into_iter()
+            .find(|level| level.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown log level {s:?} (Info, Warning or Error)"))
+    }
+}
+
+/// The row `stage.RegisterProcess` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Registered {
+    pub process_id: i64,
+    pub process_name: String,
+    pub status: ProcessStatus,
+    /// false when refused (a duplicate under the skip policy or a known occurrence).
+    pub registered: bool,
+}
+
+/// A `stage.ClaimProcesses` call.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest<'a> {
+    pub worker_name: &'a str,
+    pub max_count: i32,
+    pub lease_seconds: i32,
+    /// Slot labels: the k-th claimed process runs as `worker_name/slots[k]`.
+    pub slots: Option<&'a [String]>,
+}
+
+/// A row claimed by `stage.ClaimProcesses` or assigned by `stage.AssignProcessToWorker`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaimedProcess {
+    pub process_id: i64,
+    pub process_name: String,
+    pub worker_assigned: String,
+    pub task_id: Option<i32>,
+    pub command: Option<String>,
+    /// JSON array of strings, when the task runs a program without a shell.
+    pub arguments: Option<String>,
+    pub working_directory: Option<String>,
+    pub parameters: Option<String>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub timeout_minutes: Option<i32>,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+}
+
+/// The single row of `stage.ProcessWorkerTask`: all `None` when the worker is idle.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WorkerTask {
+    pub process_id: Option<i64>,
+    pub process_name: Option<String>,
+    pub parameters: Option<String>,
+    pub attempt: Option<i32>,
+}
+
+/// How a run ended, as reported to `stage.CompleteProcesses`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum FinalStatus {
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl FinalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinalStatus::Completed => "Completed",
+            FinalStatus::Failed => "Failed",
+            FinalStatus::Cancelled => "Cancelled",
+        }
+    }
+}
+
+/// One element of the `@Completions` JSON array.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completion {
+    pub process_id: i64,
+    pub worker_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<i32>,
+    pub status: FinalStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+}
+
+impl Completion {
+    /// A completion with no exit code, message or output.
+    pub fn new(process_id: i64, worker_name: &str, attempt: Option<i32>, status: FinalStatus) -> Self {
+        Completion {
+            process_id,
+            worker_name: worker_name.to_string(),
+            attempt,
+            status,
+            exit_code: None,
+            message: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+}
+
+/// A row of `stage.CompleteProcesses`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompletionResult {
+    pub process_id: i64,
+    pub accepted: bool,
+    /// The row's status afterwards (Pending when a failed run will be retried);
+    /// `None` when there is no such process.
+    pub status: Option<ProcessStatus>,
+}
+
+/// A row of `stage.Heartbeat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatStatus {
+    pub process_id: i64,
+    pub held: bool,
+    pub cancel_requested: bool,
+}
+
+/// A row of `stage.ResetStuckProcesses`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResetProcess {
+    pub process_id: i64,
+    pub process_name: String,
+    pub previous_worker: Option<String>,
+    pub attempt: i32,
+    pub status: ProcessStatus,
+}
+
+/// The row of `stage.RotateHistory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RotationReport {
+    pub processes_moved: i64,
+    pub logs_moved: i64,
+    pub done: bool,
+}
+
+/// A row of `stage.TableSpace`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableSpace {
+    pub table_name: String,
+    pub row_count: i64,
+    pub total_bytes: i64,
+}
+
+/// A row of `stage.ProcessStatusSummary`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusCount {
+    pub status: String,
+    pub process_count: i64,
+}
+
+/// A row of `stage.WorkerStatistics`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkerStatistic {
+    pub worker_assigned: String,
+    pub processes_done: i64,
+    pub avg_duration_seconds: f64,
+    pub max_duration_seconds: f64,
+}
+
+/// A row of `stage.OverdueProcesses`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OverdueProcess {
+    pub process_id: i64,
+    pub process_name: String,
+    pub worker_assigned: Option<String>,
+    pub start_time: DateTime<Utc>,
+    pub running_minutes: i64,
+    pub timeout_minutes: i32,
+}
+
+/// A `stage.FileControl` row, as the CLI and the tests read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessRow {
+    pub process_id: i64,
+    pub process_name: String,
+    pub status: ProcessStatus,
+    pub worker_assigned: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub parameters: Option<String>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub exit_code: Option<i32>,
+    pub cancel_requested: bool,
+    pub run_after: DateTime<Utc>,
+    pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// A `stage.ProcessLog` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogRow {
+    pub log_id: i64,
+    pub process_id: Option<i64>,
+    pub message: String,
+    pub log_level: String,
+    pub log_time: DateTime<Utc>,
+    pub detail: Option<String>,
+}
+
+/// The arguments of `stage.SaveTask`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub task_name: String,
+    pub command: String,
+    pub working_directory: Option<String>,
+    pub overlap_policy: String,
+    pub timeout_minutes: Option<i32>,
+    pub max_attempts: i32,
+    pub retry_delay_seconds: i32,
+    pub executor: String,
+    pub enabled: bool,
+    pub description: Option<String>,
+    /// JSON array of strings.
+    pub arguments: Option<String>,
+    pub time_zone: Option<String>,
+    pub run_if_missed: bool,
+    /// The task's JSON as submitted.
+    pub definition: Option<String>,
+}
+
+impl TaskRecord {
+    /// A driver-executed task with the defaults of `stage.SaveTask`.
+    pub fn new(task_name: &str, command: &str) -> Self {
+        TaskRecord {
+            task_name: task_name.to_string(),
+            command: command.to_string(),
+            working_directory: None,
+            overlap_policy: "skip".to_string(),
+            timeout_minutes: None,
+            max_attempts: 1,
+            retry_delay_seconds: 60,
+            executor: "driver".to_string(),
+            enabled: true,
+            description: None,
+            arguments: None,
+            time_zone: None,
+            run_if_missed: false,
+            definition: None,
+        }
+    }
+}
+
+/// The row of `stage.SaveTask`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedTask {
+    pub task_id: i32,
+    pub created: bool,
+}
