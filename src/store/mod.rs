@@ -62,6 +62,10 @@ pub trait Backend: Send + Sync {
         lease_seconds: i32,
     ) -> StoreResult<Vec<HeartbeatStatus>>;
 
+    /// `stage.ReleaseProcesses`: hands unfinished processes back to the queue; returns
+    /// the ids actually released.
+    async fn release(&self, worker_name: &str, process_ids: &[i64], message: Option<&str>) -> StoreResult<Vec<i64>>;
+
     /// `stage.LogMessage`; returns the LogID.
     async fn log_message(
         &self,

@@ -87,6 +87,19 @@ impl<E: Engine> Backend for E {
         map_all(self.call("Heartbeat", &args).await?, rows::heartbeat_status)
     }
 
+    async fn release(&self, worker_name: &str, process_ids: &[i64], message: Option<&str>) -> StoreResult<Vec<i64>> {
+        let ids = rows::json_array(process_ids)?;
+        let args = [Arg::Text(Some(worker_name)), Arg::Text(Some(&ids)), Arg::Text(message)];
+        let found = self.call("ReleaseProcesses", &args).await?;
+        let mut released = Vec::new();
+        for row in &found {
+            if row.bool_req(1)? {
+                released.push(row.i64_req(0)?);
+            }
+        }
+        Ok(released)
+    }
+
     async fn log_message(&self, process_id: Option<i64>, message: &str, level: LogLevel, detail: Option<&str>) -> StoreResult<i64> {
         let args = [
             Arg::BigInt(process_id),

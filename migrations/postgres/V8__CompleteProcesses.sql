@@ -1,0 +1,190 @@
+-- stage.CompleteProcesses: the one completion implementation (CompleteProcess calls it
+-- with a one-element array). Set-based so a driver can finish thousands of runs in a few
+-- statements: validate all, lock and update the accepted rows, then log the refusals.
+CREATE OR REPLACE FUNCTION stage.CompleteProcesses(
+    p_completions text)
+RETURNS TABLE (
+    ProcessID bigint,
+    Accepted  boolean,
+    Status    varchar)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_items    jsonb;
+    v_error    text;
+    v_accepted bigint[];
+    v_statuses varchar[];
+BEGIN
+    BEGIN
+        v_items := p_completions::jsonb;
+    EXCEPTION WHEN data_exception THEN
+        RAISE EXCEPTION 'Completions is not valid JSON' USING ERRCODE = '22023';
+    END;
+    IF v_items IS NULL OR jsonb_typeof(v_items) <> 'array' THEN
+        RAISE EXCEPTION 'Completions must be a JSON array of completion objects' USING ERRCODE = '22023';
+    END IF;
+
+    -- The first bad element names itself (0-based, as in JSON paths): nothing is written.
+    SELECT format('Completions[%s]%s', e.i - 1, v.problem) INTO v_error
+    FROM jsonb_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+    CROSS JOIN LATERAL (SELECT CASE
+        WHEN jsonb_typeof(e.item) <> 'object'
+            THEN ' must be a JSON object'
+        WHEN jsonb_typeof(e.item -> 'processId') IS DISTINCT FROM 'number'
+             OR (e.item ->> 'processId') !~ '^-?[0-9]{1,18}$'
+            THEN '.processId is missing or not an integer'
+        WHEN jsonb_typeof(e.item -> 'workerName') IS DISTINCT FROM 'string' OR e.item ->> 'workerName' = ''
+            THEN '.workerName is missing or empty'
+        WHEN e.item ->> 'status' IS NULL OR e.item ->> 'status' NOT IN ('Completed', 'Failed', 'Cancelled')
+            THEN '.status must be one of Completed, Failed, Cancelled'
+        WHEN jsonb_typeof(e.item -> 'attempt') NOT IN ('number', 'null')
+             OR (e.item ->> 'attempt') !~ '^-?[0-9]{1,9}$'
+            THEN '.attempt must be an integer'
+        WHEN jsonb_typeof(e.item -> 'exitCode') NOT IN ('number', 'null')
+             OR (e.item ->> 'exitCode') !~ '^-?[0-9]{1,10}$'
+             OR (e.item ->> 'exitCode')::numeric NOT BETWEEN -2147483648 AND 2147483647
+            THEN '.exitCode must be a 32-bit integer'
+        WHEN jsonb_typeof(e.item -> 'message') NOT IN ('string', 'null')
+            THEN '.message must be a string'
+        WHEN jsonb_typeof(e.item -> 'stdout') NOT IN ('string', 'null')
+            THEN '.stdout must be a string'
+        WHEN jsonb_typeof(e.item -> 'stderr') NOT IN ('string', 'null')
+            THEN '.stderr must be a string'
+        END AS problem) AS v
+    WHERE v.problem IS NOT NULL
+    ORDER BY e.i
+    LIMIT 1;
+    IF v_error IS NULL THEN
+        -- One element per process: two verdicts for one row in a batch would be ambiguous.
+        SELECT format('Completions[%s].processId %s appears more than once', d.i - 1, d.id) INTO v_error
+        FROM (SELECT e.i, (e.item ->> 'processId')::bigint AS id,
+                     row_number() OVER (PARTITION BY (e.item ->> 'processId')::bigint ORDER BY e.i) AS n
+              FROM jsonb_array_elements(v_items) WITH ORDINALITY AS e(item, i)) AS d
+        WHERE d.n > 1
+        ORDER BY d.i
+        LIMIT 1;
+    END IF;
+    IF v_error IS NOT NULL THEN
+        RAISE EXCEPTION '%', v_error USING ERRCODE = '22023';
+    END IF;
+
+    -- Accepted completions. Rows are locked in ProcessID order (no deadlock between
+    -- batches); a row changed meanwhile is re-checked by the lock and dropped if no
+    -- longer this worker's attempt.
+    WITH req AS (
+        SELECT e.i AS Ord,
+               (e.item ->> 'processId')::bigint AS ProcessID,
+               e.item ->> 'workerName' AS WorkerName,
+               (e.item ->> 'attempt')::integer AS Attempt,
+               e.item ->> 'status' AS Status,
+               (e.item ->> 'exitCode')::integer AS ExitCode,
+               NULLIF(e.item ->> 'message', '') AS Message,
+               NULLIF(e.item ->> 'stdout', '') AS Stdout,
+               NULLIF(e.item ->> 'stderr', '') AS Stderr
+        FROM jsonb_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+    ),
+    target AS (
+        SELECT f.ProcessID, r.Status, r.ExitCode, r.Message, r.Stdout, r.Stderr,
+               f.Attempt, f.MaxAttempts,
+               (r.Status = 'Failed' AND f.Attempt < f.MaxAttempts AND NOT f.CancelRequested) AS Retry,
+               -- retry k waits RetryDelaySeconds * 2^(k-1), capped at 2^31-1 seconds
+               now() + make_interval(secs => LEAST(
+                   COALESCE(t.RetryDelaySeconds, 60) * power(2::numeric, f.Attempt - 1),
+                   2147483647)::double precision) AS RetryAt
+        FROM req AS r
+        JOIN stage.FileControl AS f ON f.ProcessID = r.ProcessID
+        LEFT JOIN stage.Task AS t ON t.TaskID = f.TaskID
+        WHERE f.Status = 'InProgress'
+          AND f.WorkerAssigned = r.WorkerName
+          AND (r.Attempt IS NULL OR r.Attempt = f.Attempt)
+        ORDER BY f.ProcessID
+        FOR UPDATE OF f
+    ),
+    done AS (
+        UPDATE stage.FileControl AS f
+        SET Status         = CASE WHEN g.Retry THEN 'Pending' ELSE g.Status END,
+            WorkerAssigned = CASE WHEN g.Retry THEN NULL ELSE f.WorkerAssigned END,
+            StartTime      = CASE WHEN g.Retry THEN NULL ELSE f.StartTime END,
+            EndTime        = CASE WHEN g.Retry THEN NULL ELSE now() END,
+            RunAfter       = CASE WHEN g.Retry THEN g.RetryAt ELSE f.RunAfter END,
+            LeaseExpiresAt = NULL,
+            ExitCode       = g.ExitCode
+        FROM target AS g
+        WHERE f.ProcessID = g.ProcessID
+        RETURNING f.ProcessID, f.Status, f.RunAfter, g.Retry, g.Attempt, g.MaxAttempts,
+                  g.Message, g.Stdout, g.Stderr,
+                  CASE WHEN g.Retry
+                       THEN format('Attempt %s of %s failed; retry %s at %s',
+                                   g.Attempt, g.MaxAttempts, g.Attempt,
+                                   to_char(f.RunAfter AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                            || COALESCE(': ' || g.Message, '')
+                       ELSE COALESCE(g.Message, g.Status) END AS LogText
+    ),
+    logged AS (
+        INSERT INTO stage.ProcessLog (ProcessID, Message, LogLevel, Detail)
+        SELECT l.ProcessID, left(l.LogText, 500), l.LogLevel,
+               CASE WHEN l.Seq > 1 THEN l.LogText WHEN length(l.LogText) > 500 THEN l.LogText END
+        FROM (
+            SELECT d.ProcessID, 1 AS Seq, d.LogText,
+                   CASE WHEN d.Retry THEN 'Warning'
+                        WHEN d.Status = 'Completed' THEN 'Info'
+                        WHEN d.Status = 'Failed' THEN 'Error'
+                        ELSE 'Warning' END AS LogLevel
+            FROM done AS d
+            UNION ALL
+            SELECT d.ProcessID, 2, d.Stdout, 'Info' FROM done AS d WHERE d.Stdout IS NOT NULL
+            UNION ALL
+            SELECT d.ProcessID, 3, d.Stderr, 'Warning' FROM done AS d WHERE d.Stderr IS NOT NULL
+        ) AS l
+        ORDER BY l.ProcessID, l.Seq
+    )
+    SELECT array_agg(d.ProcessID), array_agg(d.Status)
+    INTO v_accepted, v_statuses
+    FROM done AS d;
+
+    -- Refusals, in a new statement so they see what made a row change hands meanwhile.
+    RETURN QUERY
+    WITH req AS (
+        SELECT e.i AS Ord,
+               (e.item ->> 'processId')::bigint AS ProcessID,
+               e.item ->> 'workerName' AS WorkerName,
+               (e.item ->> 'attempt')::integer AS Attempt
+        FROM jsonb_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+    ),
+    accepted AS (
+        SELECT a.ProcessID, a.Status
+        FROM unnest(v_accepted, v_statuses) AS a(ProcessID, Status)
+    ),
+    refused AS (
+        SELECT r.Ord, r.ProcessID, f.Status,
+               CASE WHEN f.Status <> 'InProgress'
+                        THEN format('Completion refused: process is %s (completion from %s)', f.Status, r.WorkerName)
+                    WHEN f.WorkerAssigned IS DISTINCT FROM r.WorkerName
+                        THEN format('Completion refused: process is assigned to %s, not %s',
+                                    COALESCE(f.WorkerAssigned, 'nobody'), r.WorkerName)
+                    WHEN r.Attempt IS DISTINCT FROM f.Attempt
+                        THEN format('Completion refused: attempt %s from %s is not the current attempt %s',
+                                    r.Attempt, r.WorkerName, f.Attempt)
+                    ELSE format('Completion refused: process changed concurrently (completion from %s)', r.WorkerName)
+               END AS Reason
+        FROM req AS r
+        LEFT JOIN stage.FileControl AS f ON f.ProcessID = r.ProcessID
+        WHERE NOT EXISTS (SELECT 1 FROM accepted AS a WHERE a.ProcessID = r.ProcessID)
+    ),
+    logged AS (
+        INSERT INTO stage.ProcessLog (ProcessID, Message, LogLevel)
+        SELECT x.ProcessID, left(x.Reason, 500), 'Warning'
+        FROM refused AS x
+        WHERE x.Status IS NOT NULL
+        ORDER BY x.Ord
+    )
+    SELECT r.ProcessID, a.ProcessID IS NOT NULL, COALESCE(a.Status, x.Status)::varchar
+    FROM req AS r
+    LEFT JOIN accepted AS a ON a.ProcessID = r.ProcessID
+    LEFT JOIN refused AS x ON x.Ord = r.Ord
+    ORDER BY r.Ord;
+END;
+$$;

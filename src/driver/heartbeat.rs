@@ -1,0 +1,51 @@
+//! Renews the leases of every held process in one stage.Heartbeat call per interval,
+//! and stops the commands the database says to stop (killPrevious, or a lease lost).
+
+use super::held::{Held, StopReason};
+use crate::store::Backend;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub async fn run(
+    db: Arc<dyn Backend>,
+    worker_prefix: String,
+    held: Arc<Held>,
+    every: Duration,
+    lease_seconds: i32,
+    stop: CancellationToken,
+) {
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.cancelled() => return,
+        }
+        let ids = held.ids();
+        if ids.is_empty() {
+            continue;
+        }
+        match db.heartbeat(&worker_prefix, &ids, lease_seconds).await {
+            Ok(statuses) => {
+                if failing {
+                    tracing::info!("heartbeats reach the database again");
+                    failing = false;
+                }
+                for status in statuses {
+                    if !status.held {
+                        held.stop(status.process_id, StopReason::LeaseLost);
+                    } else if status.cancel_requested {
+                        tracing::info!(process_id = status.process_id, "cancellation requested (killPrevious)");
+                        held.stop(status.process_id, StopReason::CancelRequested);
+                    }
+                }
+            }
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(%error, held = ids.len(), "heartbeat failed: commands keep running; waiting for the database");
+                    failing = true;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! What every driver does on a schedule: reset stuck processes (so work of a crashed
+//! driver runs again) and rotate old rows into the history tables.
+
+use crate::store::Backend;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct HousekeepingConfig {
+    pub reset_every: Duration,
+    /// For executors that never heartbeat: reset after this many minutes.
+    pub reset_timeout_minutes: i32,
+    /// None: never rotate from the driver.
+    pub rotate_every: Option<Duration>,
+    pub retention_months: i32,
+}
+
+pub async fn run(db: Arc<dyn Backend>, config: HousekeepingConfig, stop: CancellationToken) {
+    let mut next_reset = Instant::now() + config.reset_every;
+    // The first rotation waits a while after start-up, so restarts don't pile work on it.
+    let mut next_rotation = config.rotate_every.map(|every| Instant::now() + every.min(Duration::from_secs(600)));
+    loop {
+        let wake = next_rotation.map_or(next_reset, |r| r.min(next_reset));
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            () = stop.cancelled() => return,
+        }
+        let now = Instant::now();
+        if now >= next_reset {
+            next_reset = now + config.reset_every;
+            match db.reset_stuck(config.reset_timeout_minutes).await {
+                Ok(reset) => {
+                    for r in reset {
+                        tracing::warn!(
+                            process_id = r.process_id,
+                            name = %r.process_name,
+                            previous_worker = r.previous_worker.as_deref().unwrap_or("-"),
+                            attempt = r.attempt,
+                            status = %r.status,
+                            "reset a stuck process"
+                        );
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "reset of stuck processes failed; will try again"),
+            }
+        }
+        if let (Some(at), Some(every)) = (next_rotation, config.rotate_every) {
+            if now >= at {
+                next_rotation = Some(now + every);
+                rotate(&db, config.retention_months, &stop).await;
+            }
+        }
+    }
+}
+
+/// One batch per call, so a shutdown stops it between batches.
+async fn rotate(db: &Arc<dyn Backend>, retention_months: i32, stop: &CancellationToken) {
+    let (mut processes, mut logs) = (0, 0);
+    while !stop.is_cancelled() {
+        match db.rotate(retention_months, 1000, Some(1)).await {
+            Ok(report) => {
+                processes += report.processes_moved;
+                logs += report.logs_moved;
+                if report.done {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "history rotation failed; will try at the next rotation");
+                return;
+            }
+        }
+    }
+    if processes + logs > 0 {
+        tracing::info!(processes, logs, "rotated finished processes and logs into history");
+    }
+}

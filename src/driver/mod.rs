@@ -1,0 +1,139 @@
+//! `stagehand run`: the driver. N workers claim processes from the database and run
+//! their commands; heartbeats keep their leases; outcomes are recorded in batches;
+//! housekeeping resets stuck work and rotates history; signals shut it down gracefully
+//! (first) or at once (second).
+
+mod backoff;
+mod claimer;
+mod command;
+mod heartbeat;
+mod held;
+mod housekeeping;
+mod reporter;
+mod slots;
+
+pub use backoff::Backoff;
+pub use housekeeping::HousekeepingConfig;
+
+use crate::store::Backend;
+use held::{Held, StopReason};
+use slots::Slots;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// How many commands run at once.
+    pub workers: usize,
+    /// `host/driver`; each process runs as `host/driver/slot`.
+    pub worker_prefix: String,
+    pub lease: Duration,
+    pub heartbeat_every: Duration,
+    /// Bounds of the wait between claims when no work was found.
+    pub poll_min: Duration,
+    pub poll_max: Duration,
+    /// How long a graceful shutdown waits for running commands.
+    pub grace: Duration,
+    /// When set, each process's whole output is written to `<dir>/<id>-<attempt>.log`.
+    pub output_dir: Option<PathBuf>,
+    pub housekeeping: HousekeepingConfig,
+}
+
+/// The two ways to stop a driver: the first signal fires `graceful`, the second `immediate`.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    pub graceful: CancellationToken,
+    pub immediate: CancellationToken,
+}
+
+/// The number of workers when none is given: one core is left to the driver itself.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
+/// Runs until `shutdown.graceful` and every running command is finished and recorded
+/// (or until `shutdown.immediate`).
+pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown) {
+    let held = Arc::new(Held::default());
+    let slots = Arc::new(Slots::new(config.workers.max(1)));
+    let (finished_tx, finished_rx) = mpsc::unbounded_channel();
+    let heartbeats_stop = CancellationToken::new();
+
+    // Start listening before the first claim, so no registration between the two is missed.
+    if let Err(error) = db.wait_for_work(Duration::ZERO).await {
+        tracing::warn!(%error, "cannot listen for new work yet; polling until the database answers");
+    }
+    let heartbeat = tokio::spawn(heartbeat::run(
+        db.clone(),
+        config.worker_prefix.clone(),
+        held.clone(),
+        config.heartbeat_every,
+        config.lease.as_secs().max(1) as i32,
+        heartbeats_stop.clone(),
+    ));
+    let reporter = tokio::spawn(reporter::run(
+        db.clone(),
+        config.worker_prefix.clone(),
+        finished_rx,
+        held.clone(),
+        shutdown.immediate.clone(),
+    ));
+    let housekeeping = tokio::spawn(housekeeping::run(
+        db.clone(),
+        config.housekeeping.clone(),
+        shutdown.graceful.clone(),
+    ));
+    tracing::info!(workers = config.workers, driver = %config.worker_prefix, "driver started");
+
+    claimer::Claimer {
+        db: db.clone(),
+        worker_prefix: config.worker_prefix.clone(),
+        slots: slots.clone(),
+        held: held.clone(),
+        finished_tx,
+        lease_seconds: config.lease.as_secs().max(1) as i32,
+        poll: Backoff::new(config.poll_min, config.poll_max),
+        output_dir: config.output_dir.clone(),
+    }
+    .run(shutdown.graceful.clone())
+    .await;
+
+    drain(&slots, &held, config.grace, &shutdown).await;
+    if shutdown.immediate.is_cancelled() {
+        tracing::warn!("stopped at once; unfinished processes return to the queue when their leases expire");
+    }
+    // Every sender is gone once the run tasks ended: the reporter records what is left.
+    let _ = reporter.await;
+    heartbeats_stop.cancel();
+    let _ = tokio::join!(heartbeat, housekeeping);
+    tracing::info!("driver stopped");
+}
+
+/// After the claim loop stopped: wait up to `grace` for running commands, then stop
+/// what is left so it is released back to the queue; a second signal kills at once.
+async fn drain(slots: &Slots, held: &Held, grace: Duration, shutdown: &Shutdown) {
+    if slots.all_free() {
+        return;
+    }
+    tracing::info!(grace = ?grace, "waiting for running commands to finish (a second signal stops at once)");
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut reason = StopReason::Shutdown;
+    while !slots.all_free() {
+        tokio::select! {
+            () = slots.wait_freed() => continue,
+            () = tokio::time::sleep_until(deadline) => {}
+            () = shutdown.immediate.cancelled() => reason = StopReason::Abandon,
+        }
+        held.stop_all(reason);
+        // Killing takes at most the exec kill grace; keep waiting for the tasks to end.
+        while !slots.all_free() {
+            tokio::select! {
+                () = slots.wait_freed() => {}
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Records outcomes: batches finished commands into one stage.CompleteProcesses call
+//! (or stage.ReleaseProcesses at shutdown), retrying with backoff while the database is
+//! unreachable, so an outcome is never lost to an outage.
+
+use super::backoff::Backoff;
+use super::held::{Held, StopReason};
+use crate::exec::{OutcomeKind, RunOutcome};
+use crate::store::{Backend, ClaimedProcess, Completion, FinalStatus, StoreResult};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Most outcomes sent in one call.
+const MAX_BATCH: usize = 500;
+
+/// A command that ended, with why the driver stopped it (if it did).
+pub struct Finished {
+    pub process: ClaimedProcess,
+    pub outcome: RunOutcome,
+    pub stopped: Option<StopReason>,
+}
+
+/// What to tell the database about one finished command.
+enum Report {
+    Complete(Completion),
+    Release,
+    /// The lease is gone (or we are leaving at once): nothing to record from here.
+    Nothing(&'static str),
+}
+
+fn report_for(finished: &Finished) -> Report {
+    let (status, message) = match (finished.outcome.kind, finished.stopped) {
+        (OutcomeKind::Succeeded, _) => (FinalStatus::Completed, finished.outcome.message.clone()),
+        (OutcomeKind::Failed | OutcomeKind::TimedOut, _) => (FinalStatus::Failed, finished.outcome.message.clone()),
+        (OutcomeKind::Cancelled, Some(StopReason::CancelRequested)) => (
+            FinalStatus::Cancelled,
+            "cancelled: a newer instance was registered (killPrevious)".to_string(),
+        ),
+        (OutcomeKind::Cancelled, Some(StopReason::Shutdown)) => return Report::Release,
+        (OutcomeKind::Cancelled, Some(StopReason::LeaseLost)) => {
+            return Report::Nothing("stopped: its lease expired and it was handed to another worker")
+        }
+        (OutcomeKind::Cancelled, Some(StopReason::Abandon) | None) => {
+            return Report::Nothing("killed by an immediate shutdown; its lease will expire and it will run again")
+        }
+    };
+    let p = &finished.process;
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Report::Complete(Completion {
+        process_id: p.process_id,
+        worker_name: p.worker_assigned.clone(),
+        attempt: Some(p.attempt),
+        status,
+        exit_code: finished.outcome.exit_code,
+        message: Some(message),
+        stdout: non_empty(&finished.outcome.stdout.text),
+        stderr: non_empty(&finished.outcome.stderr.text),
+    })
+}
+
+/// Retries `call` with backoff until it succeeds, or gives up when `abandon` fires.
+pub async fn with_retry<T, F, Fut>(what: &str, abandon: &CancellationToken, mut call: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = StoreResult<T>>,
+{
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+    loop {
+        match call().await {
+            Ok(value) => return Some(value),
+            Err(error) => {
+                let wait = backoff.next_wait();
+                tracing::warn!(%error, retry_in = ?wait, "{what}: waiting for the database");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = abandon.cancelled() => return None,
+                }
+            }
+        }
+    }
+}
+
+/// Runs until every sender is gone and everything received is recorded.
+pub async fn run(
+    db: Arc<dyn Backend>,
+    worker_prefix: String,
+    mut finished_rx: mpsc::UnboundedReceiver<Finished>,
+    held: Arc<Held>,
+    abandon: CancellationToken,
+) {
+    while let Some(first) = finished_rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match finished_rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut completions = Vec::new();
+        let mut releases = Vec::new();
+        for finished in &batch {
+            match report_for(finished) {
+                Report::Complete(c) => completions.push(c),
+                Report::Release => releases.push(finished.process.process_id),
+                Report::Nothing(why) => tracing::warn!(
+                    process_id = finished.process.process_id,
+                    name = %finished.process.process_name,
+                    "{why}"
+                ),
+            }
+        }
+        if !completions.is_empty() {
+            let results = with_retry("recording outcomes", &abandon, || db.complete(&completions)).await;
+            for result in results.iter().flatten().filter(|r| !r.accepted) {
+                tracing::warn!(process_id = result.process_id, "outcome refused: this worker no longer owns the process");
+            }
+        }
+        if !releases.is_empty() {
+            let message = "Released by driver shutdown";
+            with_retry("releasing processes", &abandon, || {
+                db.release(&worker_prefix, &releases, Some(message))
+            })
+            .await;
+        }
+        for finished in &batch {
+            print_summary(finished);
+            held.remove(finished.process.process_id);
+        }
+    }
+}
+
+/// The one line per finished process that `stagehand run` prints.
+fn print_summary(finished: &Finished) {
+    let p = &finished.process;
+    let outcome = match report_for(finished) {
+        Report::Complete(c) => c.status.as_str().to_string(),
+        Report::Release => "Released".to_string(),
+        Report::Nothing(_) => "Abandoned".to_string(),
+    };
+    println!(
+        "{} {} #{} {} in {:.2}s: {}",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+        p.process_name,
+        p.process_id,
+        outcome,
+        finished.outcome.duration.as_secs_f64(),
+        finished.outcome.message
+    );
+}

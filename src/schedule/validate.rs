@@ -1,0 +1,590 @@
+//! Reading tasks from JSON. The text is parsed to a `serde_json::Value` and walked by
+//! hand so that EVERY mistake is reported, each with its JSON path and the rule broken
+//! (serde's own derive stops at the first).
+
+use super::task::{
+    weekday_name, CronExpression, Executor, MonthDay, OverlapPolicy, Recurrence, TaskDefinition,
+    TimeSpec, TriggerDefinition,
+};
+use super::calendar::Weekdays;
+use chrono::{Month, Weekday};
+use chrono_tz::Tz;
+use serde_json::{Map, Value};
+use std::fmt;
+use std::num::NonZeroU32;
+
+/// One mistake: where it is (`triggers[2].monthDays[1]`) and the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    /// The JSON path; `task` (or `tasks`) for the document itself.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every mistake found in a document (never empty); displayed one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationErrors(Vec<ValidationError>);
+
+impl ValidationErrors {
+    pub fn errors(&self) -> &[ValidationError] {
+        &self.0
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (number, error) in self.0.iter().enumerate() {
+            if number > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// Reads one task (a JSON object). A task without `timeZone` gets the machine's zone.
+pub fn parse_task(text: &str) -> Result<TaskDefinition, ValidationErrors> {
+    let mut checker = Checker::new("task");
+    let task = checker.json(text).and_then(|value| checker.task("", &value));
+    checker.finish(task)
+}
+
+/// Reads a JSON array of tasks (`task import`, `task export`); paths start with the
+/// element's index (`[3].triggers[0].start`), and two tasks with one id are an error.
+pub fn parse_tasks(text: &str) -> Result<Vec<TaskDefinition>, ValidationErrors> {
+    let mut checker = Checker::new("tasks");
+    let tasks = checker.json(text).and_then(|value| checker.tasks(&value));
+    checker.finish(tasks)
+}
+
+/// The machine's IANA time zone: the default `timeZone`.
+pub fn machine_time_zone() -> Result<Tz, String> {
+    let name = iana_time_zone::get_timezone().map_err(|error| error.to_string())?;
+    name.parse::<Tz>()
+        .map_err(|_| format!("the machine's zone {name:?} is not in the IANA database"))
+}
+
+const TASK_FIELDS: &[&str] = &[
+    "id",
+    "description",
+    "command",
+    "arguments",
+    "workingDirectory",
+    "runIfMissed",
+    "ifRunning",
+    "enabled",
+    "timeZone",
+    "timeoutMinutes",
+    "maxAttempts",
+    "retryDelaySeconds",
+    "executor",
+    "triggers",
+];
+
+const TRIGGER_FIELDS: &[&str] = &[
+    "recurrence",
+    "start",
+    "enabled",
+    "expires",
+    "intervalMinutes",
+    "intervalDays",
+    "intervalWeeks",
+    "weekdays",
+    "monthDays",
+    "months",
+    "cron",
+];
+
+const RECURRENCES: &str = "once, minutely, daily, weekly, monthly or cron";
+
+/// The trigger fields a recurrence allows beyond recurrence, start, enabled and expires.
+fn recurrence_fields(recurrence: &str) -> Option<&'static [&'static str]> {
+    Some(match recurrence {
+        "once" => &[],
+        "minutely" => &["intervalMinutes", "weekdays", "months"],
+        "daily" => &["intervalDays", "months"],
+        "weekly" => &["intervalWeeks", "weekdays", "months"],
+        "monthly" => &["monthDays", "months"],
+        "cron" => &["cron"],
+        _ => return None,
+    })
+}
+
+/// `a.b`, or `b` at the top.
+fn field(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// A value as it appears in messages: its JSON, shortened.
+fn show(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() <= 60 {
+        return text;
+    }
+    let short: String = text.chars().take(57).collect();
+    format!("{short}...")
+}
+
+/// A present, non-null field (JSON null means "not given").
+fn given<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).filter(|value| !value.is_null())
+}
+
+/// Walks a document, collecting errors.
+struct Checker {
+    root: &'static str,
+    errors: Vec<ValidationError>,
+    machine_zone: Option<Result<Tz, String>>,
+}
+
+impl Checker {
+    fn new(root: &'static str) -> Checker {
+        Checker {
+            root,
+            errors: Vec::new(),
+            machine_zone: None,
+        }
+    }
+
+    fn error(&mut self, path: &str, message: impl Into<String>) {
+        let path = if path.is_empty() { self.root } else { path };
+        self.errors.push(ValidationError {
+            path: path.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn finish<T>(self, value: Option<T>) -> Result<T, ValidationErrors> {
+        match value {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ if self.errors.is_empty() => Err(ValidationErrors(vec![ValidationError {
+                path: self.root.to_string(),
+                message: "could not be read".to_string(),
+            }])),
+            _ => Err(ValidationErrors(self.errors)),
+        }
+    }
+
+    fn json(&mut self, text: &str) -> Option<Value> {
+        serde_json::from_str(text)
+            .map_err(|error| self.error("", format!("not valid JSON: {error}")))
+            .ok()
+    }
+
+    fn tasks(&mut self, value: &Value) -> Option<Vec<TaskDefinition>> {
+        let Some(items) = value.as_array() else {
+            self.error("", format!("must be a JSON array of tasks, not {}", show(value)));
+            return None;
+        };
+        let mut first_index_of_id = std::collections::HashMap::new();
+        for (index, item) in items.iter().enumerate() {
+            let Some(id) = item.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let first = *first_index_of_id.entry(id).or_insert(index);
+            if first != index {
+                self.error(&format!("[{index}].id"), format!("{id:?} is also the id of [{first}]"));
+            }
+        }
+        let tasks: Vec<Option<TaskDefinition>> = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| self.task(&format!("[{index}]"), item))
+            .collect();
+        tasks.into_iter().collect()
+    }
+
+    fn task(&mut self, path: &str, value: &Value) -> Option<TaskDefinition> {
+        let errors_before = self.errors.len();
+        let map = self.object(path, value, "a task", TASK_FIELDS)?;
+        let id = self.required(map, path, "id", |c, p, v| c.text(p, v, 1, 255));
+        let description = self.optional(map, path, "description", |c, p, v| c.text(p, v, 0, 1000));
+        let command = self.required(map, path, "command", |c, p, v| c.text(p, v, 1, 4000));
+        let arguments = self.optional(map, path, "arguments", |c, p, v| {
+            c.list(p, v, ListRules::ANY, |c, p, v| c.text(p, v, 0, usize::MAX))
+        });
+        let working_directory =
+            self.optional(map, path, "workingDirectory", |c, p, v| c.text(p, v, 1, 1000));
+        let run_if_missed = self.optional(map, path, "runIfMissed", Self::boolean);
+        let if_running = self.optional(map, path, "ifRunning", Self::spelled::<OverlapPolicy>);
+        let enabled = self.optional(map, path, "enabled", Self::boolean);
+        let time_zone = match given(map, "timeZone") {
+            Some(value) => self.time_zone(&field(path, "timeZone"), value),
+            None => self.machine_zone(&field(path, "timeZone")),
+        };
+        let timeout_minutes =
+            self.optional(map, path, "timeoutMinutes", |c, p, v| c.whole(p, v, 1, i32::MAX as u32));
+        let max_attempts = self.optional(map, path, "maxAttempts", |c, p, v| c.whole(p, v, 1, 100));
+        let retry_delay_seconds =
+            self.optional(map, path, "retryDelaySeconds", |c, p, v| c.whole(p, v, 0, 86_400));
+        let executor = self.optional(map, path, "executor", Self::spelled::<Executor>);
+        let triggers = self.required(map, path, "triggers", |c, p, v| {
+            c.list(p, v, ListRules::NOT_EMPTY, |c, p, v| c.trigger(p, v, time_zone))
+        });
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(TaskDefinition {
+            id: id?,
+            description,
+            command: command?,
+            arguments,
+            working_directory,
+            run_if_missed: run_if_missed.unwrap_or(false),
+            if_running: if_running.unwrap_or_default(),
+            enabled: enabled.unwrap_or(true),
+            time_zone: time_zone?,
+            timeout_minutes,
+            max_attempts: max_attempts.unwrap_or(1),
+            retry_delay_seconds: retry_delay_seconds.unwrap_or(60),
+            executor: executor.unwrap_or_default(),
+            triggers: triggers?,
+        })
+    }
+
+    fn trigger(&mut self, path: &str, value: &Value, zone: Option<Tz>) -> Option<TriggerDefinition> {
+        let errors_before = self.errors.len();
+        let map = self.object(path, value, "a trigger", TRIGGER_FIELDS)?;
+        let recurrence = self.required(map, path, "recurrence", |c, p, v| {
+            let name = c.text(p, v, 0, usize::MAX)?;
+            if recurrence_fields(&name).is_none() {
+                c.error(p, format!("{name:?} is not a recurrence ({RECURRENCES})"));
+                return None;
+            }
+            Some(name)
+        });
+        // Fields of another recurrence are reported, then left out of the checks below.
+        let mut map = map.clone();
+        if let Some(name) = &recurrence {
+            let own = recurrence_fields(name).unwrap_or(&[]);
+            let foreign: Vec<String> = map
+                .iter()
+                .filter(|(key, value)| {
+                    let common = ["recurrence", "start", "enabled", "expires"];
+                    TRIGGER_FIELDS.contains(&key.as_str())
+                        && !common.contains(&key.as_str())
+                        && !own.contains(&key.as_str())
+                        && !value.is_null()
+                })
+                .map(|(key, _)| key.clone())
+                .collect();
+            for key in foreign {
+                self.error(&field(path, &key), format!("not allowed for recurrence {name:?}"));
+                map.remove(&key);
+            }
+        }
+        let name = recurrence.as_deref().unwrap_or("");
+        let start = if name == "cron" || name.is_empty() {
+            self.optional(&map, path, "start", Self::time_spec)
+        } else {
+            self.required_for(&map, path, "start", name, Self::time_spec)
+        };
+        let enabled = self.optional(&map, path, "enabled", Self::boolean);
+        let expires = self.optional(&map, path, "expires", Self::time_spec);
+        let interval_minutes = if name == "minutely" {
+            self.required_for(&map, path, "intervalMinutes", name, |c, p, v| c.whole(p, v, 1, 527_040))
+        } else {
+            self.optional(&map, path, "intervalMinutes", |c, p, v| c.whole(p, v, 1, 527_040))
+        };
+        let interval_days = self.optional(&map, path, "intervalDays", |c, p, v| c.whole(p, v, 1, 3660));
+        let interval_weeks = self.optional(&map, path, "intervalWeeks", |c, p, v| c.whole(p, v, 1, 520));
+        let weekdays = self.optional(&map, path, "weekdays", |c, p, v| {
+            c.list(p, v, ListRules::SET, Self::weekday)
+        });
+        let month_days = self.optional(&map, path, "monthDays", |c, p, v| {
+            c.list(p, v, ListRules::SET, Self::month_day)
+        });
+        let months = self.optional(&map, path, "months", |c, p, v| c.list(p, v, ListRules::SET, Self::month));
+        let cron = if name == "cron" {
+            self.required_for(&map, path, "cron", name, Self::cron)
+        } else {
+            self.optional(&map, path, "cron", Self::cron)
+        };
+        if let (Some(zone), Some(start), Some(expires)) = (zone, start, expires) {
+            if expires.resolve(zone) <= start.resolve(zone) {
+                self.error(&field(path, "expires"), format!("must be after start ({start})"));
+            }
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        let interval = |value: Option<u32>| NonZeroU32::new(value.unwrap_or(1));
+        let weekdays = weekdays.unwrap_or_default();
+        let months = months.unwrap_or_default();
+        let recurrence = match name {
+            "once" => Recurrence::Once { start: start? },
+            "minutely" => Recurrence::Minutely {
+                start: start?,
+                interval_minutes: interval(interval_minutes)?,
+                weekdays,
+                months,
+            },
+            "daily" => Recurrence::Daily {
+                start: start?,
+                interval_days: interval(interval_days)?,
+                months,
+            },
+            "weekly" => Recurrence::Weekly {
+                start: start?,
+                interval_weeks: interval(interval_weeks)?,
+                weekdays,
+                months,
+            },
+            "monthly" => Recurrence::Monthly {
+                start: start?,
+                month_days: month_days.unwrap_or_default(),
+                months,
+            },
+            "cron" => Recurrence::Cron {
+                start,
+                expression: cron?,
+            },
+            _ => return None,
+        };
+        Some(TriggerDefinition {
+            recurrence,
+            enabled: enabled.unwrap_or(true),
+            expires,
+        })
+    }
+
+    /// The value as an object; reports other types and unknown fields.
+    fn object<'v>(
+        &mut self,
+        path: &str,
+        value: &'v Value,
+        what: &str,
+        known: &[&str],
+    ) -> Option<&'v Map<String, Value>> {
+        let Some(map) = value.as_object() else {
+            self.error(path, format!("must be a JSON object ({what}), not {}", show(value)));
+            return None;
+        };
+        for key in map.keys().filter(|key| !known.contains(&key.as_str())) {
+            self.error(&field(path, key), "unknown field");
+        }
+        Some(map)
+    }
+
+    fn optional<T>(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        check: impl FnOnce(&mut Self, &str, &Value) -> Option<T>,
+    ) -> Option<T> {
+        given(map, key).and_then(|value| check(self, &field(path, key), value))
+    }
+
+    fn required<T>(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        check: impl FnOnce(&mut Self, &str, &Value) -> Option<T>,
+    ) -> Option<T> {
+        if given(map, key).is_none() {
+            self.error(&field(path, key), "required field missing");
+        }
+        self.optional(map, path, key, check)
+    }
+
+    fn required_for<T>(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        recurrence: &str,
+        check: impl FnOnce(&mut Self, &str, &Value) -> Option<T>,
+    ) -> Option<T> {
+        if given(map, key).is_none() {
+            self.error(&field(path, key), format!("required for recurrence {recurrence:?}"));
+        }
+        self.optional(map, path, key, check)
+    }
+
+    fn text(&mut self, path: &str, value: &Value, min: usize, max: usize) -> Option<String> {
+        let Some(text) = value.as_str() else {
+            self.error(path, format!("must be a string, not {}", show(value)));
+            return None;
+        };
+        let length = text.chars().count();
+        if length < min || length > max {
+            let rule = match (min, max) {
+                (0, max) => format!("must be at most {max} characters"),
+                (min, usize::MAX) => format!("must be at least {min} characters"),
+                (min, max) => format!("must be {min}..{max} characters"),
+            };
+            self.error(path, rule);
+            return None;
+        }
+        Some(text.to_string())
+    }
+
+    fn whole(&mut self, path: &str, value: &Value, min: u32, max: u32) -> Option<u32> {
+        let number = value
+            .as_i64()
+            .filter(|n| (i64::from(min)..=i64::from(max)).contains(n));
+        if number.is_none() {
+            self.error(
+                path,
+                format!("must be a whole number from {min} to {max}, not {}", show(value)),
+            );
+        }
+        number.and_then(|n| u32::try_from(n).ok())
+    }
+
+    fn boolean(&mut self, path: &str, value: &Value) -> Option<bool> {
+        let flag = value.as_bool();
+        if flag.is_none() {
+            self.error(path, format!("must be true or false, not {}", show(value)));
+        }
+        flag
+    }
+
+    fn spelled<T: std::str::FromStr<Err = String>>(&mut self, path: &str, value: &Value) -> Option<T> {
+        let parsed = self.text(path, value, 0, usize::MAX)?.parse::<T>();
+        parsed.map_err(|message| self.error(path, message)).ok()
+    }
+
+    fn time_spec(&mut self, path: &str, value: &Value) -> Option<TimeSpec> {
+        let parsed = TimeSpec::parse(&self.text(path, value, 0, usize::MAX)?);
+        parsed.map_err(|message| self.error(path, message)).ok()
+    }
+
+    fn cron(&mut self, path: &str, value: &Value) -> Option<CronExpression> {
+        let parsed = CronExpression::parse(&self.text(path, value, 0, usize::MAX)?);
+        parsed.map_err(|message| self.error(path, message)).ok()
+    }
+
+    fn time_zone(&mut self, path: &str, value: &Value) -> Option<Tz> {
+        let name = self.text(path, value, 0, usize::MAX)?;
+        let zone = name.parse::<Tz>().ok();
+        if zone.is_none() {
+            self.error(path, format!("{name:?} is not an IANA time zone"));
+        }
+        zone
+    }
+
+    fn machine_zone(&mut self, path: &str) -> Option<Tz> {
+        let zone = self.machine_zone.get_or_insert_with(machine_time_zone).clone();
+        zone.map_err(|reason| {
+            self.error(
+                path,
+                format!("not given, and the machine's time zone is unknown ({reason}); give one"),
+            )
+        })
+        .ok()
+    }
+
+    fn weekday(&mut self, path: &str, value: &Value) -> Option<Weekday> {
+        let day = value.as_str().and_then(|name| {
+            Weekdays::ALL
+                .into_iter()
+                .find(|day| weekday_name(*day).eq_ignore_ascii_case(name))
+        });
+        if day.is_none() {
+            self.error(
+                path,
+                format!("{} is not a weekday (mon, tue, wed, thu, fri, sat or sun)", show(value)),
+            );
+        }
+        day
+    }
+
+    fn month_day(&mut self, path: &str, value: &Value) -> Option<MonthDay> {
+        let day = match value {
+            Value::String(text) if text.eq_ignore_ascii_case("last") => Some(MonthDay::Last),
+            _ => value
+                .as_u64()
+                .filter(|day| (1..=31).contains(day))
+                .map(|day| MonthDay::Day(day as u8)),
+        };
+        if day.is_none() {
+            self.error(
+                path,
+                format!("{} is not a day of the month (1..31 or \"last\")", show(value)),
+            );
+        }
+        day
+    }
+
+    fn month(&mut self, path: &str, value: &Value) -> Option<Month> {
+        let month = value
+            .as_u64()
+            .and_then(|number| u8::try_from(number).ok())
+            .and_then(|number| Month::try_from(number).ok());
+        if month.is_none() {
+            self.error(path, format!("{} is not a month (1..12)", show(value)));
+        }
+        month
+    }
+
+    /// An array whose items all pass `check`.
+    fn list<T: PartialEq>(
+        &mut self,
+        path: &str,
+        value: &Value,
+        rules: ListRules,
+        mut check: impl FnMut(&mut Self, &str, &Value) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let Some(items) = value.as_array() else {
+            self.error(path, format!("must be a JSON array, not {}", show(value)));
+            return None;
+        };
+        if items.is_empty() && rules.not_empty {
+            self.error(path, "must not be empty");
+            return None;
+        }
+        let mut checked = Vec::with_capacity(items.len());
+        let mut all_valid = true;
+        for (index, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{index}]");
+            match check(self, &item_path, item) {
+                Some(valid) if rules.distinct && checked.contains(&valid) => {
+                    self.error(&item_path, format!("{} is listed twice", show(item)));
+                    all_valid = false;
+                }
+                Some(valid) => checked.push(valid),
+                None => all_valid = false,
+            }
+        }
+        all_valid.then_some(checked)
+    }
+}
+
+/// What an array must be beyond its items being valid.
+#[derive(Clone, Copy)]
+struct ListRules {
+    not_empty: bool,
+    distinct: bool,
+}
+
+impl ListRules {
+    const ANY: ListRules = ListRules {
+        not_empty: false,
+        distinct: false,
+    };
+    const NOT_EMPTY: ListRules = ListRules {
+        not_empty: true,
+        distinct: false,
+    };
+    /// A non-empty set: no item twice.
+    const SET: ListRules = ListRules {
+        not_empty: true,
+        distinct: true,
+    };
+}

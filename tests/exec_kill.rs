@@ -1,0 +1,149 @@
+//! Timeouts, cancellation and leftovers: the whole process tree goes.
+#![cfg(unix)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use stagehand::exec::{run, CommandSpec, OutcomeKind};
+use tokio_util::sync::CancellationToken;
+
+/// A shell that starts a long-running grandchild, records its pid in `pidfile`
+/// (in the working directory) and then runs `then`.
+fn tree_spec(dir: &Path, then: &str) -> CommandSpec {
+    let mut spec = CommandSpec::shell(format!("sleep 300 & echo $! > pidfile; {then}"));
+    spec.working_directory = Some(dir.to_path_buf());
+    spec
+}
+
+/// Waits for the pidfile written by [`tree_spec`]'s command.
+async fn grandchild_pid(dir: &Path) -> Pid {
+    let path = dir.join("pidfile");
+    let started = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Ok(pid) = text.trim().parse() {
+                return Pid::from_raw(pid);
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "no pidfile");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A process that exists and is not a zombie waiting to be reaped.
+fn is_alive(pid: Pid) -> bool {
+    if kill(pid, None).is_err() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => !Path::new("/proc/self").exists(),
+    }
+}
+
+async fn assert_gone_soon(pid: Pid) {
+    let started = Instant::now();
+    while is_alive(pid) {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "process {pid} survived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn timeout_kills_the_grandchild() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = tree_spec(dir.path(), "echo waiting; wait");
+    spec.timeout = Some(Duration::from_secs(1));
+    let outcome = run(&spec, CancellationToken::new()).await;
+    assert_eq!(outcome.kind, OutcomeKind::TimedOut, "{outcome:?}");
+    assert_eq!(outcome.message, "timed out after 1 s");
+    assert_eq!(outcome.stdout.text, "waiting\n", "output before the kill is kept");
+    assert!(outcome.duration < Duration::from_secs(3), "{:?}", outcome.duration);
+    let pid = grandchild_pid(dir.path()).await;
+    assert!(!is_alive(pid), "grandchild {pid} survived the timeout");
+}
+
+#[tokio::test]
+async fn timeout_of_a_program_without_shell() {
+    let mut spec = CommandSpec::program("sleep", ["300"]);
+    spec.timeout = Some(Duration::from_millis(300));
+    let outcome = run(&spec, CancellationToken::new()).await;
+    assert_eq!(outcome.kind, OutcomeKind::TimedOut, "{outcome:?}");
+    assert_eq!(outcome.message, "timed out after 0.3 s");
+    assert!(outcome.duration < Duration::from_secs(2), "{:?}", outcome.duration);
+}
+
+#[tokio::test]
+async fn cancellation_kills_the_tree_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = tree_spec(dir.path(), "wait");
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn({
+        let cancel = cancel.clone();
+        async move { run(&spec, cancel).await }
+    });
+    let pid = grandchild_pid(dir.path()).await;
+    assert!(is_alive(pid));
+    let cancelled_at = Instant::now();
+    cancel.cancel();
+    let outcome = running.await.unwrap();
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        cancelled_at.elapsed()
+    );
+    assert_eq!(outcome.kind, OutcomeKind::Cancelled, "{outcome:?}");
+    assert_eq!(outcome.message, "cancelled");
+    assert!(!is_alive(pid), "grandchild {pid} survived the cancellation");
+}
+
+#[tokio::test]
+async fn a_tree_ignoring_sigterm_is_killed_after_the_grace() {
+    let dir = tempfile::tempdir().unwrap();
+    // An ignored signal stays ignored in children, so the grandchild ignores it too.
+    let mut spec = tree_spec(dir.path(), "wait");
+    spec.command = format!("trap '' TERM; {}", spec.command);
+    spec.timeout = Some(Duration::from_millis(300));
+    spec.kill_grace = Duration::from_millis(300);
+    let outcome = run(&spec, CancellationToken::new()).await;
+    assert_eq!(outcome.kind, OutcomeKind::TimedOut, "{outcome:?}");
+    assert!(
+        outcome.duration >= Duration::from_millis(600),
+        "the grace was given: {:?}",
+        outcome.duration
+    );
+    assert!(outcome.duration < Duration::from_secs(2), "{:?}", outcome.duration);
+    let pid = grandchild_pid(dir.path()).await;
+    assert!(!is_alive(pid), "grandchild {pid} survived SIGKILL");
+}
+
+#[tokio::test]
+async fn leftovers_holding_the_pipes_do_not_hold_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // The shell exits at once; its background sleep keeps stdout open.
+    let spec = tree_spec(dir.path(), "echo done");
+    let outcome = run(&spec, CancellationToken::new()).await;
+    assert_eq!(outcome.kind, OutcomeKind::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.stdout.text, "done\n");
+    assert!(outcome.duration < Duration::from_secs(2), "{:?}", outcome.duration);
+    let pid = grandchild_pid(dir.path()).await;
+    assert!(!is_alive(pid), "leftover {pid} survived the run");
+}
+
+#[tokio::test]
+async fn dropping_the_run_kills_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = tree_spec(dir.path(), "wait");
+    let running = tokio::spawn(async move { run(&spec, CancellationToken::new()).await });
+    let pid = grandchild_pid(dir.path()).await;
+    assert!(is_alive(pid));
+    running.abort();
+    assert!(running.await.unwrap_err().is_cancelled());
+    assert_gone_soon(pid).await;
+}
