@@ -125,19 +125,19 @@ BEGIN
     ),
     logged AS (
         INSERT INTO stage.ProcessLog (ProcessID, Message, LogLevel, Detail)
-        SELECT l.ProcessID, left(l.LogText, 500), l.LogLevel,
-               CASE WHEN l.Seq > 1 THEN l.LogText WHEN length(l.LogText) > 500 THEN l.LogText END
+        SELECT l.ProcessID, l.Message, l.LogLevel, l.Detail
         FROM (
-            SELECT d.ProcessID, 1 AS Seq, d.LogText,
+            SELECT d.ProcessID, 1 AS Seq, left(d.LogText, 500) AS Message,
                    CASE WHEN d.Retry THEN 'Warning'
                         WHEN d.Status = 'Completed' THEN 'Info'
                         WHEN d.Status = 'Failed' THEN 'Error'
-                        ELSE 'Warning' END AS LogLevel
+                        ELSE 'Warning' END AS LogLevel,
+                   CASE WHEN length(d.LogText) > 500 THEN d.LogText END AS Detail
             FROM done AS d
             UNION ALL
-            SELECT d.ProcessID, 2, d.Stdout, 'Info' FROM done AS d WHERE d.Stdout IS NOT NULL
+            SELECT d.ProcessID, 2, 'stdout', 'Info', d.Stdout FROM done AS d WHERE d.Stdout IS NOT NULL
             UNION ALL
-            SELECT d.ProcessID, 3, d.Stderr, 'Warning' FROM done AS d WHERE d.Stderr IS NOT NULL
+            SELECT d.ProcessID, 3, 'stderr', 'Warning', d.Stderr FROM done AS d WHERE d.Stderr IS NOT NULL
         ) AS l
         ORDER BY l.ProcessID, l.Seq
     )

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per command group.
 
 mod bench;
+mod logs;
 mod maintenance;
 mod run;
 mod status;
@@ -38,6 +39,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Counts per status, workers, overdue processes and table sizes.
     Status(status::StatusArgs),
+    /// Read (or follow, or export) stage.ProcessLog.
+    Logs(logs::LogsArgs),
     /// Move finished processes and old logs into the history tables.
     Rotate(maintenance::RotateArgs),
     /// Put processes whose lease expired back to Pending (or Failed past their attempts).
@@ -94,6 +97,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             run::run(open_store(&cli.database, workers as u32 + 4).await?, args).await
         }
         Command::Status(args) => status::run(&open_store(&cli.database, 4).await?, args).await,
+        Command::Logs(args) => logs::run(&open_store(&cli.database, 1).await?, args).await,
         Command::Rotate(args) => maintenance::rotate(&open_store(&cli.database, 1).await?, args).await,
         Command::ResetStuck(args) => maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await,
         Command::Bench(args) => bench::run(&cli.database, args).await,

@@ -71,6 +71,15 @@ fn right(value: impl ToString) -> Cell {
     Cell::new(value.to_string()).set_alignment(CellAlignment::Right)
 }
 
+/// A titled section: the table, or "(none)" when it has no rows.
+fn section(out: &mut String, title: &str, table: &Table) {
+    if table.row_iter().next().is_none() {
+        out.push_str(&format!("{title}: (none)\n\n"));
+    } else {
+        out.push_str(&format!("{title}\n{table}\n\n"));
+    }
+}
+
 fn render(status: &Status) -> String {
     let now = Utc::now();
     let mut out = String::new();
@@ -79,7 +88,7 @@ fn render(status: &Status) -> String {
     for c in &status.counts {
         counts.add_row(vec![Cell::new(&c.status), right(c.process_count)]);
     }
-    out.push_str(&format!("Processes by status\n{counts}\n\n"));
+    section(&mut out, "Processes by status", &counts);
 
     let mut running = table(&["ID", "Name", "Worker", "Running for", "Attempt"]);
     for p in &status.running {
@@ -92,7 +101,7 @@ fn render(status: &Status) -> String {
             right(format!("{}/{}", p.attempt, p.max_attempts)),
         ]);
     }
-    out.push_str(&format!("Running now ({})\n{running}\n\n", status.running.len()));
+    section(&mut out, &format!("Running now ({})", status.running.len()), &running);
 
     let mut workers = table(&["Worker", "Done", "Avg s", "Max s"]);
     for w in &status.workers {
@@ -103,7 +112,7 @@ fn render(status: &Status) -> String {
             right(format!("{:.1}", w.max_duration_seconds)),
         ]);
     }
-    out.push_str(&format!("Workers\n{workers}\n\n"));
+    section(&mut out, "Workers", &workers);
 
     let mut overdue = table(&["ID", "Name", "Worker", "Running min", "Timeout min"]);
     for o in &status.overdue {
@@ -115,13 +124,13 @@ fn render(status: &Status) -> String {
             right(o.timeout_minutes),
         ]);
     }
-    out.push_str(&format!("Overdue ({})\n{overdue}\n\n", status.overdue.len()));
+    section(&mut out, &format!("Overdue ({})", status.overdue.len()), &overdue);
 
     let mut tables = table(&["Table", "Rows", "Size"]);
     for t in &status.tables {
         tables.add_row(vec![Cell::new(&t.table_name), right(t.row_count), right(human_bytes(t.total_bytes))]);
     }
-    out.push_str(&format!("Tables\n{tables}\n"));
+    section(&mut out, "Tables", &tables);
     for alert in &status.alerts {
         out.push_str(&format!("ALERT: {alert}\n"));
     }

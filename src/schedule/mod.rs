@@ -38,7 +38,7 @@ mod catch_up;
 mod cron;
 mod interval;
 mod occurrences;
-mod schedule;
+mod merged;
 mod task;
 mod trigger;
 mod validate;
@@ -46,7 +46,7 @@ pub mod wall_clock;
 
 pub use catch_up::{catch_up, CatchUp, Missed, MissedAction, MISSED_COUNT_LIMIT};
 pub use occurrences::Occurrences;
-pub use schedule::Schedule;
+pub use merged::Schedule;
 pub use task::{
     CronExpression, Executor, MonthDay, OverlapPolicy, Recurrence, TaskDefinition, TimeSpec,
     TriggerDefinition,

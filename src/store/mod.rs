@@ -92,6 +92,31 @@ pub trait Backend: Send + Sync {
     /// `stage.SaveTask`.
     async fn save_task(&self, task: &TaskRecord) -> StoreResult<SavedTask>;
 
+    /// `stage.SaveTasks`: several tasks with their triggers in one transaction.
+    async fn save_tasks(&self, tasks: &[TaskSave]) -> StoreResult<Vec<SavedTaskRow>>;
+
+    /// Every `stage.Task` row, by name.
+    async fn tasks(&self) -> StoreResult<Vec<TaskRow>>;
+
+    /// Every `stage.TaskTrigger` row, by task and index.
+    async fn triggers(&self) -> StoreResult<Vec<TriggerRow>>;
+
+    /// `stage.ScheduleVersion`: changes whenever a task or trigger definition changes.
+    async fn schedule_version(&self) -> StoreResult<i64>;
+
+    /// `stage.FireTrigger`.
+    async fn fire_trigger(
+        &self,
+        trigger_id: i32,
+        occurrence: DateTime<Utc>,
+        next_fire_at: Option<DateTime<Utc>>,
+        mode: FireMode,
+        missed_count: i32,
+    ) -> StoreResult<FireResult>;
+
+    /// `stage.UpdateNextFire`.
+    async fn update_next_fire(&self, next: &[(i32, Option<DateTime<Utc>>)]) -> StoreResult<()>;
+
     /// `stage.DeleteTask`; false when there was no such task.
     async fn delete_task(&self, task_name: &str) -> StoreResult<bool>;
 
@@ -112,6 +137,9 @@ pub trait Backend: Send + Sync {
 
     /// The `stage.ProcessLog` rows of one process, oldest first.
     async fn process_logs(&self, process_id: i64) -> StoreResult<Vec<LogRow>>;
+
+    /// `stage.ProcessLog` rows matching a filter, by LogID.
+    async fn logs(&self, filter: &LogFilter) -> StoreResult<Vec<LogRow>>;
 
     /// Runs SQL text with no parameters and no result (administration and tests);
     /// returns the rows affected. Never called with text built from user input.

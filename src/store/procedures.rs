@@ -3,7 +3,7 @@
 
 use super::engine::{Arg, Engine};
 use super::error::{StoreError, StoreResult};
-use super::rows::{self, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS};
+use super::rows::{self, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS, TASK_COLUMNS, TRIGGER_COLUMNS};
 use super::types::*;
 use super::Backend;
 use async_trait::async_trait;
@@ -144,6 +144,54 @@ impl<E: Engine> Backend for E {
         rows::saved_task(&first(self.call("SaveTask", &args).await?, "SaveTask")?)
     }
 
+    async fn save_tasks(&self, tasks: &[TaskSave]) -> StoreResult<Vec<SavedTaskRow>> {
+        let json = rows::json_array(tasks)?;
+        map_all(self.call("SaveTasks", &[Arg::Text(Some(&json))]).await?, rows::saved_task_row)
+    }
+
+    async fn tasks(&self) -> StoreResult<Vec<TaskRow>> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM stage.Task ORDER BY TaskName");
+        map_all(self.query("read tasks", &sql, &[]).await?, rows::task_row)
+    }
+
+    async fn triggers(&self) -> StoreResult<Vec<TriggerRow>> {
+        let sql = format!("SELECT {TRIGGER_COLUMNS} FROM stage.TaskTrigger ORDER BY TaskID, TriggerIndex");
+        map_all(self.query("read triggers", &sql, &[]).await?, rows::trigger_row)
+    }
+
+    async fn schedule_version(&self) -> StoreResult<i64> {
+        let found = self.query("ScheduleVersion", "SELECT Version FROM stage.ScheduleVersion", &[]).await?;
+        first(found, "ScheduleVersion")?.i64_req(0)
+    }
+
+    async fn fire_trigger(
+        &self,
+        trigger_id: i32,
+        occurrence: DateTime<Utc>,
+        next_fire_at: Option<DateTime<Utc>>,
+        mode: FireMode,
+        missed_count: i32,
+    ) -> StoreResult<FireResult> {
+        let args = [
+            Arg::Int(Some(trigger_id)),
+            Arg::Instant(Some(occurrence)),
+            Arg::Instant(next_fire_at),
+            Arg::Text(Some(mode.as_str())),
+            Arg::Int(Some(missed_count)),
+        ];
+        rows::fire_result(&first(self.call("FireTrigger", &args).await?, "FireTrigger")?)
+    }
+
+    async fn update_next_fire(&self, next: &[(i32, Option<DateTime<Utc>>)]) -> StoreResult<()> {
+        let items: Vec<serde_json::Value> = next
+            .iter()
+            .map(|(id, at)| serde_json::json!({ "triggerId": id, "nextFireAt": at }))
+            .collect();
+        let json = rows::json_array(&items)?;
+        self.call("UpdateNextFire", &[Arg::Text(Some(&json))]).await?;
+        Ok(())
+    }
+
     async fn delete_task(&self, task_name: &str) -> StoreResult<bool> {
         first(self.call("DeleteTask", &[Arg::Text(Some(task_name))]).await?, "DeleteTask")?.bool_req(0)
     }
@@ -180,6 +228,30 @@ impl<E: Engine> Backend for E {
         let sql = format!("SELECT {LOG_COLUMNS} FROM stage.ProcessLog WHERE ProcessID = $1 ORDER BY LogID");
         let found = self.query("read process log", &sql, &[Arg::BigInt(Some(process_id))]).await?;
         map_all(found, rows::log_row)
+    }
+
+    async fn logs(&self, filter: &LogFilter) -> StoreResult<Vec<LogRow>> {
+        // Every filter is a parameter that may be NULL, so one statement serves all
+        // combinations (and stays a prepared statement on both engines).
+        let level = |i: usize| filter.levels.get(i).map(|l| l.as_str());
+        let all_levels = filter.levels.is_empty();
+        let sql = format!(
+            "SELECT {LOG_COLUMNS} FROM stage.ProcessLog \
+             WHERE ($1 IS NULL OR ProcessID = $1) AND ($2 IS NULL OR LogTime >= $2) AND ($3 IS NULL OR LogID > $3) \
+             AND ($4 = 1 OR LogLevel IN ($5, $6, $7)) \
+             ORDER BY LogID OFFSET 0 ROWS FETCH NEXT {} ROWS ONLY",
+            filter.limit.max(1)
+        );
+        let args = [
+            Arg::BigInt(filter.process_id),
+            Arg::Instant(filter.since),
+            Arg::BigInt(filter.after_log_id),
+            Arg::Int(Some(i32::from(all_levels))),
+            Arg::Text(level(0)),
+            Arg::Text(level(1)),
+            Arg::Text(level(2)),
+        ];
+        map_all(self.query("read logs", &sql, &args).await?, rows::log_row)
     }
 
     async fn execute_sql(&self, sql: &str) -> StoreResult<u64> {

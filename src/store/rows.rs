@@ -208,6 +208,70 @@ pub(super) fn log_row(row: &impl ResultRow) -> StoreResult<LogRow> {
     })
 }
 
+/// The columns [`task_row`] reads, for `SELECT ... FROM stage.Task`.
+pub(super) const TASK_COLUMNS: &str = "TaskID, TaskName, Command, WorkingDirectory, OverlapPolicy, TimeoutMinutes, \
+     MaxAttempts, RetryDelaySeconds, Executor, Enabled, Description, Arguments, TimeZone, RunIfMissed, Definition, \
+     CreatedAt, UpdatedAt";
+
+pub(super) fn task_row(row: &impl ResultRow) -> StoreResult<TaskRow> {
+    Ok(TaskRow {
+        task_id: row.i32_req(0)?,
+        record: TaskRecord {
+            task_name: row.text_req(1)?,
+            command: row.text_req(2)?,
+            working_directory: row.text(3)?,
+            overlap_policy: row.text_req(4)?,
+            timeout_minutes: row.i32_opt(5)?,
+            max_attempts: row.i32_req(6)?,
+            retry_delay_seconds: row.i32_req(7)?,
+            executor: row.text_req(8)?,
+            enabled: row.bool_req(9)?,
+            description: row.text(10)?,
+            arguments: row.text(11)?,
+            time_zone: row.text(12)?,
+            run_if_missed: row.bool_req(13)?,
+            definition: row.text(14)?,
+        },
+        created_at: row.instant_req(15)?,
+        updated_at: row.instant_req(16)?,
+    })
+}
+
+/// The columns [`trigger_row`] reads, for `SELECT ... FROM stage.TaskTrigger`.
+pub(super) const TRIGGER_COLUMNS: &str =
+    "TriggerID, TaskID, TriggerIndex, Recurrence, Enabled, Definition, NextFireAt, LastFiredFor, CreatedAt";
+
+pub(super) fn trigger_row(row: &impl ResultRow) -> StoreResult<TriggerRow> {
+    Ok(TriggerRow {
+        trigger_id: row.i32_req(0)?,
+        task_id: row.i32_req(1)?,
+        trigger_index: row.i32_req(2)?,
+        recurrence: row.text_req(3)?,
+        enabled: row.bool_req(4)?,
+        definition: row.text_req(5)?,
+        next_fire_at: row.instant(6)?,
+        last_fired_for: row.instant(7)?,
+        created_at: row.instant_req(8)?,
+    })
+}
+
+pub(super) fn saved_task_row(row: &impl ResultRow) -> StoreResult<SavedTaskRow> {
+    Ok(SavedTaskRow {
+        task_id: row.i32_req(0)?,
+        task_name: row.text_req(1)?,
+        created: row.bool_req(2)?,
+    })
+}
+
+pub(super) fn fire_result(row: &impl ResultRow) -> StoreResult<FireResult> {
+    Ok(FireResult {
+        fired: row.bool_req(0)?,
+        process_id: row.int(1)?,
+        registered: row.boolean(2)?,
+        status: row.status_opt(3)?,
+    })
+}
+
 /// `@Completions` for `stage.CompleteProcesses`.
 pub(super) fn completions_json(completions: &[Completion]) -> StoreResult<String> {
     serde_json::to_string(completions).map_err(|e| StoreError::protocol("CompleteProcesses", e))

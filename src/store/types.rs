@@ -296,8 +296,9 @@ pub struct LogRow {
     pub detail: Option<String>,
 }
 
-/// The arguments of `stage.SaveTask`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The arguments of `stage.SaveTask`, and a task's columns as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TaskRecord {
     pub task_name: String,
     pub command: String,
@@ -344,4 +345,99 @@ impl TaskRecord {
 pub struct SavedTask {
     pub task_id: i32,
     pub created: bool,
+}
+
+/// One element of `stage.SaveTasks`: a task and all its triggers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSave {
+    #[serde(flatten)]
+    pub task: TaskRecord,
+    pub triggers: Vec<TriggerSave>,
+}
+
+/// A trigger as `stage.SaveTasks` stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerSave {
+    pub trigger_index: i32,
+    pub recurrence: String,
+    pub enabled: bool,
+    /// The trigger's JSON.
+    pub definition: String,
+    pub next_fire_at: Option<DateTime<Utc>>,
+}
+
+/// A row of `stage.SaveTasks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedTaskRow {
+    pub task_id: i32,
+    pub task_name: String,
+    pub created: bool,
+}
+
+/// A `stage.Task` row with its id and times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    pub task_id: i32,
+    pub record: TaskRecord,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A `stage.TaskTrigger` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerRow {
+    pub trigger_id: i32,
+    pub task_id: i32,
+    pub trigger_index: i32,
+    pub recurrence: String,
+    pub enabled: bool,
+    pub definition: String,
+    pub next_fire_at: Option<DateTime<Utc>>,
+    pub last_fired_for: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What `stage.FireTrigger` does with a due occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FireMode {
+    /// On time: register a run.
+    Run,
+    /// Missed while no driver ran, and the task has runIfMissed: one late run.
+    Late,
+    /// Missed, runIfMissed off: log and move on.
+    Skip,
+}
+
+impl FireMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FireMode::Run => "run",
+            FireMode::Late => "late",
+            FireMode::Skip => "skip",
+        }
+    }
+}
+
+/// The row of `stage.FireTrigger`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FireResult {
+    /// false: another driver fired this occurrence already (or the trigger is gone).
+    pub fired: bool,
+    pub process_id: Option<i64>,
+    pub registered: Option<bool>,
+    pub status: Option<ProcessStatus>,
+}
+
+/// Which `stage.ProcessLog` rows to read: all filters optional, rows after `after_log_id`
+/// in LogID order, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub process_id: Option<i64>,
+    /// The levels to include (empty: all).
+    pub levels: Vec<LogLevel>,
+    pub since: Option<DateTime<Utc>>,
+    pub after_log_id: Option<i64>,
+    pub limit: i64,
 }

@@ -1,4 +1,4 @@
-//! A task's compiled schedule: its zone and triggers, merged into one time line.
+//! [`Schedule`]: a task's compiled triggers merged into one time line.
 
 use super::occurrences::Occurrences;
 use super::task::TaskDefinition;

@@ -1,0 +1,427 @@
+//! The conformance harness shared by every `tests/queue_*.rs` file (`#[macro_use] mod common;`).
+//!
+//! A test is an `async fn name(db: &TestDb)`; `conformance!(name);` turns it into a
+//! `#[tokio::test]` that runs it once per configured backend (PostgreSQL always,
+//! SQL Server when STAGEHAND_TEST_MSSQL is set), each time on a fresh, migrated
+//! database of its own, so tests share no state and run in parallel.
+//!
+//! Dialect differences the tests need (arranging time, literals, raw procedure calls,
+//! other logins) live here and nowhere else.
+
+// Each test binary uses a different subset of the helpers.
+#![allow(dead_code)]
+
+mod mssql;
+mod postgres;
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use stagehand::store::{
+    connect, Backend, BackendKind, ClaimRequest, ClaimedProcess, ConnectOptions, DatabaseUrl, LogRow, ProcessRow,
+    StoreError, StoreResult, TaskRecord,
+};
+
+/// `conformance!(name);` runs `async fn name(db: &TestDb)` on every configured backend.
+/// The test shows up as `name::conformance`.
+#[macro_export]
+macro_rules! conformance {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn conformance() {
+                $crate::common::run(stringify!($name), |db| Box::pin(super::$name(db))).await;
+            }
+        }
+    };
+}
+
+/// Runs `body` once per configured backend on a fresh database; a failure on one backend
+/// does not hide the result on the other. Databases of passed runs are dropped, those of
+/// failed runs are kept for inspection.
+pub async fn run<F>(test: &str, body: F)
+where
+    F: for<'a> Fn(&'a TestDb) -> Pin<Box<dyn Future<Output = ()> + 'a>>,
+{
+    let mut failed = Vec::new();
+    for target in Target::configured() {
+        let db = TestDb::create(&target, test).await;
+        let passed = AssertUnwindSafe(body(&db)).catch_unwind().await.is_ok();
+        if !passed {
+            eprintln!("{db}: {test} FAILED; its database {} is kept for inspection", db.database);
+            failed.push(db.kind.to_string());
+        }
+        db.finish(passed).await;
+    }
+    assert!(failed.is_empty(), "{test} failed on {} (see the messages above)", failed.join(" and "));
+}
+
+enum Target {
+    Postgres(String),
+    SqlServer(String),
+}
+
+impl Target {
+    fn configured() -> Vec<Target> {
+        let postgres = std::env::var("STAGEHAND_TEST_POSTGRES")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| {
+                panic!(
+                    "STAGEHAND_TEST_POSTGRES is not set: run scripts/test.sh (it starts a private PostgreSQL \
+                     cluster and sets it), or set it to a superuser URL of a private cluster, \
+                     e.g. postgres://postgres@127.0.0.1:PORT/postgres"
+                )
+            });
+        let mut targets = vec![Target::Postgres(postgres)];
+        match std::env::var("STAGEHAND_TEST_MSSQL").ok().filter(|v| !v.trim().is_empty()) {
+            Some(mssql) => targets.push(Target::SqlServer(mssql)),
+            None => {
+                static NOTE: Once = Once::new();
+                NOTE.call_once(|| eprintln!("SQL Server: skipped (STAGEHAND_TEST_MSSQL not set)"));
+            }
+        }
+        targets
+    }
+}
+
+enum Server {
+    Postgres(postgres::Admin),
+    SqlServer(mssql::Admin),
+}
+
+/// One backend's fresh database for one test. Derefs to the store ([`Backend`]), so a
+/// test calls `db.register(...)` directly.
+pub struct TestDb {
+    store: Arc<dyn Backend>,
+    kind: BackendKind,
+    database: String,
+    server: Server,
+    /// Logins made by [`TestDb::connect_as`], dropped at the end.
+    logins: Mutex<Vec<String>>,
+}
+
+impl fmt::Display for TestDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}]", self.kind)
+    }
+}
+
+impl Deref for TestDb {
+    type Target = dyn Backend;
+    fn deref(&self) -> &Self::Target {
+        &*self.store
+    }
+}
+
+/// Enough connections for the 16-way concurrency tests.
+fn connect_options() -> ConnectOptions {
+    ConnectOptions {
+        max_connections: 20,
+        connect_timeout: Duration::from_secs(30),
+    }
+}
+
+async fn open(url: &str) -> anyhow::Result<Arc<dyn Backend>> {
+    let url = DatabaseUrl::parse(url)?;
+    Ok(connect(&url, &connect_options()).await?)
+}
+
+/// A name part no other test, thread or earlier run uses: process id, clock, counter.
+fn unique_suffix() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!(
+        "{:x}_{:x}{:x}",
+        std::process::id(),
+        nanos & 0xffff_ffff,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TestDb {
+    async fn create(target: &Target, test: &str) -> TestDb {
+        let short: String = test.chars().take(24).collect();
+        let database = format!("stagehand_t_{short}_{}", unique_suffix()).to_lowercase();
+        let kind = match target {
+            Target::Postgres(_) => BackendKind::Postgres,
+            Target::SqlServer(_) => BackendKind::SqlServer,
+        };
+        let setup = async {
+            let (server, url) = match target {
+                Target::Postgres(base) => {
+                    let admin = postgres::Admin::connect(base).await?;
+                    let url = admin.create_database(&database).await?;
+                    (Server::Postgres(admin), url)
+                }
+                Target::SqlServer(base) => {
+                    let admin = mssql::Admin::connect(base).await?;
+                    let url = admin.create_database(&database).await?;
+                    (Server::SqlServer(admin), url)
+                }
+            };
+            anyhow::Ok((server, open(&url).await?))
+        };
+        let (server, store) = setup
+            .await
+            .unwrap_or_else(|e| panic!("[{kind}] cannot set up a test database for {test}: {e:#}"));
+        TestDb {
+            store,
+            kind,
+            database,
+            server,
+            logins: Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn finish(self, passed: bool) {
+        let TestDb {
+            store,
+            kind,
+            database,
+            server,
+            logins,
+        } = self;
+        drop(store);
+        if passed {
+            let dropped = match &server {
+                Server::Postgres(admin) => admin.drop_database(&database).await,
+                Server::SqlServer(admin) => admin.drop_database(&database).await,
+            };
+            if let Err(e) = dropped {
+                eprintln!("[{kind}] could not drop test database {database}: {e:#}");
+            }
+        }
+        let logins = logins.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for login in logins {
+            let dropped = match &server {
+                Server::Postgres(admin) => admin.drop_login(&login).await,
+                Server::SqlServer(admin) => admin.drop_login(&login).await,
+            };
+            if let Err(e) = dropped {
+                eprintln!("[{kind}] could not drop test login {login}: {e:#}");
+            }
+        }
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// The store, for tasks spawned by a test.
+    pub fn store(&self) -> Arc<dyn Backend> {
+        self.store.clone()
+    }
+
+    /// A second store on this database, logged in as a new login that is a member of
+    /// `role` (stage_submitter, stage_worker, stage_reader, stage_admin) and nothing else.
+    pub async fn connect_as(&self, role: &str) -> Arc<dyn Backend> {
+        let login = format!("sh_{}_{}", unique_suffix(), role.trim_start_matches("stage_"));
+        self.logins
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(login.clone());
+        let url = match &self.server {
+            Server::Postgres(admin) => admin.create_login(&self.database, &login, role).await,
+            Server::SqlServer(admin) => admin.create_login(&*self.store, &self.database, &login, role).await,
+        };
+        let url = url.unwrap_or_else(|e| panic!("{self}: cannot create a login in role {role}: {e:#}"));
+        open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{self}: cannot connect as a member of {role}: {e:#}"))
+    }
+
+    // ---- dialect helpers: the only place the tests' SQL differs per engine ----
+
+    /// The current instant as SQL.
+    pub fn now_sql(&self) -> &'static str {
+        match self.kind {
+            BackendKind::Postgres => "now()",
+            BackendKind::SqlServer => "SYSUTCDATETIME()",
+        }
+    }
+
+    /// `expr` moved by `amount` units (negative: earlier), as SQL.
+    pub fn shifted(&self, expr: &str, amount: i64, unit: Unit) -> String {
+        match self.kind {
+            BackendKind::Postgres => format!("({expr} + ({amount}) * interval '1 {}')", unit.postgres()),
+            BackendKind::SqlServer => format!("DATEADD({}, {amount}, {expr})", unit.sql_server()),
+        }
+    }
+
+    /// Now minus `amount` units, as SQL.
+    pub fn ago(&self, amount: i64, unit: Unit) -> String {
+        self.shifted(self.now_sql(), -amount, unit)
+    }
+
+    /// Now plus `amount` units, as SQL.
+    pub fn from_now(&self, amount: i64, unit: Unit) -> String {
+        self.shifted(self.now_sql(), amount, unit)
+    }
+
+    /// A string literal (quotes doubled; national on SQL Server so unicode survives).
+    pub fn text(&self, value: &str) -> String {
+        let quoted = value.replace('\'', "''");
+        match self.kind {
+            BackendKind::Postgres => format!("'{quoted}'"),
+            BackendKind::SqlServer => format!("N'{quoted}'"),
+        }
+    }
+
+    /// A call of `stage.<procedure>` with positional SQL arguments, as an application
+    /// would write it (for arguments the typed store cannot express, e.g. NULL names).
+    pub fn call_sql(&self, procedure: &str, args: &[&str]) -> String {
+        match self.kind {
+            BackendKind::Postgres => format!("SELECT * FROM stage.{procedure}({})", args.join(", ")),
+            BackendKind::SqlServer => format!("EXEC stage.{procedure} {}", args.join(", ")),
+        }
+    }
+
+    /// The seed's SSIS completion statement, verbatim for the engine.
+    pub fn seed_completion_sql(&self, process_id: i64) -> String {
+        let now = match self.kind {
+            BackendKind::Postgres => "now()",
+            BackendKind::SqlServer => "GETDATE()",
+        };
+        format!("UPDATE stage.FileControl SET Status = 'Completed', EndTime = {now} WHERE ProcessID = {process_id}")
+    }
+
+    /// The value of an instant expression over `from` (`FROM ... WHERE ...`, or empty).
+    pub async fn instant(&self, expr: &str, from: &str) -> Option<DateTime<Utc>> {
+        let millis = match self.kind {
+            BackendKind::Postgres => format!("CAST(EXTRACT(EPOCH FROM {expr}) * 1000 AS bigint)"),
+            BackendKind::SqlServer => format!("DATEDIFF_BIG(MILLISECOND, '19700101', {expr})"),
+        };
+        let sql = format!("SELECT {millis} {from}");
+        let millis = self.query_i64(&sql).await.must(self, &sql);
+        millis.and_then(DateTime::<Utc>::from_timestamp_millis)
+    }
+
+    /// The database's clock (the one the procedures use).
+    pub async fn now(&self) -> DateTime<Utc> {
+        let now = self.instant(self.now_sql(), "").await;
+        now.unwrap_or_else(|| panic!("{self}: the database returned no current time"))
+    }
+
+    /// `SELECT COUNT(*) FROM <from_where>`.
+    pub async fn count(&self, from_where: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {from_where}");
+        self.query_i64(&sql).await.must(self, &sql).unwrap_or(0)
+    }
+
+    /// Runs SQL that must succeed (arranging a test's state); returns the rows affected.
+    pub async fn exec(&self, sql: &str) -> u64 {
+        self.execute_sql(sql).await.must(self, sql)
+    }
+
+    // ---- reading and arranging through the store ----
+
+    /// The FileControl row, which must exist.
+    pub async fn row(&self, process_id: i64) -> ProcessRow {
+        let row = self.process(process_id).await.must(self, "read process");
+        row.unwrap_or_else(|| panic!("{self}: process {process_id} is not in stage.FileControl"))
+    }
+
+    pub async fn logs(&self, process_id: i64) -> Vec<LogRow> {
+        self.process_logs(process_id).await.must(self, "read process log")
+    }
+
+    /// Registers a name that must be accepted as a new row; returns its ProcessID.
+    pub async fn register_new(&self, name: &str) -> i64 {
+        let registered = self.register(name, None, None).await.must(self, "RegisterProcess");
+        assert!(registered.registered, "{self}: registering {name:?} was refused: {registered:?}");
+        registered.process_id
+    }
+
+    /// Saves a driver task with `policy`, command `true`, and the procedure's defaults otherwise.
+    pub async fn driver_task(&self, name: &str, policy: &str) -> i32 {
+        let task = TaskRecord {
+            overlap_policy: policy.to_string(),
+            ..TaskRecord::new(name, "true")
+        };
+        self.save_task(&task).await.must(self, "SaveTask").task_id
+    }
+
+    /// ClaimProcesses with a 60-second lease and no slots.
+    pub async fn claim_as(&self, worker: &str, max_count: i32) -> Vec<ClaimedProcess> {
+        let request = ClaimRequest {
+            worker_name: worker,
+            max_count,
+            lease_seconds: 60,
+            slots: None,
+        };
+        self.claim(&request).await.must(self, "ClaimProcesses")
+    }
+}
+
+/// Units of [`TestDb::shifted`].
+#[derive(Debug, Clone, Copy)]
+pub enum Unit {
+    Second,
+    Minute,
+    Day,
+    Month,
+}
+
+impl Unit {
+    fn postgres(self) -> &'static str {
+        match self {
+            Unit::Second => "second",
+            Unit::Minute => "minute",
+            Unit::Day => "day",
+            Unit::Month => "month",
+        }
+    }
+
+    fn sql_server(self) -> &'static str {
+        match self {
+            Unit::Second => "SECOND",
+            Unit::Minute => "MINUTE",
+            Unit::Day => "DAY",
+            Unit::Month => "MONTH",
+        }
+    }
+}
+
+/// `result.must(db, "what")`: the value, or a panic naming the backend and the call.
+pub trait Must<T> {
+    fn must(self, db: &dyn fmt::Display, what: &str) -> T;
+}
+
+impl<T> Must<T> for StoreResult<T> {
+    fn must(self, db: &dyn fmt::Display, what: &str) -> T {
+        self.unwrap_or_else(|e| panic!("{db}: {what}: unexpected error: {e}"))
+    }
+}
+
+/// The call must have been refused with [`StoreError::InvalidArgument`] whose message
+/// starts with `argument` (sql/API.md: errors start with the parameter's name).
+pub fn assert_invalid_argument<T: fmt::Debug>(db: &TestDb, result: StoreResult<T>, argument: &str, call: &str) {
+    match result {
+        Err(StoreError::InvalidArgument(message)) => assert!(
+            message.starts_with(argument),
+            "{db}: {call}: expected an error starting with {argument:?}, got {message:?}"
+        ),
+        other => panic!("{db}: {call}: expected InvalidArgument naming {argument}, got {other:?}"),
+    }
+}
+
+/// The call must have been refused for lack of a privilege.
+pub fn assert_permission_denied<T: fmt::Debug>(db: &TestDb, result: StoreResult<T>, who: &str, call: &str) {
+    match result {
+        Err(StoreError::Database { message, .. })
+            if {
+                let lower = message.to_lowercase();
+                lower.contains("permission denied") || lower.contains("permission was denied")
+            } => {}
+        other => panic!("{db}: {who} must not be allowed to {call}: expected permission denied, got {other:?}"),
+    }
+}

@@ -1,0 +1,151 @@
+//! PostgreSQL side of the harness. Migrating takes seconds, copying a database takes
+//! milliseconds: so one template database per cluster and migration set
+//! (`stagehand_tpl_<hash of migrations/postgres>`) is migrated once, and each test
+//! gets `CREATE DATABASE ... TEMPLATE` of it.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tokio_postgres::{Client, NoTls};
+
+/// Session advisory lock that serialises template builds across test threads and
+/// binaries (distinct from the store's own migration lock, which `migrate` takes).
+const TEMPLATE_LOCK_KEY: i64 = 0x5354_4147_4554_504C; // "STAGETPL"
+
+/// A superuser connection to the cluster's maintenance database.
+pub struct Admin {
+    client: Client,
+    base: url::Url,
+}
+
+impl Admin {
+    pub async fn connect(base: &str) -> Result<Admin> {
+        let base = url::Url::parse(base).context("STAGEHAND_TEST_POSTGRES must be a postgres:// URL")?;
+        let (client, connection) = tokio_postgres::connect(base.as_str(), NoTls)
+            .await
+            .with_context(|| format!("cannot connect to {}:{:?}", base.host_str().unwrap_or(""), base.port()))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                eprintln!("PostgreSQL admin connection ended: {e}");
+            }
+        });
+        Ok(Admin { client, base })
+    }
+
+    fn url(&self, database: &str, login: Option<&str>) -> Result<String> {
+        let mut url = self.base.clone();
+        url.set_path(&format!("/{database}"));
+        if let Some(login) = login {
+            url.set_username(login).map_err(|()| anyhow::anyhow!("cannot set the user of the URL"))?;
+            url.set_password(None).map_err(|()| anyhow::anyhow!("cannot clear the password of the URL"))?;
+        }
+        Ok(url.to_string())
+    }
+
+    /// A fresh copy of the migrated template; returns its URL.
+    pub async fn create_database(&self, name: &str) -> Result<String> {
+        let template = self.ensure_template().await?;
+        self.client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
+            .await
+            .with_context(|| format!("CREATE DATABASE {name} TEMPLATE {template}"))?;
+        self.url(name, None)
+    }
+
+    pub async fn drop_database(&self, name: &str) -> Result<()> {
+        // FORCE: pooled connections of the finished test may still be closing.
+        self.client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .with_context(|| format!("DROP DATABASE {name}"))
+    }
+
+    /// Roles are cluster-wide: `login` is unique per test (see `TestDb::connect_as`).
+    pub async fn create_login(&self, database: &str, login: &str, role: &str) -> Result<String> {
+        self.client
+            .batch_execute(&format!("CREATE ROLE \"{login}\" LOGIN IN ROLE \"{role}\""))
+            .await
+            .with_context(|| format!("CREATE ROLE {login} LOGIN IN ROLE {role}"))?;
+        self.url(database, Some(login))
+    }
+
+    pub async fn drop_login(&self, login: &str) -> Result<()> {
+        self.client
+            .batch_execute(&format!("DROP ROLE IF EXISTS \"{login}\""))
+            .await
+            .with_context(|| format!("DROP ROLE {login}"))
+    }
+
+    /// Builds the template for the current migrations unless it exists. A build that
+    /// failed halfway leaves only a `_wip` database, which the next build replaces.
+    async fn ensure_template(&self) -> Result<String> {
+        let template = format!("stagehand_tpl_{}", migrations_hash()?);
+        self.client
+            .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK_KEY])
+            .await
+            .context("pg_advisory_lock for the template")?;
+        let built = self.build_template(&template).await;
+        let unlocked = self
+            .client
+            .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK_KEY])
+            .await
+            .context("pg_advisory_unlock for the template");
+        built?;
+        unlocked?;
+        Ok(template)
+    }
+
+    async fn build_template(&self, template: &str) -> Result<()> {
+        let exists = self
+            .client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+            .await
+            .context("look up the template database")?;
+        if exists.is_some() {
+            return Ok(());
+        }
+        let wip = format!("{template}_wip");
+        self.client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{wip}\" WITH (FORCE); CREATE DATABASE \"{wip}\""))
+            .await
+            .with_context(|| format!("create {wip}"))?;
+        {
+            let store = super::open(&self.url(&wip, None)?).await?;
+            store
+                .migrate()
+                .await
+                .context("Backend::migrate on the template database (migrations/postgres)")?;
+        }
+        // No connection may stay open on a template: CREATE DATABASE ... TEMPLATE would
+        // fail. `migrate` closed its own; forbidding new ones keeps it that way.
+        self.client
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{wip}\" RENAME TO \"{template}\"; \
+                 ALTER DATABASE \"{template}\" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"
+            ))
+            .await
+            .with_context(|| format!("rename {wip} to {template}"))
+    }
+}
+
+/// Names and contents of migrations/postgres: a new or changed migration gets a new template.
+fn migrations_hash() -> Result<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join("postgres");
+    let mut files = std::fs::read_dir(&dir)
+        .with_context(|| format!("read {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .with_context(|| format!("read {}", dir.display()))?;
+    files.retain(|path| path.is_file());
+    files.sort();
+    let mut hasher = DefaultHasher::new();
+    for path in files {
+        path.file_name().hash(&mut hasher);
+        std::fs::read(&path)
+            .with_context(|| format!("read {}", path.display()))?
+            .hash(&mut hasher);
+    }
+    Ok(format!("{:016x}", hasher.finish()))
+}
