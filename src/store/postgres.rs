@@ -71,15 +71,16 @@ impl PostgresStore {
         })
     }
 
-    /// Runs one statement (prepared and cached per connection) and returns its rows.
-    async fn rows(&self, context: &str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
+    /// Runs one statement (prepared with the arguments' types, cached per connection).
+    async fn rows(&self, context: &str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
         let client = self.client().await?;
+        let types: Vec<Type> = args.iter().map(pg_type).collect();
         let statement = client
-            .prepare_cached(sql)
+            .prepare_typed_cached(sql, &types)
             .await
             .map_err(|e| self.map_error(context, e))?;
         client
-            .query(&statement, params)
+            .query(&statement, &params(args))
             .await
             .map_err(|e| self.map_error(context, e))
     }
@@ -185,11 +186,11 @@ impl Engine for PostgresStore {
             .map(|(i, arg)| format!("${}::{}", i + 1, sql_type(arg)))
             .collect();
         let sql = format!("SELECT * FROM stage.{procedure}({})", placeholders.join(", "));
-        self.rows(procedure, &sql, &params(args)).await
+        self.rows(procedure, &sql, args).await
     }
 
     async fn query(&self, context: &'static str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
-        self.rows(context, sql, &params(args)).await
+        self.rows(context, sql, args).await
     }
 
     async fn execute(&self, sql: &str) -> StoreResult<u64> {
@@ -207,6 +208,16 @@ impl Engine for PostgresStore {
         }
         let _ = tokio::time::timeout(timeout, self.work_signal.notified()).await;
         Ok(())
+    }
+}
+
+fn pg_type(arg: &Arg<'_>) -> Type {
+    match arg {
+        Arg::Text(_) => Type::TEXT,
+        Arg::Int(_) => Type::INT4,
+        Arg::BigInt(_) => Type::INT8,
+        Arg::Bool(_) => Type::BOOL,
+        Arg::Instant(_) => Type::TIMESTAMPTZ,
     }
 }
 

@@ -96,6 +96,7 @@ impl FromStr for LogLevel {
 
 /// The row `stage.RegisterProcess` returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Registered {
     pub process_id: i64,
     pub process_name: String,
@@ -116,6 +117,7 @@ pub struct ClaimRequest<'a> {
 
 /// A row claimed by `stage.ClaimProcesses` or assigned by `stage.AssignProcessToWorker`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ClaimedProcess {
     pub process_id: i64,
     pub process_name: String,
@@ -197,6 +199,7 @@ impl Completion {
 
 /// A row of `stage.CompleteProcesses`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CompletionResult {
     pub process_id: i64,
     pub accepted: bool,
@@ -215,6 +218,7 @@ pub struct HeartbeatStatus {
 
 /// A row of `stage.ResetStuckProcesses`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ResetProcess {
     pub process_id: i64,
     pub process_name: String,
@@ -225,6 +229,7 @@ pub struct ResetProcess {
 
 /// The row of `stage.RotateHistory`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RotationReport {
     pub processes_moved: i64,
     pub logs_moved: i64,
@@ -233,6 +238,7 @@ pub struct RotationReport {
 
 /// A row of `stage.TableSpace`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TableSpace {
     pub table_name: String,
     pub row_count: i64,
@@ -241,6 +247,7 @@ pub struct TableSpace {
 
 /// A row of `stage.ProcessStatusSummary`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StatusCount {
     pub status: String,
     pub process_count: i64,
@@ -248,6 +255,7 @@ pub struct StatusCount {
 
 /// A row of `stage.WorkerStatistics`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct WorkerStatistic {
     pub worker_assigned: String,
     pub processes_done: i64,
@@ -257,6 +265,7 @@ pub struct WorkerStatistic {
 
 /// A row of `stage.OverdueProcesses`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OverdueProcess {
     pub process_id: i64,
     pub process_name: String,
@@ -268,6 +277,7 @@ pub struct OverdueProcess {
 
 /// A `stage.FileControl` row, as the CLI and the tests read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProcessRow {
     pub process_id: i64,
     pub process_name: String,
@@ -287,6 +297,7 @@ pub struct ProcessRow {
 
 /// A `stage.ProcessLog` row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LogRow {
     pub log_id: i64,
     pub process_id: Option<i64>,

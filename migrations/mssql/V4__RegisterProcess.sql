@@ -1,0 +1,139 @@
+-- stagehand: stage.RegisterProcess, the way every run enters the queue (apps, SQL Agent,
+-- the driver's clock). Copies the task's policy into the row and applies it here, at
+-- enqueue time: skip refuses a duplicate, killPrevious cancels the older runs, and a
+-- trigger occurrence (ProcessName, ScheduledFor) is registered at most once.
+CREATE OR ALTER PROCEDURE stage.RegisterProcess
+    @ProcessName  nvarchar(4000),        -- wider than the column: a long name is rejected, never cut
+    @Parameters   nvarchar(max) = NULL,  -- any JSON value, stored verbatim
+    @ScheduledFor datetime2(3)  = NULL   -- UTC
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+
+    BEGIN TRY
+        IF @ProcessName IS NULL OR LTRIM(RTRIM(@ProcessName)) = N''
+            THROW 50001, N'ProcessName must not be NULL or empty', 1;
+        -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
+        IF DATALENGTH(@ProcessName) / 2 > 255
+            THROW 50002, N'ProcessName is longer than 255 characters', 1;
+        -- ISJSON alone accepts only objects and arrays; any single JSON value is valid here:
+        -- wrapped in [...] it must form an array of exactly one element.
+        IF @Parameters IS NOT NULL AND ISJSON(N'[' + @Parameters + N']') = 0
+            THROW 50003, N'Parameters is not valid JSON', 1;
+        IF @Parameters IS NOT NULL AND (SELECT COUNT(*) FROM OPENJSON(N'[' + @Parameters + N']')) <> 1
+            THROW 50003, N'Parameters is not valid JSON', 1;
+
+        DECLARE @Now           datetime2(3) = SYSUTCDATETIME();
+        DECLARE @TaskID        int;
+        DECLARE @OverlapPolicy varchar(20)  = 'skip';      -- no task: skip, external, 3 attempts
+        DECLARE @Executor      varchar(10)  = 'external';
+        DECLARE @MaxAttempts   int          = 3;
+        DECLARE @ProcessID     bigint;
+        DECLARE @Registered    bit          = 0;
+        DECLARE @Try           int          = 1;
+        DECLARE @Finished      bit          = 0;
+        DECLARE @OuterTranCount int         = @@TRANCOUNT;
+        DECLARE @Superseded TABLE (ProcessID bigint NOT NULL PRIMARY KEY, Status varchar(20) NOT NULL);
+
+        SELECT @TaskID        = t.TaskID,
+               @OverlapPolicy = t.OverlapPolicy,
+               @Executor      = t.Executor,
+               @MaxAttempts   = t.MaxAttempts
+        FROM stage.Task AS t
+        WHERE t.TaskName = @ProcessName;
+
+        -- Two tries at most: the guarded insert below cannot normally lose a race (the
+        -- checks hold key-range locks), but if a concurrent caller's row still trips a
+        -- unique index (2601/2627), XACT_ABORT has doomed the transaction; it is rolled
+        -- back and the checks run once more, now seeing that row, and refuse.
+        WHILE @Finished = 0
+        BEGIN
+            BEGIN TRY
+                SET @ProcessID = NULL;
+                BEGIN TRANSACTION;
+
+                -- One run per trigger occurrence (UX_FileControl_Occurrence).
+                IF @ScheduledFor IS NOT NULL
+                    SELECT @ProcessID = fc.ProcessID
+                    FROM stage.FileControl AS fc WITH (UPDLOCK, HOLDLOCK)
+                    WHERE fc.ProcessName  = @ProcessName
+                      AND fc.ScheduledFor = @ScheduledFor
+                      AND fc.ScheduledFor IS NOT NULL;
+
+                -- skip: refused while any run of that name is Pending or InProgress. UPDLOCK +
+                -- HOLDLOCK range-lock the name's active rows (IX_FileControl_Active), so a
+                -- concurrent caller waits here and then sees this caller's row.
+                IF @ProcessID IS NULL AND @OverlapPolicy = 'skip'
+                    SELECT TOP (1) @ProcessID = fc.ProcessID
+                    FROM stage.FileControl AS fc WITH (UPDLOCK, HOLDLOCK)
+                    WHERE fc.ProcessName = @ProcessName
+                      AND fc.Status IN ('Pending', 'InProgress')
+                    ORDER BY fc.ProcessID;
+
+                IF @ProcessID IS NULL
+                BEGIN
+                    -- killPrevious: older Pending runs are cancelled, running ones asked to
+                    -- stop. Done before the insert so that locks are taken in the same order
+                    -- as claimers take them (old rows first), which avoids a deadlock.
+                    IF @OverlapPolicy = 'killPrevious'
+                        UPDATE fc
+                        SET    Status          = CASE WHEN fc.Status = 'Pending' THEN 'Cancelled' ELSE fc.Status END,
+                               EndTime         = CASE WHEN fc.Status = 'Pending' THEN @Now ELSE fc.EndTime END,
+                               CancelRequested = CASE WHEN fc.Status = 'InProgress' THEN 1 ELSE fc.CancelRequested END
+                        OUTPUT deleted.ProcessID, deleted.Status INTO @Superseded (ProcessID, Status)
+                        FROM stage.FileControl AS fc
+                        WHERE fc.ProcessName = @ProcessName
+                          AND fc.Status IN ('Pending', 'InProgress');
+
+                    INSERT stage.FileControl
+                        (ProcessName, Status, CreatedAt, Parameters, TaskID, ScheduledFor,
+                         Attempt, MaxAttempts, RunAfter, CancelRequested, OverlapPolicy, Executor)
+                    VALUES
+                        (@ProcessName, 'Pending', @Now, @Parameters, @TaskID, @ScheduledFor,
+                         0, @MaxAttempts, @Now, 0, @OverlapPolicy, @Executor);
+                    SET @ProcessID  = SCOPE_IDENTITY();
+                    SET @Registered = 1;
+
+                    INSERT stage.ProcessLog (ProcessID, Message, LogLevel, LogTime)
+                    SELECT @ProcessID, N'Registered', 'Info', @Now
+                    UNION ALL
+                    SELECT s.ProcessID,
+                           CASE WHEN s.Status = 'Pending'
+                                THEN CONCAT(N'Cancelled: superseded by process ', @ProcessID, N' (killPrevious)')
+                                ELSE CONCAT(N'Cancellation requested: superseded by process ', @ProcessID, N' (killPrevious)')
+                           END,
+                           CASE WHEN s.Status = 'Pending' THEN 'Warning' ELSE 'Info' END,
+                           @Now
+                    FROM @Superseded AS s;
+                END;
+
+                COMMIT TRANSACTION;
+                SET @Finished = 1;
+            END TRY
+            BEGIN CATCH
+                IF XACT_STATE() <> 0
+                    ROLLBACK TRANSACTION;
+                -- Retry only a lost race, only once, and only when the transaction was ours:
+                -- a caller's own transaction is gone with the rollback and must see the error.
+                IF ERROR_NUMBER() NOT IN (2601, 2627) OR @Try > 1 OR @OuterTranCount > 0
+                    THROW;
+                SET @Try = @Try + 1;
+                SET @Registered = 0;
+                DELETE @Superseded;
+            END CATCH;
+        END;
+
+        SELECT fc.ProcessID,
+               fc.ProcessName,
+               fc.Status,
+               @Registered AS Registered
+        FROM stage.FileControl AS fc
+        WHERE fc.ProcessID = @ProcessID;
+    END TRY
+    BEGIN CATCH
+        IF XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;
