@@ -4,7 +4,9 @@
 //! - [`schedule`]: tasks, triggers and next-fire computation (pure, no I/O).
 //! - [`exec`]: running one command: shell or program, output capture, timeouts, killing a tree.
 
+pub mod catalog;
 pub mod cli;
+pub mod clock;
 pub mod driver;
 pub mod exec;
 pub mod schedule;

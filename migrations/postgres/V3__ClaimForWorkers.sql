@@ -22,6 +22,9 @@ RETURNS TABLE (
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- Generic plans: run many times a second, the best plan does not depend on the
+-- argument values, and re-planning these statements costs more than running them.
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -49,6 +52,9 @@ BEGIN
 
     -- Lock first, number after: window functions are not allowed beside FOR UPDATE.
     -- The locking scan walks IX_FileControl_Pending (Executor, ProcessID) oldest first.
+    -- The lower bound (an index-only probe of the same index) keeps the scan off the
+    -- finished rows in front of the oldest runnable one even when the planner, seeing a
+    -- large backlog, prefers walking the primary key.
     RETURN QUERY
     WITH locked AS (
         SELECT f.ProcessID
@@ -56,6 +62,11 @@ BEGIN
         WHERE f.Status = 'Pending'
           AND f.Executor = p_executor
           AND f.RunAfter <= now()
+          AND f.ProcessID >= (SELECT min(p.ProcessID)
+                              FROM stage.FileControl AS p
+                              WHERE p.Status = 'Pending'
+                                AND p.Executor = p_executor
+                                AND p.RunAfter <= now())
           -- serial policies: not while another run of the name is active or older
           AND (f.OverlapPolicy NOT IN ('queue', 'killPrevious')
                OR NOT EXISTS (

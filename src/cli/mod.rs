@@ -5,6 +5,7 @@ mod logs;
 mod maintenance;
 mod run;
 mod status;
+mod task;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl};
 use anyhow::{Context, Result};
@@ -45,6 +46,9 @@ pub enum Command {
     Rotate(maintenance::RotateArgs),
     /// Put processes whose lease expired back to Pending (or Failed past their attempts).
     ResetStuck(maintenance::ResetArgs),
+    /// Manage tasks (JSON in and out) and predict their fire times.
+    #[command(subcommand)]
+    Task(task::TaskCommand),
     /// Measure registration and claim+completion throughput against the database.
     Bench(bench::BenchArgs),
 }
@@ -100,6 +104,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Logs(args) => logs::run(&open_store(&cli.database, 1).await?, args).await,
         Command::Rotate(args) => maintenance::rotate(&open_store(&cli.database, 1).await?, args).await,
         Command::ResetStuck(args) => maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await,
+        Command::Task(command) => task::run(&cli.database, command).await,
         Command::Bench(args) => bench::run(&cli.database, args).await,
     }
 }

@@ -1,5 +1,6 @@
 //! `stagehand run`: the driver in the foreground until a signal.
 
+use crate::clock::ClockConfig;
 use crate::driver::{self, DriverConfig, HousekeepingConfig, Shutdown};
 use crate::store::Backend;
 use anyhow::Result;
@@ -44,6 +45,9 @@ pub struct RunArgs {
     pub rotate_every_hours: u64,
     #[arg(long, default_value_t = 6)]
     pub retention_months: i32,
+    /// Run only the workers, not the trigger clock.
+    #[arg(long)]
+    pub no_clock: bool,
 }
 
 pub async fn run(db: Arc<dyn Backend>, args: &RunArgs) -> Result<ExitCode> {
@@ -68,6 +72,7 @@ pub async fn run(db: Arc<dyn Backend>, args: &RunArgs) -> Result<ExitCode> {
             rotate_every: (args.rotate_every_hours > 0).then(|| Duration::from_secs(args.rotate_every_hours * 3600)),
             retention_months: args.retention_months,
         },
+        clock: (!args.no_clock).then(ClockConfig::default),
     };
     let shutdown = Shutdown::default();
     tokio::spawn(watch_signals(shutdown.clone()));

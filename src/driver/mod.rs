@@ -15,6 +15,7 @@ mod slots;
 pub use backoff::Backoff;
 pub use housekeeping::HousekeepingConfig;
 
+use crate::clock::{self, ClockConfig};
 use crate::store::Backend;
 use held::{Held, StopReason};
 use slots::Slots;
@@ -40,6 +41,8 @@ pub struct DriverConfig {
     /// When set, each process's whole output is written to `<dir>/<id>-<attempt>.log`.
     pub output_dir: Option<PathBuf>,
     pub housekeeping: HousekeepingConfig,
+    /// The trigger clock; None runs workers only.
+    pub clock: Option<ClockConfig>,
 }
 
 /// The two ways to stop a driver: the first signal fires `graceful`, the second `immediate`.
@@ -86,7 +89,11 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         config.housekeeping.clone(),
         shutdown.graceful.clone(),
     ));
-    tracing::info!(workers = config.workers, driver = %config.worker_prefix, "driver started");
+    let clock = config
+        .clock
+        .clone()
+        .map(|c| tokio::spawn(clock::run(db.clone(), c, shutdown.graceful.clone())));
+    tracing::info!(workers = config.workers, driver = %config.worker_prefix, clock = clock.is_some(), "driver started");
 
     claimer::Claimer {
         db: db.clone(),
@@ -109,6 +116,9 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
     let _ = reporter.await;
     heartbeats_stop.cancel();
     let _ = tokio::join!(heartbeat, housekeeping);
+    if let Some(clock) = clock {
+        let _ = clock.await;
+    }
     tracing::info!("driver stopped");
 }
 

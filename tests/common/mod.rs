@@ -317,6 +317,21 @@ impl TestDb {
         self.query_i64(&sql).await.must(self, &sql).unwrap_or(0)
     }
 
+    /// How many rows a procedure call returns (the typed store reads only the first).
+    /// SQL Server cannot select from EXEC, so there the rows go through a table
+    /// variable with `mssql_columns`, the result set's column definitions.
+    pub async fn rows_returned(&self, procedure: &str, args: &[&str], mssql_columns: &str) -> i64 {
+        let sql = match self.kind {
+            BackendKind::Postgres => format!("SELECT COUNT(*) FROM stage.{procedure}({})", args.join(", ")),
+            BackendKind::SqlServer => format!(
+                "SET NOCOUNT ON; DECLARE @rows TABLE ({mssql_columns}); \
+                 INSERT INTO @rows EXEC stage.{procedure} {}; SELECT COUNT(*) FROM @rows;",
+                args.join(", ")
+            ),
+        };
+        self.query_i64(&sql).await.must(self, &sql).unwrap_or(0)
+    }
+
     /// Runs SQL that must succeed (arranging a test's state); returns the rows affected.
     pub async fn exec(&self, sql: &str) -> u64 {
         self.execute_sql(sql).await.must(self, sql)

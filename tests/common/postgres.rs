@@ -107,10 +107,14 @@ impl Admin {
             return Ok(());
         }
         let wip = format!("{template}_wip");
-        self.client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{wip}\" WITH (FORCE); CREATE DATABASE \"{wip}\""))
-            .await
-            .with_context(|| format!("create {wip}"))?;
+        // One statement per call: a multi-statement string is one implicit transaction,
+        // and CREATE/DROP DATABASE refuse to run inside one.
+        for sql in [
+            format!("DROP DATABASE IF EXISTS \"{wip}\" WITH (FORCE)"),
+            format!("CREATE DATABASE \"{wip}\""),
+        ] {
+            self.client.batch_execute(&sql).await.with_context(|| sql.clone())?;
+        }
         {
             let store = super::open(&self.url(&wip, None)?).await?;
             store
@@ -120,13 +124,13 @@ impl Admin {
         }
         // No connection may stay open on a template: CREATE DATABASE ... TEMPLATE would
         // fail. `migrate` closed its own; forbidding new ones keeps it that way.
-        self.client
-            .batch_execute(&format!(
-                "ALTER DATABASE \"{wip}\" RENAME TO \"{template}\"; \
-                 ALTER DATABASE \"{template}\" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"
-            ))
-            .await
-            .with_context(|| format!("rename {wip} to {template}"))
+        for sql in [
+            format!("ALTER DATABASE \"{wip}\" RENAME TO \"{template}\""),
+            format!("ALTER DATABASE \"{template}\" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"),
+        ] {
+            self.client.batch_execute(&sql).await.with_context(|| sql.clone())?;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,35 @@
+-- stagehand: stage.LogMessage, one row in stage.ProcessLog (for workers, SSIS packages and
+-- scripts; @ProcessID may be NULL for messages about no process in particular).
+-- Message is capped at 500 characters; a longer one is kept whole in Detail.
+CREATE OR ALTER PROCEDURE stage.LogMessage
+    @ProcessID bigint,
+    @Message   nvarchar(max),
+    @LogLevel  varchar(10)   = 'Info',  -- Info, Warning or Error
+    @Detail    nvarchar(max) = NULL
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+
+    BEGIN TRY
+        IF @Message IS NULL OR LTRIM(RTRIM(@Message)) = N''
+            THROW 50055, N'Message must not be NULL or empty', 1;
+        IF @LogLevel IS NULL OR @LogLevel COLLATE Latin1_General_BIN2 NOT IN ('Info', 'Warning', 'Error')
+            THROW 50056, N'LogLevel must be one of Info, Warning, Error', 1;
+
+        INSERT stage.ProcessLog (ProcessID, Message, LogLevel, LogTime, Detail)
+        VALUES (@ProcessID,
+                LEFT(@Message, 500),
+                RTRIM(@LogLevel),
+                SYSUTCDATETIME(),
+                -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
+                CASE WHEN @Detail IS NULL AND DATALENGTH(@Message) / 2 > 500 THEN @Message ELSE @Detail END);
+
+        SELECT CAST(SCOPE_IDENTITY() AS bigint) AS LogID;
+    END TRY
+    BEGIN CATCH
+        IF XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;

@@ -1,0 +1,81 @@
+-- stagehand: stage.ResetStuckProcesses, the lease/timeout sweep (run by the driver and by
+-- the "stagehand - reset stuck" Agent job). A run whose lease expired, or that never
+-- heartbeats and started more than @TimeoutMinutes ago, goes back to Pending while it
+-- has attempts left, else it fails. Rows someone else holds are skipped, not waited for.
+CREATE OR ALTER PROCEDURE stage.ResetStuckProcesses
+    @TimeoutMinutes int = 60
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+
+    BEGIN TRY
+        IF @TimeoutMinutes IS NULL OR @TimeoutMinutes < 1
+            THROW 50060, N'TimeoutMinutes must be at least 1', 1;
+
+        DECLARE @Now datetime2(3) = SYSUTCDATETIME();
+        -- A timeout reaching back past year 1 would overflow DATEADD: nothing is that old.
+        DECLARE @StartedBefore datetime2(3) =
+            CASE WHEN @TimeoutMinutes < DATEDIFF(MINUTE, '0001-01-01', @Now)
+                 THEN DATEADD(MINUTE, -@TimeoutMinutes, @Now)
+                 ELSE '0001-01-01'
+            END;
+        DECLARE @Reset TABLE
+        (
+            ProcessID      bigint        NOT NULL PRIMARY KEY,
+            ProcessName    nvarchar(255) NOT NULL,
+            PreviousWorker nvarchar(255) NULL,
+            Attempt        int           NOT NULL,
+            MaxAttempts    int           NOT NULL,
+            Status         varchar(20)   NOT NULL
+        );
+
+        BEGIN TRANSACTION;
+
+        -- The running rows only (IX_FileControl_InProgress), however large the table.
+        -- READPAST skips rows being completed or heartbeated right now; READCOMMITTEDLOCK
+        -- because READPAST is refused under READ_COMMITTED_SNAPSHOT without it.
+        UPDATE fc
+        SET    Status         = CASE WHEN fc.Attempt < fc.MaxAttempts THEN 'Pending' ELSE 'Failed' END,
+               WorkerAssigned = CASE WHEN fc.Attempt < fc.MaxAttempts THEN NULL ELSE fc.WorkerAssigned END,
+               StartTime      = CASE WHEN fc.Attempt < fc.MaxAttempts THEN NULL ELSE fc.StartTime END,
+               HeartbeatAt    = CASE WHEN fc.Attempt < fc.MaxAttempts THEN NULL ELSE fc.HeartbeatAt END,
+               EndTime        = CASE WHEN fc.Attempt < fc.MaxAttempts THEN NULL ELSE @Now END,
+               LeaseExpiresAt = NULL
+        OUTPUT inserted.ProcessID, inserted.ProcessName, deleted.WorkerAssigned,
+               inserted.Attempt, inserted.MaxAttempts, inserted.Status
+        INTO @Reset (ProcessID, ProcessName, PreviousWorker, Attempt, MaxAttempts, Status)
+        FROM stage.FileControl AS fc WITH (READPAST, ROWLOCK, READCOMMITTEDLOCK)
+        WHERE fc.Status = 'InProgress'
+          AND (   fc.LeaseExpiresAt < @Now
+               OR (fc.LeaseExpiresAt IS NULL AND fc.StartTime < @StartedBefore));
+
+        INSERT stage.ProcessLog (ProcessID, Message, LogLevel, LogTime)
+        SELECT r.ProcessID,
+               CASE WHEN r.Status = 'Pending'
+                    THEN CONCAT(N'Reset to Pending: no sign of life from worker ', ISNULL(r.PreviousWorker, N'(none)'),
+                                N' (attempt ', r.Attempt, N' of ', r.MaxAttempts, N')')
+                    ELSE CONCAT(N'Failed: no sign of life from worker ', ISNULL(r.PreviousWorker, N'(none)'),
+                                N' (attempt ', r.Attempt, N' of ', r.MaxAttempts, N', none left)')
+               END,
+               CASE WHEN r.Status = 'Pending' THEN 'Warning' ELSE 'Error' END,
+               @Now
+        FROM @Reset AS r
+        ORDER BY r.ProcessID;
+
+        COMMIT TRANSACTION;
+
+        SELECT r.ProcessID,
+               r.ProcessName,
+               r.PreviousWorker,
+               r.Attempt,
+               r.Status
+        FROM @Reset AS r
+        ORDER BY r.ProcessID;
+    END TRY
+    BEGIN CATCH
+        IF XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;

@@ -1,0 +1,128 @@
+-- stagehand: stage.RotateHistory, moves finished runs older than the retention (with their
+-- log rows), then old orphan log rows, into the *_History tables. Works in batches, each
+-- its own transaction and each statement far below the 5,000 locks at which SQL Server
+-- escalates to a table lock (which would stop every claimer). @MaxBatches lets a caller
+-- stop early and call again to resume; Done says whether anything is left.
+CREATE OR ALTER PROCEDURE stage.RotateHistory
+    @RetentionMonths int = 6,
+    @BatchSize       int = 1000,
+    @MaxBatches      int = NULL   -- NULL: until done
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+
+    BEGIN TRY
+        IF @RetentionMonths IS NULL OR @RetentionMonths < 0
+            THROW 50065, N'RetentionMonths must be 0 or more', 1;
+        IF @BatchSize IS NULL OR @BatchSize < 1 OR @BatchSize > 4000
+            THROW 50066, N'BatchSize must be between 1 and 4000', 1;
+        IF @MaxBatches < 1
+            THROW 50067, N'MaxBatches must be NULL or at least 1', 1;
+
+        DECLARE @Now            datetime2(3) = SYSUTCDATETIME();
+        -- A retention reaching back past year 1 would overflow DATEADD: nothing is that old.
+        DECLARE @Cutoff         datetime2(3) =
+            CASE WHEN @RetentionMonths < DATEDIFF(MONTH, '0001-01-01', @Now)
+                 THEN DATEADD(MONTH, -@RetentionMonths, @Now)
+                 ELSE '0001-01-01'
+            END;
+        DECLARE @ProcessesMoved bigint       = 0;
+        DECLARE @LogsMoved      bigint       = 0;
+        DECLARE @Batches        int          = 0;  -- batches that moved something
+        DECLARE @Rows           int;
+        DECLARE @LogRows        int;
+        DECLARE @ProcessesDone  bit          = 0;
+        DECLARE @LogsDone       bit          = 0;
+        DECLARE @Batch TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
+
+        -- 1. Finished processes older than the cutoff, oldest first (IX_FileControl_Finished),
+        --    each batch moving up to @BatchSize processes together with all their log rows.
+        WHILE @ProcessesDone = 0 AND (@MaxBatches IS NULL OR @Batches < @MaxBatches)
+        BEGIN
+            DELETE @Batch;  -- table variables ignore ROLLBACK: emptied by hand each round
+
+            BEGIN TRANSACTION;
+
+            -- READPAST: a finished row someone still holds is left for the next run.
+            INSERT @Batch (ProcessID)
+            SELECT TOP (@BatchSize) fc.ProcessID
+            FROM stage.FileControl AS fc WITH (UPDLOCK, READPAST, ROWLOCK, READCOMMITTEDLOCK)
+            WHERE fc.Status IN ('Completed', 'Failed', 'Cancelled')
+              AND fc.EndTime < @Cutoff
+            ORDER BY fc.EndTime;
+            SET @Rows = @@ROWCOUNT;
+
+            -- Their log rows, @BatchSize per statement: a process may have many.
+            SET @LogRows = @BatchSize;
+            WHILE @LogRows = @BatchSize
+            BEGIN
+                DELETE TOP (@BatchSize) pl
+                OUTPUT deleted.LogID, deleted.ProcessID, deleted.Message, deleted.LogLevel,
+                       deleted.LogTime, deleted.Detail
+                INTO stage.ProcessLog_History (LogID, ProcessID, Message, LogLevel, LogTime, Detail)
+                FROM stage.ProcessLog AS pl WITH (FORCESEEK)  -- IX_ProcessLog_Process
+                WHERE pl.ProcessID IN (SELECT b.ProcessID FROM @Batch AS b);
+                SET @LogRows   = @@ROWCOUNT;
+                SET @LogsMoved = @LogsMoved + @LogRows;
+            END;
+
+            DELETE fc
+            OUTPUT deleted.ProcessID, deleted.ProcessName, deleted.Status, deleted.CreatedAt,
+                   deleted.WorkerAssigned, deleted.StartTime, deleted.EndTime, deleted.Parameters,
+                   deleted.TaskID, deleted.ScheduledFor, deleted.Attempt, deleted.MaxAttempts,
+                   deleted.RunAfter, deleted.LeaseExpiresAt, deleted.HeartbeatAt, deleted.ExitCode,
+                   deleted.CancelRequested, deleted.OverlapPolicy, deleted.Executor
+            INTO stage.FileControl_History
+                  (ProcessID, ProcessName, Status, CreatedAt,
+                   WorkerAssigned, StartTime, EndTime, Parameters,
+                   TaskID, ScheduledFor, Attempt, MaxAttempts,
+                   RunAfter, LeaseExpiresAt, HeartbeatAt, ExitCode,
+                   CancelRequested, OverlapPolicy, Executor)
+            FROM stage.FileControl AS fc WITH (FORCESEEK)
+            WHERE fc.ProcessID IN (SELECT b.ProcessID FROM @Batch AS b);
+            SET @ProcessesMoved = @ProcessesMoved + @@ROWCOUNT;
+
+            COMMIT TRANSACTION;
+
+            IF @Rows > 0
+                SET @Batches = @Batches + 1;
+            IF @Rows < @BatchSize
+                SET @ProcessesDone = 1;
+        END;
+
+        -- 2. Log rows older than the cutoff whose process is gone from FileControl (or that
+        --    belong to no process), oldest first (IX_ProcessLog_Time).
+        WHILE @ProcessesDone = 1 AND @LogsDone = 0 AND (@MaxBatches IS NULL OR @Batches < @MaxBatches)
+        BEGIN
+            BEGIN TRANSACTION;
+
+            DELETE TOP (@BatchSize) pl
+            OUTPUT deleted.LogID, deleted.ProcessID, deleted.Message, deleted.LogLevel,
+                   deleted.LogTime, deleted.Detail
+            INTO stage.ProcessLog_History (LogID, ProcessID, Message, LogLevel, LogTime, Detail)
+            FROM stage.ProcessLog AS pl WITH (READPAST, ROWLOCK, READCOMMITTEDLOCK)
+            WHERE pl.LogTime < @Cutoff
+              AND (   pl.ProcessID IS NULL
+                   OR NOT EXISTS (SELECT 1 FROM stage.FileControl AS fc WHERE fc.ProcessID = pl.ProcessID));
+            SET @Rows = @@ROWCOUNT;
+
+            COMMIT TRANSACTION;
+
+            SET @LogsMoved = @LogsMoved + @Rows;
+            IF @Rows > 0
+                SET @Batches = @Batches + 1;
+            IF @Rows < @BatchSize
+                SET @LogsDone = 1;
+        END;
+
+        SELECT @ProcessesMoved AS ProcessesMoved,
+               @LogsMoved      AS LogsMoved,
+               CAST(CASE WHEN @ProcessesDone = 1 AND @LogsDone = 1 THEN 1 ELSE 0 END AS bit) AS Done;
+    END TRY
+    BEGIN CATCH
+        IF XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;

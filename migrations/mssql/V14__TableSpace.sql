@@ -1,0 +1,28 @@
+-- stagehand: stage.TableSpace, rows and reserved bytes per stage table, computed as
+-- sp_spaceused does (sys.dm_db_partition_stats, all indexes, LOB and overflow pages).
+-- EXECUTE AS OWNER: the DMV needs VIEW DATABASE STATE, which stage_admin is not given.
+CREATE OR ALTER PROCEDURE stage.TableSpace
+WITH EXECUTE AS OWNER
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+
+    BEGIN TRY
+        SELECT t.name AS TableName,
+               -- rows live in the heap (index_id 0) or the clustered index (1), not in every index
+               SUM(CASE WHEN ps.index_id IN (0, 1) THEN ps.row_count ELSE 0 END) AS [RowCount],
+               SUM(ps.reserved_page_count) * 8192 AS TotalBytes
+        FROM sys.tables AS t
+        INNER JOIN sys.dm_db_partition_stats AS ps
+                ON ps.object_id = t.object_id
+        WHERE t.schema_id = SCHEMA_ID(N'stage')
+        GROUP BY t.name
+        ORDER BY t.name;
+    END TRY
+    BEGIN CATCH
+        IF XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;

@@ -1,0 +1,57 @@
+-- stagehand: stage.DeleteTask, removes a task (stage_admin). Its Pending runs (by the
+-- TaskID recorded at registration) are cancelled with a Warning log row each; runs
+-- already InProgress are left to finish.
+CREATE OR ALTER PROCEDURE stage.DeleteTask
+    @TaskName nvarchar(4000)  -- wider than the column: a long name is rejected, never cut
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+
+    BEGIN TRY
+        IF @TaskName IS NULL OR LTRIM(RTRIM(@TaskName)) = N''
+            THROW 50088, N'TaskName must not be NULL or empty', 1;
+        -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
+        IF DATALENGTH(@TaskName) / 2 > 255
+            THROW 50089, N'TaskName is longer than 255 characters', 1;
+
+        DECLARE @Now       datetime2(3) = SYSUTCDATETIME();
+        DECLARE @Deleted   TABLE (TaskID int NOT NULL PRIMARY KEY, TaskName nvarchar(255) NOT NULL);
+        DECLARE @Cancelled TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
+
+        BEGIN TRANSACTION;
+
+        DELETE t
+        OUTPUT deleted.TaskID, deleted.TaskName INTO @Deleted (TaskID, TaskName)
+        FROM stage.Task AS t
+        WHERE t.TaskName = @TaskName;
+
+        -- Pending rows are few (IX_FileControl_Pending); TaskID is checked on each.
+        UPDATE fc
+        SET    Status  = 'Cancelled',
+               EndTime = @Now
+        OUTPUT inserted.ProcessID INTO @Cancelled (ProcessID)
+        FROM stage.FileControl AS fc
+        INNER JOIN @Deleted AS d
+                ON d.TaskID = fc.TaskID
+        WHERE fc.Status = 'Pending';
+
+        INSERT stage.ProcessLog (ProcessID, Message, LogLevel, LogTime)
+        SELECT c.ProcessID,
+               CONCAT(N'Cancelled: task ', d.TaskName, N' was deleted'),
+               'Warning',
+               @Now
+        FROM @Cancelled AS c
+        CROSS JOIN @Deleted AS d
+        ORDER BY c.ProcessID;
+
+        COMMIT TRANSACTION;
+
+        SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM @Deleted) THEN 1 ELSE 0 END AS bit) AS Deleted;
+    END TRY
+    BEGIN CATCH
+        IF XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;

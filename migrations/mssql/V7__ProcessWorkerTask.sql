@@ -1,0 +1,35 @@
+-- stagehand: stage.ProcessWorkerTask, what the seed's SSIS package asks for a worker:
+-- the (oldest) InProgress process assigned to it. Always exactly one row, all NULL when
+-- the worker has nothing, so an SSIS "single row" result set never fails.
+CREATE OR ALTER PROCEDURE stage.ProcessWorkerTask
+    @WorkerName nvarchar(4000)  -- wider than the column: a long name is rejected, never cut
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+
+    BEGIN TRY
+        IF @WorkerName IS NULL OR LTRIM(RTRIM(@WorkerName)) = N''
+            THROW 50035, N'WorkerName must not be NULL or empty', 1;
+        -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
+        IF DATALENGTH(@WorkerName) / 2 > 255
+            THROW 50036, N'WorkerName is longer than 255 characters', 1;
+
+        -- The one-row constant makes the row exist when the worker has no process.
+        SELECT p.ProcessID,
+               p.ProcessName,
+               p.Parameters,
+               p.Attempt
+        FROM (VALUES (1)) AS one (n)
+        OUTER APPLY (SELECT TOP (1) fc.ProcessID, fc.ProcessName, fc.Parameters, fc.Attempt
+                     FROM stage.FileControl AS fc
+                     WHERE fc.Status         = 'InProgress'
+                       AND fc.WorkerAssigned = @WorkerName
+                     ORDER BY fc.ProcessID) AS p;
+    END TRY
+    BEGIN CATCH
+        IF XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;

@@ -1,0 +1,44 @@
+-- stagehand: stage.CompleteProcess, single completion for callers outside stagehand (SSIS,
+-- Agent jobs, scripts). Checks its own parameters, so errors name them, then hands a
+-- one-element array to stage.CompleteProcesses, where the completion logic lives.
+CREATE OR ALTER PROCEDURE stage.CompleteProcess
+    @ProcessID  bigint,
+    @WorkerName nvarchar(4000),                  -- wider than the column: a long name is rejected, never cut
+    @Status     varchar(20)   = 'Completed',     -- Completed, Failed or Cancelled
+    @ExitCode   int           = NULL,
+    @Message    nvarchar(max) = NULL,
+    @Attempt    int           = NULL             -- NULL: whatever attempt is running
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+
+    BEGIN TRY
+        IF @ProcessID IS NULL
+            THROW 50045, N'ProcessID must not be NULL', 1;
+        IF @WorkerName IS NULL OR LTRIM(RTRIM(@WorkerName)) = N''
+            THROW 50046, N'WorkerName must not be NULL or empty', 1;
+        -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
+        IF DATALENGTH(@WorkerName) / 2 > 255
+            THROW 50047, N'WorkerName is longer than 255 characters', 1;
+        IF @Status IS NULL OR @Status COLLATE Latin1_General_BIN2 NOT IN ('Completed', 'Failed', 'Cancelled')
+            THROW 50048, N'Status must be one of Completed, Failed, Cancelled', 1;
+
+        -- FOR JSON leaves NULL values out, which is what "absent" means to CompleteProcesses.
+        DECLARE @Completions nvarchar(max) =
+            (SELECT @ProcessID  AS processId,
+                    @WorkerName AS workerName,
+                    @Attempt    AS attempt,
+                    @Status     AS status,
+                    @ExitCode   AS exitCode,
+                    @Message    AS message
+             FOR JSON PATH);
+
+        EXEC stage.CompleteProcesses @Completions = @Completions;
+    END TRY
+    BEGIN CATCH
+        IF XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        THROW;
+    END CATCH;
+END;

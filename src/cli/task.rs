@@ -1,0 +1,254 @@
+//! `stagehand task ...`: tasks as JSON in and out, and the next fire times.
+
+use super::open_store;
+use crate::catalog::{self, StoredTask};
+use crate::schedule::{parse_task, parse_tasks, Schedule, TaskDefinition};
+use crate::store::Backend;
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TaskCommand {
+    /// Add a task (or an array of tasks) from a JSON file, or - for standard input.
+    Add { file: PathBuf },
+    /// Replace existing task(s) from a JSON file, or - for standard input.
+    Update { file: PathBuf },
+    /// Delete a task (its pending processes are cancelled).
+    Remove { id: String },
+    /// List the tasks.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a task's JSON.
+    Show { id: String },
+    /// Print (or write) every task as a JSON array, the format `task import` reads.
+    Export {
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Add or replace all tasks of a JSON array file, in one transaction.
+    Import { file: PathBuf },
+    /// The next fire times of a stored task (ID) or of a task file (--file, no database).
+    Next {
+        /// A stored task's id.
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        id: Option<String>,
+        /// A task JSON file (or -): checked and predicted without a database.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Predict after this time (RFC 3339, or a wall-clock time in the task's zone); default now.
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn read_input(file: &Path) -> Result<String> {
+    if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+    }
+}
+
+/// One task object or an array of them; every mistake is reported, with its path.
+fn read_tasks(file: &Path) -> Result<Vec<TaskDefinition>> {
+    let text = read_input(file)?;
+    let result = if text.trim_start().starts_with('[') {
+        parse_tasks(&text)
+    } else {
+        parse_task(&text).map(|t| vec![t])
+    };
+    let source = if file.as_os_str() == "-" { "standard input".to_string() } else { file.display().to_string() };
+    result.map_err(|errors| anyhow!("{source} is not a valid task; nothing was written:\n{errors}"))
+}
+
+async fn save(db: &Arc<dyn Backend>, tasks: &[TaskDefinition]) -> Result<()> {
+    let now = Utc::now();
+    let rows: Vec<_> = tasks.iter().map(|t| catalog::to_save(t, now)).collect();
+    for saved in db.save_tasks(&rows).await.context("stage.SaveTasks")? {
+        let verb = if saved.created { "added" } else { "updated" };
+        println!("{verb} task {} (TaskID {})", saved.task_name, saved.task_id);
+    }
+    Ok(())
+}
+
+async fn stored(db: &Arc<dyn Backend>) -> Result<Vec<StoredTask>> {
+    catalog::load(&**db).await.context("reading stage.Task")
+}
+
+fn definition(task: &StoredTask) -> Result<&TaskDefinition> {
+    task.definition
+        .as_ref()
+        .map_err(|why| anyhow!("task {} is stored but not valid: {why}", task.row.record.task_name))
+}
+
+pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<ExitCode> {
+    if let TaskCommand::Next {
+        file: Some(file),
+        after,
+        count,
+        json,
+        ..
+    } = command
+    {
+        // No database: a user checks a task before adding it.
+        let tasks = read_tasks(file)?;
+        let [task] = tasks.as_slice() else {
+            bail!("--file must hold one task, not an array");
+        };
+        print_next(task, after.as_deref(), *count, *json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let db = open_store(database, 2).await?;
+    match command {
+        TaskCommand::Add { file } | TaskCommand::Update { file } => {
+            let tasks = read_tasks(file)?;
+            let existing: Vec<String> = db.tasks().await?.into_iter().map(|t| t.record.task_name).collect();
+            let adding = matches!(command, TaskCommand::Add { .. });
+            for task in &tasks {
+                let exists = existing.contains(&task.id);
+                if adding && exists {
+                    bail!("task {} already exists (use `stagehand task update`); nothing was written", task.id);
+                }
+                if !adding && !exists {
+                    bail!("task {} does not exist (use `stagehand task add`); nothing was written", task.id);
+                }
+            }
+            save(&db, &tasks).await?;
+        }
+        TaskCommand::Import { file } => {
+            let tasks = read_tasks(file)?;
+            save(&db, &tasks).await?;
+            println!("imported {} tasks", tasks.len());
+        }
+        TaskCommand::Remove { id } => {
+            if !db.delete_task(id).await.context("stage.DeleteTask")? {
+                bail!("no task {id}");
+            }
+            println!("removed task {id}");
+        }
+        TaskCommand::List { json } => list(&stored(&db).await?, *json)?,
+        TaskCommand::Show { id } => {
+            let tasks = stored(&db).await?;
+            let task = tasks
+                .iter()
+                .find(|t| &t.row.record.task_name == id)
+                .ok_or_else(|| anyhow!("no task {id}"))?;
+            println!("{}", definition(task)?.to_json_string());
+        }
+        TaskCommand::Export { output } => {
+            let tasks = stored(&db).await?;
+            let values = tasks
+                .iter()
+                .map(|t| definition(t).map(|d| d.to_json()))
+                .collect::<Result<Vec<_>>>()?;
+            let text = serde_json::to_string_pretty(&values)? + "\n";
+            match output {
+                Some(path) => {
+                    std::fs::write(path, text).with_context(|| format!("--output {}", path.display()))?;
+                    eprintln!("exported {} tasks to {}", values.len(), path.display());
+                }
+                None => print!("{text}"),
+            }
+        }
+        TaskCommand::Next {
+            id: Some(id),
+            after,
+            count,
+            json,
+            ..
+        } => {
+            let tasks = stored(&db).await?;
+            let task = tasks
+                .iter()
+                .find(|t| &t.row.record.task_name == id)
+                .ok_or_else(|| anyhow!("no task {id}"))?;
+            print_next(definition(task)?, after.as_deref(), *count, *json)?;
+        }
+        TaskCommand::Next { .. } => bail!("give a task id or --file"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(tasks: &[StoredTask], json: bool) -> Result<()> {
+    if json {
+        let values: Vec<_> = tasks
+            .iter()
+            .map(|t| {
+                let next = t.triggers.iter().filter_map(|tr| tr.next_fire_at).min();
+                serde_json::json!({
+                    "id": t.row.record.task_name,
+                    "enabled": t.row.record.enabled,
+                    "executor": t.row.record.executor,
+                    "ifRunning": t.row.record.overlap_policy,
+                    "triggers": t.triggers.len(),
+                    "nextFireAt": next,
+                    "command": t.row.record.command,
+                    "valid": t.definition.is_ok(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&values)?);
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_BORDERS_ONLY)
+        .set_header(vec!["Task", "Enabled", "Executor", "If running", "Triggers", "Next fire (UTC)", "Command"]);
+    for t in tasks {
+        let r = &t.row.record;
+        let next = t.triggers.iter().filter_map(|tr| tr.next_fire_at).min();
+        table.add_row(vec![
+            r.task_name.clone(),
+            if r.enabled { "yes" } else { "no" }.to_string(),
+            r.executor.clone(),
+            r.overlap_policy.clone(),
+            t.triggers.len().to_string(),
+            next.map(|n| n.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into()),
+            r.command.clone(),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+/// RFC 3339, or a wall-clock time read in the task's zone.
+fn parse_after(text: &str, task: &TaskDefinition) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let local = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .ok_or_else(|| anyhow!("--after: {text:?} is not a time (RFC 3339 or YYYY-MM-DDTHH:MM[:SS])"))?;
+    Ok(crate::schedule::wall_clock::resolve(task.time_zone, local))
+}
+
+fn print_next(task: &TaskDefinition, after: Option<&str>, count: usize, json: bool) -> Result<()> {
+    let after = after.map(|a| parse_after(a, task)).transpose()?.unwrap_or_else(Utc::now);
+    let times: Vec<String> = Schedule::new(task)
+        .upcoming(after, count)
+        .into_iter()
+        .map(|(at, _)| at.to_rfc3339())
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&times)?);
+    } else {
+        for t in &times {
+            println!("{t}");
+        }
+    }
+    Ok(())
+}

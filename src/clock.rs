@@ -1,0 +1,227 @@
+//! The trigger clock inside `stagehand run`: keeps the next occurrence of every enabled
+//! trigger in a priority queue, sleeps until the earliest, and enqueues it through
+//! `stage.FireTrigger`, which makes each occurrence fire exactly once however many
+//! drivers run. Occurrences missed while no driver ran are caught up once (one late
+//! run, or skipped and logged). Task changes, from the CLI or from SQL, bump
+//! `stage.ScheduleVersion`; the clock polls it and reloads.
+
+use crate::catalog;
+use crate::driver::Backoff;
+use crate::schedule::{catch_up, Occurrences, Trigger};
+use crate::store::{Backend, FireMode, StoreResult};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct ClockConfig {
+    /// How often `stage.ScheduleVersion` is checked for changes.
+    pub reload_check_every: Duration,
+    /// How many occurrences are enqueued at once when many fall due together.
+    pub fire_concurrency: usize,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        ClockConfig {
+            reload_check_every: Duration::from_secs(1),
+            fire_concurrency: 8,
+        }
+    }
+}
+
+/// One enabled trigger the clock watches.
+struct Watched {
+    task_name: Arc<str>,
+    trigger: Trigger,
+}
+
+/// A pending occurrence: due at `due` (the occurrence itself, later when retrying).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Pending {
+    due: DateTime<Utc>,
+    trigger_id: i32,
+    occurrence: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct State {
+    version: Option<i64>,
+    watched: HashMap<i32, Watched>,
+    queue: BinaryHeap<Reverse<Pending>>,
+}
+
+/// Runs until `stop` fires. Database errors are retried; the clock never gives up.
+pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationToken) {
+    // Occurrences before this instant passed while no clock of ours ran: catch-up rules.
+    let started_at = Utc::now();
+    let mut state = State::default();
+    let mut retry = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let mut next_check = tokio::time::Instant::now();
+    loop {
+        if tokio::time::Instant::now() >= next_check {
+            next_check = tokio::time::Instant::now() + config.reload_check_every;
+            if let Err(error) = reload_if_changed(&*db, &mut state, started_at).await {
+                tracing::warn!(%error, "cannot read the schedule: waiting for the database");
+                next_check = tokio::time::Instant::now() + retry.next_wait();
+            }
+        }
+        fire_due(&db, &mut state, &config, &mut retry).await;
+        let wake = state
+            .queue
+            .peek()
+            .map(|Reverse(p)| (p.due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+            .map_or(next_check, |wait| next_check.min(tokio::time::Instant::now() + wait));
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+async fn reload_if_changed(db: &dyn Backend, state: &mut State, started_at: DateTime<Utc>) -> StoreResult<()> {
+    let version = db.schedule_version().await?;
+    if state.version == Some(version) {
+        return Ok(());
+    }
+    let tasks = catalog::load(db).await?;
+    let mut watched = HashMap::new();
+    let mut queue = BinaryHeap::new();
+    let mut next_fire = Vec::new();
+    for task in &tasks {
+        let definition = match &task.definition {
+            Ok(d) => d,
+            Err(why) => {
+                if !task.triggers.is_empty() {
+                    tracing::warn!(task = %task.row.record.task_name, "task ignored by the clock: {why}");
+                }
+                continue;
+            }
+        };
+        let name: Arc<str> = Arc::from(definition.id.as_str());
+        let schedule = crate::schedule::Schedule::new(definition);
+        for (row, trigger) in task.triggers.iter().zip(schedule.triggers()) {
+            let plan = catch_up(
+                trigger,
+                row.last_fired_for,
+                row.created_at,
+                started_at,
+                definition.run_if_missed,
+            );
+            if let Some(missed) = &plan.missed {
+                let mode = if plan.late_run().is_some() { FireMode::Late } else { FireMode::Skip };
+                let count = i32::try_from(missed.count).unwrap_or(i32::MAX);
+                match db.fire_trigger(row.trigger_id, missed.latest, plan.next, mode, count).await {
+                    Ok(result) if result.fired => tracing::info!(
+                        task = %name,
+                        occurrence = %missed.latest,
+                        missed = missed.count,
+                        late_run = mode == FireMode::Late,
+                        "caught up occurrences missed while no driver was running"
+                    ),
+                    Ok(_) => {}
+                    // Left for the next reload: LastFiredFor did not move.
+                    Err(error) => tracing::warn!(%error, task = %name, "catch-up failed; will retry"),
+                }
+            }
+            if plan.next != row.next_fire_at {
+                next_fire.push((row.trigger_id, plan.next));
+            }
+            if let Some(next) = plan.next {
+                queue.push(Reverse(Pending {
+                    due: next,
+                    trigger_id: row.trigger_id,
+                    occurrence: next,
+                }));
+                watched.insert(
+                    row.trigger_id,
+                    Watched {
+                        task_name: name.clone(),
+                        trigger: trigger.clone(),
+                    },
+                );
+            }
+        }
+    }
+    if !next_fire.is_empty() {
+        db.update_next_fire(&next_fire).await?;
+    }
+    tracing::info!(tasks = tasks.len(), triggers = watched.len(), version, "schedule loaded");
+    *state = State {
+        version: Some(version),
+        watched,
+        queue,
+    };
+    Ok(())
+}
+
+/// Enqueues every occurrence that is due, several at a time.
+async fn fire_due(db: &Arc<dyn Backend>, state: &mut State, config: &ClockConfig, retry: &mut Backoff) {
+    let now = Utc::now();
+    let mut due = Vec::new();
+    while let Some(&Reverse(p)) = state.queue.peek() {
+        if p.due > now {
+            break;
+        }
+        state.queue.pop();
+        if let Some(w) = state.watched.get(&p.trigger_id) {
+            due.push((p, w.task_name.clone(), w.trigger.next_after(p.occurrence)));
+        }
+    }
+    if due.is_empty() {
+        return;
+    }
+    let results: Vec<_> = futures_util::stream::iter(due)
+        .map(|(p, name, next)| {
+            let db = db.clone();
+            async move {
+                let result = db.fire_trigger(p.trigger_id, p.occurrence, next, FireMode::Run, 0).await;
+                (p, name, next, result)
+            }
+        })
+        .buffer_unordered(config.fire_concurrency.max(1))
+        .collect()
+        .await;
+    let mut failed = false;
+    for (p, name, next, result) in results {
+        match result {
+            Ok(fired) => {
+                if fired.fired {
+                    match (fired.registered, fired.process_id) {
+                        (Some(true), Some(id)) => {
+                            tracing::info!(task = %name, occurrence = %p.occurrence, process_id = id, "enqueued")
+                        }
+                        _ => tracing::info!(
+                            task = %name,
+                            occurrence = %p.occurrence,
+                            status = ?fired.status,
+                            "occurrence skipped: the previous run is still going (ifRunning: skip)"
+                        ),
+                    }
+                }
+                if let Some(next) = next {
+                    state.queue.push(Reverse(Pending {
+                        due: next,
+                        trigger_id: p.trigger_id,
+                        occurrence: next,
+                    }));
+                }
+            }
+            Err(error) => {
+                failed = true;
+                tracing::warn!(%error, task = %name, occurrence = %p.occurrence, "cannot enqueue: waiting for the database");
+                state.queue.push(Reverse(Pending {
+                    due: Utc::now() + retry.next_wait(),
+                    ..p
+                }));
+            }
+        }
+    }
+    if !failed {
+        retry.reset();
+    }
+}
