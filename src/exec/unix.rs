@@ -57,7 +57,7 @@ impl ProcessTree {
 
     /// Makes the command start its own process group.
     pub(super) fn prepare(&self, command: &mut Command) {
-        let _ = command;
+        command.process_group(0);
     }
 
     /// Records the spawned child as the tree's root.

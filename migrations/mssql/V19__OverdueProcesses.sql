@@ -1,0 +1,17 @@
+-- stagehand: stage.OverdueProcesses, runs InProgress for longer than their task's
+-- TimeoutMinutes (60 when the run has no task or the task has none): what a DBA looks
+-- at first when a worker seems stuck.
+CREATE OR ALTER VIEW stage.OverdueProcesses
+AS
+SELECT fc.ProcessID,
+       fc.ProcessName,
+       fc.WorkerAssigned,
+       fc.StartTime,
+       -- whole minutes elapsed (DATEDIFF(MINUTE) would count minute boundaries instead)
+       DATEDIFF_BIG(MILLISECOND, fc.StartTime, SYSUTCDATETIME()) / 60000 AS RunningMinutes,
+       ISNULL(t.TimeoutMinutes, 60) AS TimeoutMinutes
+FROM stage.FileControl AS fc
+LEFT JOIN stage.Task AS t
+       ON t.TaskID = fc.TaskID
+WHERE fc.Status = 'InProgress'
+  AND fc.StartTime < DATEADD(MINUTE, -ISNULL(t.TimeoutMinutes, 60), SYSUTCDATETIME());
