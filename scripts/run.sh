@@ -45,5 +45,16 @@ STAGEHAND=$PWD/target/release/stagehand
 echo "==> deploying the schema"
 "$STAGEHAND" migrate
 
-echo "==> status (from another terminal: eval \"\$(scripts/run.sh env)\"; $STAGEHAND status)"
-"$STAGEHAND" status
+tasks=$("$PG_BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d stagehand -tAc "SELECT count(*) FROM stage.Task")
+if [ "$tasks" = "0" ]; then
+  echo "==> no tasks yet: loading examples/tasks/*.json"
+  "$STAGEHAND" task import examples/tasks/*.json
+fi
+"$STAGEHAND" task list
+
+cat <<MSG
+==> running the driver (Ctrl-C stops it; a second Ctrl-C stops at once)
+    From another terminal:  eval "\$(scripts/run.sh env)"; $STAGEHAND status
+                            $STAGEHAND logs --follow
+MSG
+exec "$STAGEHAND" run

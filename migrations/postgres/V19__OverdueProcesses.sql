@@ -5,7 +5,7 @@ SELECT f.ProcessID,
        f.ProcessName,
        f.WorkerAssigned,
        f.StartTime,
-       (EXTRACT(EPOCH FROM now() - f.StartTime) / 60)::double precision AS RunningMinutes,
+       floor(EXTRACT(EPOCH FROM now() - f.StartTime) / 60)::integer AS RunningMinutes,  -- whole minutes
        COALESCE(t.TimeoutMinutes, 60) AS TimeoutMinutes
 FROM stage.FileControl AS f
 LEFT JOIN stage.Task AS t ON t.TaskID = f.TaskID

@@ -32,8 +32,11 @@ pub enum TaskCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
-    /// Add or replace all tasks of a JSON array file, in one transaction.
-    Import { file: PathBuf },
+    /// Add or replace every task of the given files (arrays or single tasks), in one transaction.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// The next fire times of a stored task (ID) or of a task file (--file, no database).
     Next {
         /// A stored task's id.
@@ -128,8 +131,11 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
             }
             save(&db, &tasks).await?;
         }
-        TaskCommand::Import { file } => {
-            let tasks = read_tasks(file)?;
+        TaskCommand::Import { files } => {
+            let mut tasks = Vec::new();
+            for file in files {
+                tasks.extend(read_tasks(file)?);
+            }
             save(&db, &tasks).await?;
             println!("imported {} tasks", tasks.len());
         }

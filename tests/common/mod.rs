@@ -382,6 +382,7 @@ impl TestDb {
 pub enum Unit {
     Second,
     Minute,
+    Hour,
     Day,
     Month,
 }
@@ -391,6 +392,7 @@ impl Unit {
         match self {
             Unit::Second => "second",
             Unit::Minute => "minute",
+            Unit::Hour => "hour",
             Unit::Day => "day",
             Unit::Month => "month",
         }
@@ -400,6 +402,7 @@ impl Unit {
         match self {
             Unit::Second => "SECOND",
             Unit::Minute => "MINUTE",
+            Unit::Hour => "HOUR",
             Unit::Day => "DAY",
             Unit::Month => "MONTH",
         }

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Stand-in for an ERP backup: archives the examples folder into .stagehand/backups and
+# keeps the five newest archives.
+set -eu
+dir=.stagehand/backups
+mkdir -p "$dir"
+file="$dir/erp-$(date -u +%Y%m%dT%H%M%SZ)-$STAGEHAND_PROCESS_ID.tar.gz"
+tar -czf "$file" examples
+ls -1t "$dir"/erp-*.tar.gz | tail -n +6 | xargs -r rm -f
+echo "backup written: $file ($(wc -c <"$file") bytes)"
