@@ -46,7 +46,10 @@ async fn command_not_found_through_the_shell() {
     assert_eq!(outcome.message, "exited with code 127 (command not found)");
     assert_eq!(outcome.exit_code, Some(127));
     assert!(
-        outcome.stderr.text.contains("stagehand-no-such-command-xyz"),
+        outcome
+            .stderr
+            .text
+            .contains("stagehand-no-such-command-xyz"),
         "the shell's own message is kept: {:?}",
         outcome.stderr.text
     );
@@ -96,7 +99,10 @@ async fn working_directory_that_is_a_file_is_named() {
     assert_eq!(outcome.kind, OutcomeKind::Failed);
     assert_eq!(
         outcome.message,
-        format!("working directory is not a directory: {}", file.path().display())
+        format!(
+            "working directory is not a directory: {}",
+            file.path().display()
+        )
     );
 }
 
@@ -116,9 +122,13 @@ async fn runs_in_the_working_directory() {
 async fn environment_variables_reach_shell_and_program() {
     let env = vec![
         ("STAGEHAND_PROCESS_ID".to_owned(), "42".to_owned()),
-        ("STAGEHAND_PROCESS_NAME".to_owned(), "nightly backup".to_owned()),
+        (
+            "STAGEHAND_PROCESS_NAME".to_owned(),
+            "nightly backup".to_owned(),
+        ),
     ];
-    let mut shell = CommandSpec::shell("printf '%s|%s' \"$STAGEHAND_PROCESS_ID\" \"$STAGEHAND_PROCESS_NAME\"");
+    let mut shell =
+        CommandSpec::shell("printf '%s|%s' \"$STAGEHAND_PROCESS_ID\" \"$STAGEHAND_PROCESS_NAME\"");
     shell.env = env.clone();
     let outcome = run_spec(&shell).await;
     assert_eq!(outcome.stdout.text, "42|nightly backup", "{outcome:?}");
@@ -133,8 +143,7 @@ async fn environment_variables_reach_shell_and_program() {
 #[tokio::test]
 async fn shell_metacharacters_in_a_variable_stay_inert() {
     let dir = tempfile::tempdir().unwrap();
-    let parameters =
-        r#"{"a":"'; touch pwned1 #","b":"\"; touch pwned2 #","c":"$(touch pwned3)","d":"`touch pwned4`","e":"| touch pwned5 && touch pwned6"}"#;
+    let parameters = r#"{"a":"'; touch pwned1 #","b":"\"; touch pwned2 #","c":"$(touch pwned3)","d":"`touch pwned4`","e":"| touch pwned5 && touch pwned6"}"#;
     let mut spec = CommandSpec::shell("printf '%s' \"$STAGEHAND_PARAMETERS\"");
     spec.working_directory = Some(dir.path().to_path_buf());
     spec.env = vec![("STAGEHAND_PARAMETERS".to_owned(), parameters.to_owned())];
@@ -155,7 +164,10 @@ async fn invalid_specs_are_rejected_naming_the_field() {
     spec.env = vec![("A=B".to_owned(), "x".to_owned())];
     let outcome = run_spec(&spec).await;
     assert_eq!(outcome.kind, OutcomeKind::Failed);
-    assert_eq!(outcome.message, "invalid environment variable name: \"A=B\"");
+    assert_eq!(
+        outcome.message,
+        "invalid environment variable name: \"A=B\""
+    );
 }
 
 #[tokio::test]
@@ -174,6 +186,14 @@ async fn a_cancelled_token_prevents_the_start() {
 async fn duration_covers_the_run() {
     let outcome = run_spec(&CommandSpec::shell("sleep 0.2")).await;
     assert_eq!(outcome.kind, OutcomeKind::Succeeded, "{outcome:?}");
-    assert!(outcome.duration >= Duration::from_millis(200), "{:?}", outcome.duration);
-    assert!(outcome.duration < Duration::from_secs(2), "{:?}", outcome.duration);
+    assert!(
+        outcome.duration >= Duration::from_millis(200),
+        "{:?}",
+        outcome.duration
+    );
+    assert!(
+        outcome.duration < Duration::from_secs(2),
+        "{:?}",
+        outcome.duration
+    );
 }

@@ -26,7 +26,11 @@ async fn ten_megabytes_on_both_streams_keep_only_the_tail() {
 
 #[tokio::test]
 async fn invalid_utf8_is_replaced() {
-    let outcome = run(&CommandSpec::shell(r"printf 'ok \377\376 end'"), CancellationToken::new()).await;
+    let outcome = run(
+        &CommandSpec::shell(r"printf 'ok \377\376 end'"),
+        CancellationToken::new(),
+    )
+    .await;
     assert_eq!(outcome.kind, OutcomeKind::Succeeded, "{}", outcome.message);
     assert_eq!(outcome.stdout.text, "ok \u{FFFD}\u{FFFD} end");
     assert_eq!(outcome.stdout.total_bytes, 9);
@@ -48,7 +52,8 @@ async fn output_file_receives_everything_appended() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.log");
     std::fs::write(&path, "previous run\n").unwrap();
-    let mut spec = CommandSpec::shell("echo first; echo warning >&2; yes line | head -n 50000; echo last");
+    let mut spec =
+        CommandSpec::shell("echo first; echo warning >&2; yes line | head -n 50000; echo last");
     spec.output_limit = 1024;
     spec.output_file = Some(path.clone());
     let outcome = run(&spec, CancellationToken::new()).await;
@@ -57,13 +62,15 @@ async fn output_file_receives_everything_appended() {
     assert_eq!(outcome.stdout.text.len(), 1024);
 
     let written = std::fs::read_to_string(&path).unwrap();
-    assert!(written.starts_with("previous run\n"), "appended, not replaced");
+    assert!(
+        written.starts_with("previous run\n"),
+        "appended, not replaced"
+    );
     assert!(written.contains("first\n"));
     assert!(written.contains("warning\n"));
     assert!(written.ends_with("last\n") || written.contains("last\n"));
-    let expected_len = "previous run\n".len() as u64
-        + outcome.stdout.total_bytes
-        + outcome.stderr.total_bytes;
+    let expected_len =
+        "previous run\n".len() as u64 + outcome.stdout.total_bytes + outcome.stderr.total_bytes;
     assert_eq!(written.len() as u64, expected_len);
 }
 

@@ -13,7 +13,8 @@ use stagehand::store::{ClaimedProcess, ProcessStatus};
 use tokio::sync::Barrier;
 
 /// ProcessWorkerTask's result set, for counting its rows on SQL Server.
-const WORKER_TASK_COLUMNS: &str = "ProcessID bigint, ProcessName nvarchar(255), Parameters nvarchar(max), Attempt int";
+const WORKER_TASK_COLUMNS: &str =
+    "ProcessID bigint, ProcessName nvarchar(255), Parameters nvarchar(max), Attempt int";
 
 /// Ends every active process so the next scenario starts from an empty queue.
 async fn clear_queue(db: &TestDb) {
@@ -43,23 +44,47 @@ async fn assignments_are_min_of_free_workers_and_pending(db: &TestDb) {
             let mut assigned = db.assign(workers).await.must(db, "AssignProcessToWorker");
             assigned.sort_by_key(|a| a.process_id);
             let expected = (workers as usize).min(pending);
-            assert_eq!(assigned.len(), expected, "{db}: {case}: assignments = min(free workers, pending)");
+            assert_eq!(
+                assigned.len(),
+                expected,
+                "{db}: {case}: assignments = min(free workers, pending)"
+            );
             for (k, a) in assigned.iter().enumerate() {
-                assert_eq!(a.process_id, ids[k], "{db}: {case}: the oldest processes go first: {assigned:?}");
+                assert_eq!(
+                    a.process_id, ids[k],
+                    "{db}: {case}: the oldest processes go first: {assigned:?}"
+                );
                 assert_eq!(
                     a.worker_assigned,
                     format!("Worker_{}", k + 1),
                     "{db}: {case}: the lowest free worker numbers go first: {assigned:?}"
                 );
-                assert_eq!(a.attempt, 1, "{db}: {case}: an assignment counts an attempt: {a:?}");
-                assert_eq!(a.lease_expires_at, None, "{db}: {case}: no lease for external executors");
+                assert_eq!(
+                    a.attempt, 1,
+                    "{db}: {case}: an assignment counts an attempt: {a:?}"
+                );
+                assert_eq!(
+                    a.lease_expires_at, None,
+                    "{db}: {case}: no lease for external executors"
+                );
                 let row = db.row(a.process_id).await;
-                assert_eq!(row.status, ProcessStatus::InProgress, "{db}: {case}: {row:?}");
-                assert_eq!(row.worker_assigned.as_deref(), Some(a.worker_assigned.as_str()));
-                assert!(row.start_time.is_some(), "{db}: {case}: StartTime set: {row:?}");
+                assert_eq!(
+                    row.status,
+                    ProcessStatus::InProgress,
+                    "{db}: {case}: {row:?}"
+                );
+                assert_eq!(
+                    row.worker_assigned.as_deref(),
+                    Some(a.worker_assigned.as_str())
+                );
+                assert!(
+                    row.start_time.is_some(),
+                    "{db}: {case}: StartTime set: {row:?}"
+                );
             }
             assert_eq!(
-                db.count("stage.FileControl WHERE Status = 'InProgress'").await,
+                db.count("stage.FileControl WHERE Status = 'InProgress'")
+                    .await,
                 expected as i64,
                 "{db}: {case}: InProgress rows"
             );
@@ -81,22 +106,35 @@ async fn busy_workers_are_skipped(db: &TestDb) {
 
     let later = register_many(db, "later", 2).await;
     let assigned = db.assign(3).await.must(db, "AssignProcessToWorker");
-    let got: Vec<(i64, &str)> = assigned.iter().map(|a| (a.process_id, a.worker_assigned.as_str())).collect();
+    let got: Vec<(i64, &str)> = assigned
+        .iter()
+        .map(|a| (a.process_id, a.worker_assigned.as_str()))
+        .collect();
     assert_eq!(
         got,
         vec![(first[2], "Worker_3")],
         "{db}: Worker_1 and Worker_2 are busy; only Worker_3 gets the oldest pending process"
     );
     assert!(
-        db.assign(3).await.must(db, "AssignProcessToWorker").is_empty(),
+        db.assign(3)
+            .await
+            .must(db, "AssignProcessToWorker")
+            .is_empty(),
         "{db}: all three workers busy: nothing assigned"
     );
     assert_eq!(db.row(later[0]).await.status, ProcessStatus::Pending);
 
     db.exec(&db.seed_completion_sql(first[0])).await;
     let assigned = db.assign(3).await.must(db, "AssignProcessToWorker");
-    let got: Vec<(i64, &str)> = assigned.iter().map(|a| (a.process_id, a.worker_assigned.as_str())).collect();
-    assert_eq!(got, vec![(later[0], "Worker_1")], "{db}: the freed Worker_1 gets the next one");
+    let got: Vec<(i64, &str)> = assigned
+        .iter()
+        .map(|a| (a.process_id, a.worker_assigned.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(later[0], "Worker_1")],
+        "{db}: the freed Worker_1 gets the next one"
+    );
 }
 
 conformance!(process_worker_task_returns_exactly_one_row);
@@ -104,24 +142,43 @@ async fn process_worker_task_returns_exactly_one_row(db: &TestDb) {
     let idle_call = [db.text("Worker_7")];
     let idle_args: Vec<&str> = idle_call.iter().map(String::as_str).collect();
     assert_eq!(
-        db.rows_returned("ProcessWorkerTask", &idle_args, WORKER_TASK_COLUMNS).await,
+        db.rows_returned("ProcessWorkerTask", &idle_args, WORKER_TASK_COLUMNS)
+            .await,
         1,
         "{db}: an idle worker gets exactly one row"
     );
-    let idle = db.worker_task("Worker_7").await.must(db, "ProcessWorkerTask");
-    assert_eq!(idle, Default::default(), "{db}: the idle worker's row is all NULL");
+    let idle = db
+        .worker_task("Worker_7")
+        .await
+        .must(db, "ProcessWorkerTask");
+    assert_eq!(
+        idle,
+        Default::default(),
+        "{db}: the idle worker's row is all NULL"
+    );
 
-    let id = db.register("export_orders", Some(r#"{"day":"2024-05-01"}"#), None).await.must(db, "register");
+    let id = db
+        .register("export_orders", Some(r#"{"day":"2024-05-01"}"#), None)
+        .await
+        .must(db, "register");
     db.assign(1).await.must(db, "AssignProcessToWorker");
     let busy_call = [db.text("Worker_1")];
     let busy_args: Vec<&str> = busy_call.iter().map(String::as_str).collect();
     assert_eq!(
-        db.rows_returned("ProcessWorkerTask", &busy_args, WORKER_TASK_COLUMNS).await,
+        db.rows_returned("ProcessWorkerTask", &busy_args, WORKER_TASK_COLUMNS)
+            .await,
         1,
         "{db}: a busy worker gets exactly one row"
     );
-    let busy = db.worker_task("Worker_1").await.must(db, "ProcessWorkerTask");
-    assert_eq!(busy.process_id, Some(id.process_id), "{db}: the worker's process: {busy:?}");
+    let busy = db
+        .worker_task("Worker_1")
+        .await
+        .must(db, "ProcessWorkerTask");
+    assert_eq!(
+        busy.process_id,
+        Some(id.process_id),
+        "{db}: the worker's process: {busy:?}"
+    );
     assert_eq!(busy.process_name.as_deref(), Some("export_orders"));
     assert_eq!(busy.parameters.as_deref(), Some(r#"{"day":"2024-05-01"}"#));
     assert_eq!(busy.attempt, Some(1));
@@ -137,21 +194,41 @@ async fn concurrent_assignments_never_double_assign(db: &TestDb) {
                 let (store, barrier, label) = (db.store(), barrier.clone(), db.to_string());
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    store.assign(4).await.must(&label, "concurrent AssignProcessToWorker")
+                    store
+                        .assign(4)
+                        .await
+                        .must(&label, "concurrent AssignProcessToWorker")
                 })
             })
             .collect();
         let mut all: Vec<ClaimedProcess> = Vec::new();
         for caller in callers {
-            all.extend(caller.await.unwrap_or_else(|e| panic!("{db}: an assigning task failed: {e}")));
+            all.extend(
+                caller
+                    .await
+                    .unwrap_or_else(|e| panic!("{db}: an assigning task failed: {e}")),
+            );
         }
         let processes: HashSet<i64> = all.iter().map(|a| a.process_id).collect();
         let workers: HashSet<&str> = all.iter().map(|a| a.worker_assigned.as_str()).collect();
-        assert_eq!(processes.len(), all.len(), "{db}: round {round}: a process assigned twice: {all:?}");
-        assert_eq!(workers.len(), all.len(), "{db}: round {round}: a worker given two processes: {all:?}");
-        assert_eq!(all.len(), 4, "{db}: round {round}: 4 free workers, 10 pending: 4 assignments in all");
         assert_eq!(
-            db.count("stage.FileControl WHERE Status = 'InProgress'").await,
+            processes.len(),
+            all.len(),
+            "{db}: round {round}: a process assigned twice: {all:?}"
+        );
+        assert_eq!(
+            workers.len(),
+            all.len(),
+            "{db}: round {round}: a worker given two processes: {all:?}"
+        );
+        assert_eq!(
+            all.len(),
+            4,
+            "{db}: round {round}: 4 free workers, 10 pending: 4 assignments in all"
+        );
+        assert_eq!(
+            db.count("stage.FileControl WHERE Status = 'InProgress'")
+                .await,
             4,
             "{db}: round {round}: InProgress rows"
         );
@@ -165,21 +242,34 @@ async fn seed_completion_statement_frees_the_worker(db: &TestDb) {
     let assigned = db.assign(1).await.must(db, "AssignProcessToWorker");
     assert_eq!(assigned.len(), 1, "{db}: {assigned:?}");
     assert_eq!(assigned[0].process_id, ids[0]);
-    assert!(db.assign(1).await.must(db, "assign").is_empty(), "{db}: Worker_1 is busy");
+    assert!(
+        db.assign(1).await.must(db, "assign").is_empty(),
+        "{db}: Worker_1 is busy"
+    );
 
-    let task = db.worker_task("Worker_1").await.must(db, "ProcessWorkerTask");
-    let process_id = task.process_id.unwrap_or_else(|| panic!("{db}: Worker_1 holds a process"));
+    let task = db
+        .worker_task("Worker_1")
+        .await
+        .must(db, "ProcessWorkerTask");
+    let process_id = task
+        .process_id
+        .unwrap_or_else(|| panic!("{db}: Worker_1 holds a process"));
     let updated = db.exec(&db.seed_completion_sql(process_id)).await;
     assert_eq!(updated, 1, "{db}: the seed's UPDATE changes one row");
     let row = db.row(process_id).await;
     assert_eq!(row.status, ProcessStatus::Completed, "{db}: {row:?}");
     assert!(row.end_time.is_some(), "{db}: EndTime set: {row:?}");
     assert_eq!(
-        db.worker_task("Worker_1").await.must(db, "ProcessWorkerTask"),
+        db.worker_task("Worker_1")
+            .await
+            .must(db, "ProcessWorkerTask"),
         Default::default(),
         "{db}: the worker is idle again"
     );
     let next = db.assign(1).await.must(db, "AssignProcessToWorker");
     assert_eq!(next.len(), 1, "{db}: {next:?}");
-    assert_eq!((next[0].process_id, next[0].worker_assigned.as_str()), (ids[1], "Worker_1"));
+    assert_eq!(
+        (next[0].process_id, next[0].worker_assigned.as_str()),
+        (ids[1], "Worker_1")
+    );
 }

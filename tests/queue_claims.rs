@@ -23,16 +23,27 @@ async fn sixteen_claimers_over_ten_thousand_processes(db: &TestDb) {
             let (store, label) = (db.store(), db.to_string());
             tokio::spawn(async move {
                 for _ in 0..PROCESSES / REGISTRARS {
-                    let r = store.register("bulk", None, None).await.must(&label, "RegisterProcess");
-                    assert!(r.registered, "{label}: parallel registrations are all accepted: {r:?}");
+                    let r = store
+                        .register("bulk", None, None)
+                        .await
+                        .must(&label, "RegisterProcess");
+                    assert!(
+                        r.registered,
+                        "{label}: parallel registrations are all accepted: {r:?}"
+                    );
                 }
             })
         })
         .collect();
     for registrar in registrars {
-        registrar.await.unwrap_or_else(|e| panic!("{db}: a registering task failed: {e}"));
+        registrar
+            .await
+            .unwrap_or_else(|e| panic!("{db}: a registering task failed: {e}"));
     }
-    assert_eq!(db.count("stage.FileControl WHERE Status = 'Pending'").await, PROCESSES as i64);
+    assert_eq!(
+        db.count("stage.FileControl WHERE Status = 'Pending'").await,
+        PROCESSES as i64
+    );
 
     let claimers: Vec<_> = (0..CLAIMERS)
         .map(|k| {
@@ -52,7 +63,9 @@ async fn sixteen_claimers_over_ten_thousand_processes(db: &TestDb) {
                         // Rows locked by other claimers are skipped, not waited for: stop
                         // only when nothing is Pending any more.
                         let pending = store
-                            .query_i64("SELECT COUNT(*) FROM stage.FileControl WHERE Status = 'Pending'")
+                            .query_i64(
+                                "SELECT COUNT(*) FROM stage.FileControl WHERE Status = 'Pending'",
+                            )
                             .await
                             .must(&label, "count pending");
                         if pending == Some(0) {
@@ -61,19 +74,43 @@ async fn sixteen_claimers_over_ten_thousand_processes(db: &TestDb) {
                         tokio::time::sleep(Duration::from_millis(2)).await;
                         continue;
                     }
-                    assert!(claimed.len() <= BATCH as usize, "{label}: MaxCount exceeded: {}", claimed.len());
+                    assert!(
+                        claimed.len() <= BATCH as usize,
+                        "{label}: MaxCount exceeded: {}",
+                        claimed.len()
+                    );
                     let completions: Vec<Completion> = claimed
                         .iter()
                         .map(|c| {
-                            assert_eq!(c.worker_assigned, worker, "{label}: claimed for another worker: {c:?}");
-                            assert_eq!(c.attempt, 1, "{label}: a process claimed a second time: {c:?}");
-                            Completion::new(c.process_id, &worker, Some(c.attempt), FinalStatus::Completed)
+                            assert_eq!(
+                                c.worker_assigned, worker,
+                                "{label}: claimed for another worker: {c:?}"
+                            );
+                            assert_eq!(
+                                c.attempt, 1,
+                                "{label}: a process claimed a second time: {c:?}"
+                            );
+                            Completion::new(
+                                c.process_id,
+                                &worker,
+                                Some(c.attempt),
+                                FinalStatus::Completed,
+                            )
                         })
                         .collect();
-                    let results = store.complete(&completions).await.must(&label, "CompleteProcesses");
-                    assert_eq!(results.len(), completions.len(), "{label}: one result per completion");
+                    let results = store
+                        .complete(&completions)
+                        .await
+                        .must(&label, "CompleteProcesses");
+                    assert_eq!(
+                        results.len(),
+                        completions.len(),
+                        "{label}: one result per completion"
+                    );
                     assert!(
-                        results.iter().all(|r| r.accepted && r.status == Some(ProcessStatus::Completed)),
+                        results
+                            .iter()
+                            .all(|r| r.accepted && r.status == Some(ProcessStatus::Completed)),
                         "{label}: the owner's completions are accepted: {results:?}"
                     );
                     mine.extend(claimed.iter().map(|c| c.process_id));
@@ -83,17 +120,35 @@ async fn sixteen_claimers_over_ten_thousand_processes(db: &TestDb) {
         .collect();
     let mut all = Vec::new();
     for claimer in claimers {
-        all.extend(claimer.await.unwrap_or_else(|e| panic!("{db}: a claiming task failed: {e}")));
+        all.extend(
+            claimer
+                .await
+                .unwrap_or_else(|e| panic!("{db}: a claiming task failed: {e}")),
+        );
     }
     let distinct: HashSet<i64> = all.iter().copied().collect();
-    assert_eq!(distinct.len(), all.len(), "{db}: {} claims were duplicates", all.len() - distinct.len());
-    assert_eq!(all.len(), PROCESSES, "{db}: every process claimed exactly once");
     assert_eq!(
-        db.count("stage.FileControl WHERE Status = 'Completed'").await,
+        distinct.len(),
+        all.len(),
+        "{db}: {} claims were duplicates",
+        all.len() - distinct.len()
+    );
+    assert_eq!(
+        all.len(),
+        PROCESSES,
+        "{db}: every process claimed exactly once"
+    );
+    assert_eq!(
+        db.count("stage.FileControl WHERE Status = 'Completed'")
+            .await,
         PROCESSES as i64,
         "{db}: none lost: all Completed"
     );
-    assert_eq!(db.count("stage.FileControl WHERE Status <> 'Completed'").await, 0);
+    assert_eq!(
+        db.count("stage.FileControl WHERE Status <> 'Completed'")
+            .await,
+        0
+    );
 }
 
 conformance!(claimed_rows_carry_what_the_worker_needs);
@@ -106,7 +161,10 @@ async fn claimed_rows_carry_what_the_worker_needs(db: &TestDb) {
         ..TaskRecord::new("report", "/usr/bin/report")
     };
     let task_id = db.save_task(&task).await.must(db, "SaveTask").task_id;
-    let registered = db.register("report", Some(r#"{"region":"north"}"#), None).await.must(db, "register");
+    let registered = db
+        .register("report", Some(r#"{"region":"north"}"#), None)
+        .await
+        .must(db, "register");
     let claimed = db.claim_as("w", 1).await;
     assert_eq!(claimed.len(), 1, "{db}: {claimed:?}");
     let c = &claimed[0];
@@ -114,15 +172,30 @@ async fn claimed_rows_carry_what_the_worker_needs(db: &TestDb) {
     assert_eq!(c.process_name, "report");
     assert_eq!(c.task_id, Some(task_id), "{db}: {c:?}");
     assert_eq!(c.command.as_deref(), Some("/usr/bin/report"), "{db}: {c:?}");
-    assert_eq!(c.arguments.as_deref(), Some(r#"["--day","2024-05-01"]"#), "{db}: {c:?}");
-    assert_eq!(c.working_directory.as_deref(), Some("/srv/jobs"), "{db}: {c:?}");
-    assert_eq!(c.parameters.as_deref(), Some(r#"{"region":"north"}"#), "{db}: {c:?}");
+    assert_eq!(
+        c.arguments.as_deref(),
+        Some(r#"["--day","2024-05-01"]"#),
+        "{db}: {c:?}"
+    );
+    assert_eq!(
+        c.working_directory.as_deref(),
+        Some("/srv/jobs"),
+        "{db}: {c:?}"
+    );
+    assert_eq!(
+        c.parameters.as_deref(),
+        Some(r#"{"region":"north"}"#),
+        "{db}: {c:?}"
+    );
     assert_eq!((c.attempt, c.max_attempts), (1, 4), "{db}: {c:?}");
     assert_eq!(c.timeout_minutes, Some(15), "{db}: {c:?}");
     let row = db.row(c.process_id).await;
     assert_eq!(row.status, ProcessStatus::InProgress, "{db}: {row:?}");
     assert_eq!(row.worker_assigned.as_deref(), Some("w"));
-    assert!(row.start_time.is_some() && row.end_time.is_none(), "{db}: {row:?}");
+    assert!(
+        row.start_time.is_some() && row.end_time.is_none(),
+        "{db}: {row:?}"
+    );
 }
 
 conformance!(max_count_is_honoured_oldest_first);
@@ -132,9 +205,20 @@ async fn max_count_is_honoured_oldest_first(db: &TestDb) {
     for _ in 0..7 {
         ids.push(db.register_new("many").await);
     }
-    for (round, expected) in [&ids[0..3], &ids[3..6], &ids[6..7], &[]].into_iter().enumerate() {
-        let claimed: Vec<i64> = db.claim_as("w", 3).await.iter().map(|c| c.process_id).collect();
-        assert_eq!(claimed, expected, "{db}: claim {round} with MaxCount 3: the oldest, by ProcessID");
+    for (round, expected) in [&ids[0..3], &ids[3..6], &ids[6..7], &[]]
+        .into_iter()
+        .enumerate()
+    {
+        let claimed: Vec<i64> = db
+            .claim_as("w", 3)
+            .await
+            .iter()
+            .map(|c| c.process_id)
+            .collect();
+        assert_eq!(
+            claimed, expected,
+            "{db}: claim {round} with MaxCount 3: the oldest, by ProcessID"
+        );
     }
 }
 
@@ -152,14 +236,27 @@ async fn slots_name_the_claimed_rows(db: &TestDb) {
         lease_seconds: 60,
         slots: Some(&slots),
     };
-    let claimed = db.claim(&request).await.must(db, "ClaimProcesses with slots");
-    let got: Vec<(i64, &str)> = claimed.iter().map(|c| (c.process_id, c.worker_assigned.as_str())).collect();
+    let claimed = db
+        .claim(&request)
+        .await
+        .must(db, "ClaimProcesses with slots");
+    let got: Vec<(i64, &str)> = claimed
+        .iter()
+        .map(|c| (c.process_id, c.worker_assigned.as_str()))
+        .collect();
     assert_eq!(
         got,
-        vec![(ids[0], "host1/a"), (ids[1], "host1/b"), (ids[2], "host1/c")],
+        vec![
+            (ids[0], "host1/a"),
+            (ids[1], "host1/b"),
+            (ids[2], "host1/c")
+        ],
         "{db}: at most one row per slot, the k-th row gets WorkerName/slot k"
     );
-    assert_eq!(db.row(ids[1]).await.worker_assigned.as_deref(), Some("host1/b"));
+    assert_eq!(
+        db.row(ids[1]).await.worker_assigned.as_deref(),
+        Some("host1/b")
+    );
 
     let slots: Vec<String> = ["x", "y", "z"].map(String::from).to_vec();
     let request = ClaimRequest {
@@ -168,9 +265,19 @@ async fn slots_name_the_claimed_rows(db: &TestDb) {
         lease_seconds: 60,
         slots: Some(&slots),
     };
-    let claimed = db.claim(&request).await.must(db, "ClaimProcesses with slots");
-    let got: Vec<(i64, &str)> = claimed.iter().map(|c| (c.process_id, c.worker_assigned.as_str())).collect();
-    assert_eq!(got, vec![(ids[3], "host1/x")], "{db}: min(MaxCount, slots) rows");
+    let claimed = db
+        .claim(&request)
+        .await
+        .must(db, "ClaimProcesses with slots");
+    let got: Vec<(i64, &str)> = claimed
+        .iter()
+        .map(|c| (c.process_id, c.worker_assigned.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(ids[3], "host1/x")],
+        "{db}: min(MaxCount, slots) rows"
+    );
 }
 
 conformance!(claim_sets_the_lease);
@@ -190,7 +297,10 @@ async fn claim_sets_the_lease(db: &TestDb) {
         .lease_expires_at
         .unwrap_or_else(|| panic!("{db}: ClaimProcesses must return LeaseExpiresAt"));
     let ahead = (lease - now).num_seconds();
-    assert!((85..=91).contains(&ahead), "{db}: lease expires {ahead}s from now, expected about 90");
+    assert!(
+        (85..=91).contains(&ahead),
+        "{db}: lease expires {ahead}s from now, expected about 90"
+    );
     let from = format!("FROM stage.FileControl WHERE ProcessID = {id}");
     let stored = db.instant("LeaseExpiresAt", &from).await;
     assert!(
@@ -213,12 +323,20 @@ async fn run_after_in_the_future_is_not_claimable(db: &TestDb) {
         db.from_now(1, Unit::Hour)
     ))
     .await;
-    assert!(db.claim_as("w", 5).await.is_empty(), "{db}: RunAfter in an hour: not claimable yet");
+    assert!(
+        db.claim_as("w", 5).await.is_empty(),
+        "{db}: RunAfter in an hour: not claimable yet"
+    );
     db.exec(&format!(
         "UPDATE stage.FileControl SET RunAfter = {} WHERE ProcessID = {id}",
         db.ago(1, Unit::Second)
     ))
     .await;
-    let claimed: Vec<i64> = db.claim_as("w", 5).await.iter().map(|c| c.process_id).collect();
+    let claimed: Vec<i64> = db
+        .claim_as("w", 5)
+        .await
+        .iter()
+        .map(|c| c.process_id)
+        .collect();
     assert_eq!(claimed, vec![id], "{db}: RunAfter passed: claimable");
 }

@@ -11,7 +11,8 @@ BEGIN
     SET XACT_ABORT ON;
 
     BEGIN TRY
-        IF @WorkerName IS NULL OR LTRIM(RTRIM(@WorkerName)) = N''
+        -- NULL, empty or only blanks (space, tab, LF, CR)
+        IF @WorkerName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @WorkerName) = 0
             THROW 50050, N'WorkerName must not be NULL or empty', 1;
         -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
         IF DATALENGTH(@WorkerName) / 2 > 255

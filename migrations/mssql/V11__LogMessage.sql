@@ -12,7 +12,8 @@ BEGIN
     SET XACT_ABORT ON;
 
     BEGIN TRY
-        IF @Message IS NULL OR LTRIM(RTRIM(@Message)) = N''
+        -- NULL, empty or only blanks (space, tab, LF, CR)
+        IF @Message IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @Message) = 0
             THROW 50055, N'Message must not be NULL or empty', 1;
         IF @LogLevel IS NULL OR @LogLevel COLLATE Latin1_General_BIN2 NOT IN ('Info', 'Warning', 'Error')
             THROW 50056, N'LogLevel must be one of Info, Warning, Error', 1;

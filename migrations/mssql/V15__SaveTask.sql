@@ -23,11 +23,12 @@ BEGIN
 
     BEGIN TRY
         -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
-        IF @TaskName IS NULL OR LTRIM(RTRIM(@TaskName)) = N''
+        -- NULL, empty or only blanks (space, tab, LF, CR)
+        IF @TaskName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @TaskName) = 0
             THROW 50070, N'TaskName must not be NULL or empty', 1;
         IF DATALENGTH(@TaskName) / 2 > 255
             THROW 50071, N'TaskName is longer than 255 characters', 1;
-        IF @Command IS NULL OR LTRIM(RTRIM(@Command)) = N''
+        IF @Command IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @Command) = 0
             THROW 50072, N'Command must not be NULL or empty', 1;
         IF DATALENGTH(@Command) / 2 > 4000
             THROW 50073, N'Command is longer than 4000 characters', 1;

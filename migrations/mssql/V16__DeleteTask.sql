@@ -9,7 +9,8 @@ BEGIN
     SET XACT_ABORT ON;
 
     BEGIN TRY
-        IF @TaskName IS NULL OR LTRIM(RTRIM(@TaskName)) = N''
+        -- NULL, empty or only blanks (space, tab, LF, CR)
+        IF @TaskName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @TaskName) = 0
             THROW 50088, N'TaskName must not be NULL or empty', 1;
         -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
         IF DATALENGTH(@TaskName) / 2 > 255

@@ -3,6 +3,11 @@
 -- timeout scan on seeks however large the tables grow. All instants are datetime2(3) UTC.
 -- Code columns (Status, OverlapPolicy, Executor, LogLevel) are checked case-sensitively.
 
+-- Filtered indexes need these ON (refinery's connection has them; run by hand, use sqlcmd -I,
+-- or the procedures are created with QUOTED_IDENTIFIER OFF and fail on every write).
+SET ANSI_NULLS ON;
+SET QUOTED_IDENTIFIER ON;
+
 -- OPENJSON, which every JSON argument goes through, needs compatibility level 130.
 IF (SELECT d.compatibility_level FROM sys.databases AS d WHERE d.database_id = DB_ID()) < 130
     THROW 50099, N'stagehand needs database compatibility level 130 or higher (OPENJSON); run ALTER DATABASE ... SET COMPATIBILITY_LEVEL = 130 first', 1;

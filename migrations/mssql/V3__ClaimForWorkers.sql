@@ -1,7 +1,7 @@
 -- stagehand: stage.ClaimForWorkers, the one claim implementation (internal; no role may
 -- execute it, ClaimProcesses and AssignProcessToWorker call it through ownership chaining).
 -- The k-th oldest runnable Pending process of @Executor goes to the k-th name of @Workers;
--- rows other claimers hold are skipped (READPAST), so concurrent claimers never wait.
+-- rows other claimers hold are skipped (READPAST), not waited for.
 CREATE OR ALTER PROCEDURE stage.ClaimForWorkers
     @Executor     varchar(10),
     @Workers      nvarchar(max),  -- JSON array of worker names
@@ -14,21 +14,23 @@ BEGIN
     BEGIN TRY
         IF @Executor IS NULL OR @Executor COLLATE Latin1_General_BIN2 NOT IN ('driver', 'external')
             THROW 50010, N'Executor must be one of driver, external', 1;
+        IF @LeaseSeconds < 1
+            THROW 50012, N'LeaseSeconds must be NULL or at least 1', 1;
         -- Separate IFs: T-SQL does not promise to stop at the first true OR term, and
         -- OPENJSON raises its own error on invalid JSON.
         IF @Workers IS NULL OR ISJSON(@Workers) = 0
-            THROW 50011, N'Workers must be a JSON array of worker names', 1;
+            THROW 50011, N'Workers must be a JSON array of non-empty worker names', 1;
         -- Wrapped in [...], the value's own JSON type shows (4 = array, 5 = object).
         IF (SELECT j.[type] FROM OPENJSON(N'[' + @Workers + N']') AS j) <> 4
-            THROW 50011, N'Workers must be a JSON array of worker names', 1;
+            THROW 50011, N'Workers must be a JSON array of non-empty worker names', 1;
+        -- Strings (type 1) of 1 to 255 characters; DATALENGTH / 2 counts characters
+        -- including trailing blanks (LEN ignores them).
         IF EXISTS (SELECT 1
                    FROM OPENJSON(@Workers) AS w
-                   WHERE w.[type] <> 1                          -- not a string
-                      OR LTRIM(RTRIM(w.[value])) = N''
-                      OR DATALENGTH(w.[value]) / 2 > 255)       -- characters, trailing blanks included
-            THROW 50012, N'Workers must hold names of 1 to 255 characters', 1;
-        IF @LeaseSeconds < 1
-            THROW 50013, N'LeaseSeconds must be NULL or at least 1', 1;
+                   WHERE w.[type] <> 1
+                      OR DATALENGTH(w.[value]) = 0
+                      OR DATALENGTH(w.[value]) / 2 > 255)
+            THROW 50011, N'Workers must be a JSON array of non-empty worker names', 1;
 
         DECLARE @Now         datetime2(3) = SYSUTCDATETIME();
         DECLARE @WorkerCount int;

@@ -4,7 +4,7 @@
 -- trigger occurrence (ProcessName, ScheduledFor) is registered at most once.
 CREATE OR ALTER PROCEDURE stage.RegisterProcess
     @ProcessName  nvarchar(4000),        -- wider than the column: a long name is rejected, never cut
-    @Parameters   nvarchar(max) = NULL,  -- any JSON value, stored verbatim
+    @Parameters   nvarchar(max) = NULL,  -- JSON object or array, stored verbatim
     @ScheduledFor datetime2(3)  = NULL   -- UTC
 AS
 BEGIN
@@ -12,16 +12,14 @@ BEGIN
     SET XACT_ABORT ON;
 
     BEGIN TRY
-        IF @ProcessName IS NULL OR LTRIM(RTRIM(@ProcessName)) = N''
+        -- NULL, empty or only blanks (space, tab, LF, CR)
+        IF @ProcessName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @ProcessName) = 0
             THROW 50001, N'ProcessName must not be NULL or empty', 1;
         -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
         IF DATALENGTH(@ProcessName) / 2 > 255
             THROW 50002, N'ProcessName is longer than 255 characters', 1;
-        -- ISJSON alone accepts only objects and arrays; any single JSON value is valid here:
-        -- wrapped in [...] it must form an array of exactly one element.
-        IF @Parameters IS NOT NULL AND ISJSON(N'[' + @Parameters + N']') = 0
-            THROW 50003, N'Parameters is not valid JSON', 1;
-        IF @Parameters IS NOT NULL AND (SELECT COUNT(*) FROM OPENJSON(N'[' + @Parameters + N']')) <> 1
+        -- A JSON object or array (what ISJSON accepts; the PostgreSQL twin accepts the same).
+        IF ISJSON(@Parameters) = 0
             THROW 50003, N'Parameters is not valid JSON', 1;
 
         DECLARE @Now           datetime2(3) = SYSUTCDATETIME();
@@ -74,8 +72,8 @@ BEGIN
                 IF @ProcessID IS NULL
                 BEGIN
                     -- killPrevious: older Pending runs are cancelled, running ones asked to
-                    -- stop. Done before the insert so that locks are taken in the same order
-                    -- as claimers take them (old rows first), which avoids a deadlock.
+                    -- stop (once). Done before the insert so that locks are taken in the same
+                    -- order as claimers take them (old rows first), which avoids a deadlock.
                     IF @OverlapPolicy = 'killPrevious'
                         UPDATE fc
                         SET    Status          = CASE WHEN fc.Status = 'Pending' THEN 'Cancelled' ELSE fc.Status END,
@@ -84,7 +82,8 @@ BEGIN
                         OUTPUT deleted.ProcessID, deleted.Status INTO @Superseded (ProcessID, Status)
                         FROM stage.FileControl AS fc
                         WHERE fc.ProcessName = @ProcessName
-                          AND fc.Status IN ('Pending', 'InProgress');
+                          AND fc.Status IN ('Pending', 'InProgress')
+                          AND (fc.Status = 'Pending' OR fc.CancelRequested = 0);
 
                     INSERT stage.FileControl
                         (ProcessName, Status, CreatedAt, Parameters, TaskID, ScheduledFor,
@@ -95,17 +94,23 @@ BEGIN
                     SET @ProcessID  = SCOPE_IDENTITY();
                     SET @Registered = 1;
 
+                    -- 'Registered' first, then the cancelled runs, then the flagged ones.
                     INSERT stage.ProcessLog (ProcessID, Message, LogLevel, LogTime)
-                    SELECT @ProcessID, N'Registered', 'Info', @Now
-                    UNION ALL
-                    SELECT s.ProcessID,
-                           CASE WHEN s.Status = 'Pending'
-                                THEN CONCAT(N'Cancelled: superseded by process ', @ProcessID, N' (killPrevious)')
-                                ELSE CONCAT(N'Cancellation requested: superseded by process ', @ProcessID, N' (killPrevious)')
-                           END,
-                           CASE WHEN s.Status = 'Pending' THEN 'Warning' ELSE 'Info' END,
-                           @Now
-                    FROM @Superseded AS s;
+                    SELECT l.ProcessID, l.Message, l.LogLevel, @Now
+                    FROM
+                    (
+                        SELECT 0 AS Seq, @ProcessID AS ProcessID, N'Registered' AS Message, 'Info' AS LogLevel
+                        UNION ALL
+                        SELECT CASE WHEN s.Status = 'Pending' THEN 1 ELSE 2 END,
+                               s.ProcessID,
+                               CASE WHEN s.Status = 'Pending'
+                                    THEN CONCAT(N'Cancelled by killPrevious: superseded by process ', @ProcessID)
+                                    ELSE CONCAT(N'Cancellation requested by killPrevious: superseded by process ', @ProcessID)
+                               END,
+                               CASE WHEN s.Status = 'Pending' THEN 'Warning' ELSE 'Info' END
+                        FROM @Superseded AS s
+                    ) AS l
+                    ORDER BY l.Seq, l.ProcessID;
                 END;
 
                 COMMIT TRANSACTION;

@@ -5,14 +5,15 @@ CREATE OR ALTER PROCEDURE stage.ClaimProcesses
     @WorkerName   nvarchar(4000),        -- wider than the column: a long name is rejected, never cut
     @MaxCount     int           = 1,
     @LeaseSeconds int           = 60,
-    @Slots        nvarchar(max) = NULL   -- JSON array of slot labels
+    @Slots        nvarchar(max) = NULL   -- JSON array of slot labels (strings or numbers)
 AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
 
     BEGIN TRY
-        IF @WorkerName IS NULL OR LTRIM(RTRIM(@WorkerName)) = N''
+        -- NULL, empty or only blanks (space, tab, LF, CR)
+        IF @WorkerName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @WorkerName) = 0
             THROW 50020, N'WorkerName must not be NULL or empty', 1;
         -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
         IF DATALENGTH(@WorkerName) / 2 > 255
@@ -23,13 +24,13 @@ BEGIN
             THROW 50023, N'LeaseSeconds must be at least 1', 1;
         -- Separate IFs: OPENJSON raises its own error on invalid JSON, and T-SQL does not
         -- promise to stop at the first true OR term. Wrapped in [...], the value's own JSON
-        -- type shows (4 = array).
+        -- type shows (4 = array); labels are non-empty strings (type 1) or numbers (2).
         IF @Slots IS NOT NULL AND ISJSON(@Slots) = 0
-            THROW 50024, N'Slots must be a JSON array of strings', 1;
+            THROW 50024, N'Slots must be a JSON array of slot labels (non-empty strings)', 1;
         IF @Slots IS NOT NULL AND (SELECT j.[type] FROM OPENJSON(N'[' + @Slots + N']') AS j) <> 4
-            THROW 50024, N'Slots must be a JSON array of strings', 1;
-        IF EXISTS (SELECT 1 FROM OPENJSON(@Slots) AS s WHERE s.[type] <> 1)
-            THROW 50024, N'Slots must be a JSON array of strings', 1;
+            THROW 50024, N'Slots must be a JSON array of slot labels (non-empty strings)', 1;
+        IF EXISTS (SELECT 1 FROM OPENJSON(@Slots) AS s WHERE s.[type] NOT IN (1, 2) OR DATALENGTH(s.[value]) = 0)
+            THROW 50024, N'Slots must be a JSON array of slot labels (non-empty strings)', 1;
 
         -- The k-th claimed process runs as the k-th name: @WorkerName @MaxCount times, or
         -- 'WorkerName/slot' for the first @MaxCount slots.
@@ -53,7 +54,7 @@ BEGIN
         ORDER BY CAST(s.[key] AS int);
 
         IF EXISTS (SELECT 1 FROM @Worker AS w WHERE DATALENGTH(w.WorkerName) / 2 > 255)
-            THROW 50025, N'Slots make a worker name (WorkerName/slot) longer than 255 characters', 1;
+            THROW 50025, N'Slots: WorkerName/slot is longer than 255 characters', 1;
 
         -- JSON array of the names in order (FOR XML PATH concatenates: no STRING_AGG in 2016).
         DECLARE @Workers nvarchar(max) =

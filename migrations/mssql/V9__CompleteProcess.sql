@@ -16,7 +16,8 @@ BEGIN
     BEGIN TRY
         IF @ProcessID IS NULL
             THROW 50045, N'ProcessID must not be NULL', 1;
-        IF @WorkerName IS NULL OR LTRIM(RTRIM(@WorkerName)) = N''
+        -- NULL, empty or only blanks (space, tab, LF, CR)
+        IF @WorkerName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @WorkerName) = 0
             THROW 50046, N'WorkerName must not be NULL or empty', 1;
         -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
         IF DATALENGTH(@WorkerName) / 2 > 255

@@ -96,6 +96,7 @@ BEGIN TRY
             @on_success_action = 1,   -- quit, reporting success
             @on_fail_action    = 2;   -- quit, reporting failure (shows in the job history)
 
+        SET @ScheduleID = NULL;  -- msdb procedures may read an OUTPUT variable's incoming value
         EXEC msdb.dbo.sp_add_schedule
             @schedule_name        = @ScheduleName,
             @freq_type            = 4,   -- daily

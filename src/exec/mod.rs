@@ -108,8 +108,8 @@ impl CommandSpec {
 pub enum OutcomeKind {
     /// Exit code 0.
     Succeeded,
-    /// Did not start, exited with another code, or was killed by a signal it
-    /// was not sent by us.
+    /// Did not start, exited with another code, or was killed by a signal
+    /// we did not send.
     Failed,
     /// Killed because the spec's timeout elapsed.
     TimedOut,
@@ -178,7 +178,11 @@ pub async fn run(spec: &CommandSpec, cancel: CancellationToken) -> RunOutcome {
         ),
         Ended::TimedOut => {
             let secs = spec.timeout.unwrap_or_default().as_secs_f64();
-            (OutcomeKind::TimedOut, format!("timed out after {secs} s"), None)
+            (
+                OutcomeKind::TimedOut,
+                format!("timed out after {secs} s"),
+                None,
+            )
         }
         Ended::Cancelled => (OutcomeKind::Cancelled, "cancelled".to_owned(), None),
     };
@@ -232,12 +236,7 @@ async fn start(
     let files = match &spec.output_file {
         Some(path) => match output::open_output_file(path).await {
             Ok(handles) => Some((handles, path.clone())),
-            Err(err) => {
-                return Err(format!(
-                    "cannot open output file {}: {err}",
-                    path.display()
-                ))
-            }
+            Err(err) => return Err(format!("cannot open output file {}: {err}", path.display())),
         },
         None => None,
     };
@@ -307,7 +306,11 @@ fn spawn_error(spec: &CommandSpec, err: &io::Error) -> String {
 
 fn describe_exit(status: ExitStatus, via_shell: bool) -> (OutcomeKind, String, Option<i32>) {
     match status.code() {
-        Some(0) => (OutcomeKind::Succeeded, "exited with code 0".to_owned(), Some(0)),
+        Some(0) => (
+            OutcomeKind::Succeeded,
+            "exited with code 0".to_owned(),
+            Some(0),
+        ),
         Some(code) => {
             let hint = via_shell.then(|| platform::shell_exit_hint(code)).flatten();
             let message = match hint {

@@ -13,8 +13,11 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
-/// How often to look whether the group has emptied during the grace period.
+/// How often to look whether the group has emptied.
 const POLL: Duration = Duration::from_millis(20);
+
+/// How long the kernel may take to end a group after SIGKILL.
+const KILL_SETTLE: Duration = Duration::from_secs(1);
 
 /// A command through the platform shell.
 pub(super) fn shell(command: &str) -> Command {
@@ -72,14 +75,16 @@ impl ProcessTree {
     }
 
     /// Ends whatever is left of the tree and reaps the child: SIGTERM to the
-    /// group, SIGKILL to what is still there after `grace`. Returns at once
-    /// when the child has exited and the group is already empty.
+    /// group, SIGKILL to what is still there after `grace`. Returns once no
+    /// member runs any more, at once when the child has exited and left nothing.
     pub(super) async fn terminate(&mut self, child: &mut Child, grace: Duration) {
+        // The group stays recorded until the end, so that dropping this future
+        // midway still leaves the tree to Drop.
         let Some(group) = self.group else {
             return;
         };
-        // While the child is unreaped (even as a zombie) the group id cannot be
-        // reused, so signalling it cannot hit an unrelated process.
+        // A group id stays reserved while any member (even a zombie) exists, so
+        // signalling a group that still has members cannot hit a stranger.
         let child_exited = matches!(child.try_wait(), Ok(Some(_)));
         if child_exited && !group_alive(group) {
             self.group = None;
@@ -87,17 +92,21 @@ impl ProcessTree {
         }
         signal_group(group, Signal::SIGTERM);
         let deadline = Instant::now() + grace;
-        // The exited child stays a zombie in the group until reaped.
         let _ = tokio::time::timeout_at(deadline, child.wait()).await;
-        while group_alive(group) && Instant::now() < deadline {
-            tokio::time::sleep(POLL).await;
-        }
-        if group_alive(group) {
+        if !group_gone_by(group, deadline).await {
             tracing::debug!(group = group.as_raw(), "grace over, sending SIGKILL");
             signal_group(group, Signal::SIGKILL);
         }
+        // The child itself too, should the group be unreachable: wait() must end.
+        let _ = child.start_kill();
         if let Err(err) = child.wait().await {
             tracing::warn!("waiting for the killed command failed: {err}");
+        }
+        if !group_gone_by(group, Instant::now() + KILL_SETTLE).await {
+            tracing::warn!(
+                group = group.as_raw(),
+                "processes of the command's group survived SIGKILL"
+            );
         }
         self.group = None;
     }
@@ -108,6 +117,19 @@ impl Drop for ProcessTree {
         if let Some(group) = self.group.take() {
             signal_group(group, Signal::SIGKILL);
         }
+    }
+}
+
+/// Waits until no member of the group runs, or `deadline`; true when none runs.
+async fn group_gone_by(group: Pid, deadline: Instant) -> bool {
+    loop {
+        if !group_alive(group) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -142,7 +164,10 @@ fn has_running_member(group: Pid) -> bool {
             return false;
         };
         // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        let mut fields = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace();
+        let mut fields = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace();
         let state = fields.next();
         let pgrp = fields.nth(1);
         state != Some("Z") && pgrp == Some(group.as_str())

@@ -73,33 +73,62 @@ mod tests {
     use chrono_tz::Australia::Lord_Howe;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn local(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, min, 0).unwrap()
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
     }
 
     #[test]
     fn gap_resolves_to_its_end() {
-        assert_eq!(resolve(New_York, local(2024, 3, 10, 2, 30)), at("2024-03-10T03:00:00-04:00"));
-        assert_eq!(resolve(New_York, local(2024, 3, 10, 2, 0)), at("2024-03-10T03:00:00-04:00"));
-        assert_eq!(resolve(New_York, local(2024, 3, 10, 3, 0)), at("2024-03-10T03:00:00-04:00"));
+        assert_eq!(
+            resolve(New_York, local(2024, 3, 10, 2, 30)),
+            at("2024-03-10T03:00:00-04:00")
+        );
+        assert_eq!(
+            resolve(New_York, local(2024, 3, 10, 2, 0)),
+            at("2024-03-10T03:00:00-04:00")
+        );
+        assert_eq!(
+            resolve(New_York, local(2024, 3, 10, 3, 0)),
+            at("2024-03-10T03:00:00-04:00")
+        );
         // Lord Howe springs forward by 30 minutes, 02:00 -> 02:30.
-        assert_eq!(resolve(Lord_Howe, local(2024, 10, 6, 2, 10)), at("2024-10-06T02:30:00+11:00"));
+        assert_eq!(
+            resolve(Lord_Howe, local(2024, 10, 6, 2, 10)),
+            at("2024-10-06T02:30:00+11:00")
+        );
     }
 
     #[test]
     fn fold_resolves_to_the_first_pass() {
-        assert_eq!(resolve(New_York, local(2024, 11, 3, 1, 30)), at("2024-11-03T01:30:00-04:00"));
-        assert_eq!(resolve(New_York, local(2024, 11, 3, 2, 0)), at("2024-11-03T02:00:00-05:00"));
+        assert_eq!(
+            resolve(New_York, local(2024, 11, 3, 1, 30)),
+            at("2024-11-03T01:30:00-04:00")
+        );
+        assert_eq!(
+            resolve(New_York, local(2024, 11, 3, 2, 0)),
+            at("2024-11-03T02:00:00-05:00")
+        );
     }
 
     #[test]
     fn upper_bound_covers_the_second_pass() {
         let second_pass = at("2024-11-03T01:20:00-05:00");
-        assert_eq!(local_upper_bound(New_York, second_pass), local(2024, 11, 3, 2, 20));
+        assert_eq!(
+            local_upper_bound(New_York, second_pass),
+            local(2024, 11, 3, 2, 20)
+        );
         let ordinary = at("2024-07-01T12:00:00-04:00");
-        assert_eq!(local_upper_bound(New_York, ordinary), local(2024, 7, 1, 12, 0));
+        assert_eq!(
+            local_upper_bound(New_York, ordinary),
+            local(2024, 7, 1, 12, 0)
+        );
     }
 }

@@ -16,6 +16,7 @@ mod postgres;
 
 use std::fmt;
 use std::future::Future;
+use std::io::Write;
 use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -26,8 +27,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use stagehand::store::{
-    connect, Backend, BackendKind, ClaimRequest, ClaimedProcess, ConnectOptions, DatabaseUrl, LogRow, ProcessRow,
-    StoreError, StoreResult, TaskRecord,
+    connect, Backend, BackendKind, ClaimRequest, ClaimedProcess, ConnectOptions, DatabaseUrl,
+    LogRow, ProcessRow, StoreError, StoreResult, TaskRecord,
 };
 
 /// `conformance!(name);` runs `async fn name(db: &TestDb)` on every configured backend.
@@ -56,12 +57,19 @@ where
         let db = TestDb::create(&target, test).await;
         let passed = AssertUnwindSafe(body(&db)).catch_unwind().await.is_ok();
         if !passed {
-            eprintln!("{db}: {test} FAILED; its database {} is kept for inspection", db.database);
+            eprintln!(
+                "{db}: {test} FAILED; its database {} is kept for inspection",
+                db.database
+            );
             failed.push(db.kind.to_string());
         }
         db.finish(passed).await;
     }
-    assert!(failed.is_empty(), "{test} failed on {} (see the messages above)", failed.join(" and "));
+    assert!(
+        failed.is_empty(),
+        "{test} failed on {} (see the messages above)",
+        failed.join(" and ")
+    );
 }
 
 enum Target {
@@ -82,11 +90,21 @@ impl Target {
                 )
             });
         let mut targets = vec![Target::Postgres(postgres)];
-        match std::env::var("STAGEHAND_TEST_MSSQL").ok().filter(|v| !v.trim().is_empty()) {
+        match std::env::var("STAGEHAND_TEST_MSSQL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
             Some(mssql) => targets.push(Target::SqlServer(mssql)),
             None => {
                 static NOTE: Once = Once::new();
-                NOTE.call_once(|| eprintln!("SQL Server: skipped (STAGEHAND_TEST_MSSQL not set)"));
+                // Written to the stream itself: eprintln! would be captured with the
+                // test's output and shown only when it fails.
+                NOTE.call_once(|| {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "SQL Server: skipped (STAGEHAND_TEST_MSSQL not set)"
+                    );
+                });
             }
         }
         targets
@@ -138,7 +156,10 @@ async fn open(url: &str) -> anyhow::Result<Arc<dyn Backend>> {
 /// A name part no other test, thread or earlier run uses: process id, clock, counter.
 fn unique_suffix() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!(
         "{:x}_{:x}{:x}",
         std::process::id(),
@@ -200,7 +221,9 @@ impl TestDb {
                 eprintln!("[{kind}] could not drop test database {database}: {e:#}");
             }
         }
-        let logins = logins.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let logins = logins
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for login in logins {
             let dropped = match &server {
                 Server::Postgres(admin) => admin.drop_login(&login).await,
@@ -224,16 +247,25 @@ impl TestDb {
     /// A second store on this database, logged in as a new login that is a member of
     /// `role` (stage_submitter, stage_worker, stage_reader, stage_admin) and nothing else.
     pub async fn connect_as(&self, role: &str) -> Arc<dyn Backend> {
-        let login = format!("sh_{}_{}", unique_suffix(), role.trim_start_matches("stage_"));
+        let login = format!(
+            "sh_{}_{}",
+            unique_suffix(),
+            role.trim_start_matches("stage_")
+        );
         self.logins
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(login.clone());
         let url = match &self.server {
             Server::Postgres(admin) => admin.create_login(&self.database, &login, role).await,
-            Server::SqlServer(admin) => admin.create_login(&*self.store, &self.database, &login, role).await,
+            Server::SqlServer(admin) => {
+                admin
+                    .create_login(&*self.store, &self.database, &login, role)
+                    .await
+            }
         };
-        let url = url.unwrap_or_else(|e| panic!("{self}: cannot create a login in role {role}: {e:#}"));
+        let url =
+            url.unwrap_or_else(|e| panic!("{self}: cannot create a login in role {role}: {e:#}"));
         open(&url)
             .await
             .unwrap_or_else(|e| panic!("{self}: cannot connect as a member of {role}: {e:#}"))
@@ -252,7 +284,9 @@ impl TestDb {
     /// `expr` moved by `amount` units (negative: earlier), as SQL.
     pub fn shifted(&self, expr: &str, amount: i64, unit: Unit) -> String {
         match self.kind {
-            BackendKind::Postgres => format!("({expr} + ({amount}) * interval '1 {}')", unit.postgres()),
+            BackendKind::Postgres => {
+                format!("({expr} + ({amount}) * interval '1 {}')", unit.postgres())
+            }
             BackendKind::SqlServer => format!("DATEADD({}, {amount}, {expr})", unit.sql_server()),
         }
     }
@@ -280,7 +314,9 @@ impl TestDb {
     /// would write it (for arguments the typed store cannot express, e.g. NULL names).
     pub fn call_sql(&self, procedure: &str, args: &[&str]) -> String {
         match self.kind {
-            BackendKind::Postgres => format!("SELECT * FROM stage.{procedure}({})", args.join(", ")),
+            BackendKind::Postgres => {
+                format!("SELECT * FROM stage.{procedure}({})", args.join(", "))
+            }
             BackendKind::SqlServer => format!("EXEC stage.{procedure} {}", args.join(", ")),
         }
     }
@@ -322,7 +358,10 @@ impl TestDb {
     /// variable with `mssql_columns`, the result set's column definitions.
     pub async fn rows_returned(&self, procedure: &str, args: &[&str], mssql_columns: &str) -> i64 {
         let sql = match self.kind {
-            BackendKind::Postgres => format!("SELECT COUNT(*) FROM stage.{procedure}({})", args.join(", ")),
+            BackendKind::Postgres => format!(
+                "SELECT COUNT(*) FROM stage.{procedure}({})",
+                args.join(", ")
+            ),
             BackendKind::SqlServer => format!(
                 "SET NOCOUNT ON; DECLARE @rows TABLE ({mssql_columns}); \
                  INSERT INTO @rows EXEC stage.{procedure} {}; SELECT COUNT(*) FROM @rows;",
@@ -346,13 +385,21 @@ impl TestDb {
     }
 
     pub async fn logs(&self, process_id: i64) -> Vec<LogRow> {
-        self.process_logs(process_id).await.must(self, "read process log")
+        self.process_logs(process_id)
+            .await
+            .must(self, "read process log")
     }
 
     /// Registers a name that must be accepted as a new row; returns its ProcessID.
     pub async fn register_new(&self, name: &str) -> i64 {
-        let registered = self.register(name, None, None).await.must(self, "RegisterProcess");
-        assert!(registered.registered, "{self}: registering {name:?} was refused: {registered:?}");
+        let registered = self
+            .register(name, None, None)
+            .await
+            .must(self, "RegisterProcess");
+        assert!(
+            registered.registered,
+            "{self}: registering {name:?} was refused: {registered:?}"
+        );
         registered.process_id
     }
 
@@ -422,7 +469,12 @@ impl<T> Must<T> for StoreResult<T> {
 
 /// The call must have been refused with [`StoreError::InvalidArgument`] whose message
 /// starts with `argument` (sql/API.md: errors start with the parameter's name).
-pub fn assert_invalid_argument<T: fmt::Debug>(db: &TestDb, result: StoreResult<T>, argument: &str, call: &str) {
+pub fn assert_invalid_argument<T: fmt::Debug>(
+    db: &TestDb,
+    result: StoreResult<T>,
+    argument: &str,
+    call: &str,
+) {
     match result {
         Err(StoreError::InvalidArgument(message)) => assert!(
             message.starts_with(argument),
@@ -433,13 +485,20 @@ pub fn assert_invalid_argument<T: fmt::Debug>(db: &TestDb, result: StoreResult<T
 }
 
 /// The call must have been refused for lack of a privilege.
-pub fn assert_permission_denied<T: fmt::Debug>(db: &TestDb, result: StoreResult<T>, who: &str, call: &str) {
+pub fn assert_permission_denied<T: fmt::Debug>(
+    db: &TestDb,
+    result: StoreResult<T>,
+    who: &str,
+    call: &str,
+) {
     match result {
         Err(StoreError::Database { message, .. })
             if {
                 let lower = message.to_lowercase();
                 lower.contains("permission denied") || lower.contains("permission was denied")
             } => {}
-        other => panic!("{db}: {who} must not be allowed to {call}: expected permission denied, got {other:?}"),
+        other => panic!(
+            "{db}: {who} must not be allowed to {call}: expected permission denied, got {other:?}"
+        ),
     }
 }

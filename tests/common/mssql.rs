@@ -27,7 +27,10 @@ impl Admin {
     }
 
     async fn exec(&self, sql: &str) -> Result<()> {
-        self.store.execute_sql(sql).await.with_context(|| sql.to_string())?;
+        self.store
+            .execute_sql(sql)
+            .await
+            .with_context(|| sql.to_string())?;
         Ok(())
     }
 
@@ -56,20 +59,34 @@ impl Admin {
 
     /// A server login with a user in `database` that is a member of `role` only.
     /// `test_store` is connected to `database` with the configured (sysadmin) login.
-    pub async fn create_login(&self, test_store: &dyn Backend, database: &str, login: &str, role: &str) -> Result<String> {
+    pub async fn create_login(
+        &self,
+        test_store: &dyn Backend,
+        database: &str,
+        login: &str,
+        role: &str,
+    ) -> Result<String> {
         // Generated, never shown; CHECK_POLICY OFF so no password policy can refuse it.
         let password = format!("Sh{login}9!");
         self.exec(&format!(
             "CREATE LOGIN [{login}] WITH PASSWORD = N'{password}', CHECK_POLICY = OFF, DEFAULT_DATABASE = [{database}]"
         ))
         .await?;
-        let user = format!("CREATE USER [{login}] FOR LOGIN [{login}]; ALTER ROLE [{role}] ADD MEMBER [{login}];");
-        test_store.execute_sql(&user).await.with_context(|| user.clone())?;
+        let user = format!(
+            "CREATE USER [{login}] FOR LOGIN [{login}]; ALTER ROLE [{role}] ADD MEMBER [{login}];"
+        );
+        test_store
+            .execute_sql(&user)
+            .await
+            .with_context(|| user.clone())?;
         with_login(&with_database(&self.base, database)?, login, &password)
     }
 
     pub async fn drop_login(&self, login: &str) -> Result<()> {
-        self.exec(&format!("IF SUSER_ID(N'{login}') IS NOT NULL DROP LOGIN [{login}]")).await
+        self.exec(&format!(
+            "IF SUSER_ID(N'{login}') IS NOT NULL DROP LOGIN [{login}]"
+        ))
+        .await
     }
 }
 
@@ -80,7 +97,12 @@ fn with_database(raw: &str, database: &str) -> Result<String> {
         url.set_path(&format!("/{database}"));
         Ok(url.to_string())
     } else {
-        Ok(ado_set(raw, &["database", "initial catalog"], "Database", database))
+        Ok(ado_set(
+            raw,
+            &["database", "initial catalog"],
+            "Database",
+            database,
+        ))
     }
 }
 
@@ -88,11 +110,18 @@ fn with_database(raw: &str, database: &str) -> Result<String> {
 fn with_login(raw: &str, login: &str, password: &str) -> Result<String> {
     if raw.contains("://") {
         let mut url = url::Url::parse(raw).context("STAGEHAND_TEST_MSSQL")?;
-        url.set_username(login).map_err(|()| anyhow::anyhow!("cannot set the user of the URL"))?;
-        url.set_password(Some(password)).map_err(|()| anyhow::anyhow!("cannot set the password of the URL"))?;
+        url.set_username(login)
+            .map_err(|()| anyhow::anyhow!("cannot set the user of the URL"))?;
+        url.set_password(Some(password))
+            .map_err(|()| anyhow::anyhow!("cannot set the password of the URL"))?;
         Ok(url.to_string())
     } else {
-        let raw = ado_set(raw, &["integrated security", "trusted_connection"], "Integrated Security", "false");
+        let raw = ado_set(
+            raw,
+            &["integrated security", "trusted_connection"],
+            "Integrated Security",
+            "false",
+        );
         let raw = ado_set(&raw, &["user id", "uid", "user"], "User Id", login);
         Ok(ado_set(&raw, &["password", "pwd"], "Password", password))
     }
@@ -104,7 +133,12 @@ fn ado_set(raw: &str, aliases: &[&str], key: &str, value: &str) -> String {
         .split(';')
         .filter(|pair| !pair.trim().is_empty())
         .filter(|pair| {
-            let name = pair.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+            let name = pair
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             !aliases.contains(&name.as_str())
         })
         .collect();

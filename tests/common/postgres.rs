@@ -22,10 +22,17 @@ pub struct Admin {
 
 impl Admin {
     pub async fn connect(base: &str) -> Result<Admin> {
-        let base = url::Url::parse(base).context("STAGEHAND_TEST_POSTGRES must be a postgres:// URL")?;
+        let base =
+            url::Url::parse(base).context("STAGEHAND_TEST_POSTGRES must be a postgres:// URL")?;
         let (client, connection) = tokio_postgres::connect(base.as_str(), NoTls)
             .await
-            .with_context(|| format!("cannot connect to {}:{:?}", base.host_str().unwrap_or(""), base.port()))?;
+            .with_context(|| {
+                format!(
+                    "cannot connect to {}:{:?}",
+                    base.host_str().unwrap_or(""),
+                    base.port()
+                )
+            })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 eprintln!("PostgreSQL admin connection ended: {e}");
@@ -38,8 +45,10 @@ impl Admin {
         let mut url = self.base.clone();
         url.set_path(&format!("/{database}"));
         if let Some(login) = login {
-            url.set_username(login).map_err(|()| anyhow::anyhow!("cannot set the user of the URL"))?;
-            url.set_password(None).map_err(|()| anyhow::anyhow!("cannot clear the password of the URL"))?;
+            url.set_username(login)
+                .map_err(|()| anyhow::anyhow!("cannot set the user of the URL"))?;
+            url.set_password(None)
+                .map_err(|()| anyhow::anyhow!("cannot clear the password of the URL"))?;
         }
         Ok(url.to_string())
     }
@@ -48,7 +57,9 @@ impl Admin {
     pub async fn create_database(&self, name: &str) -> Result<String> {
         let template = self.ensure_template().await?;
         self.client
-            .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+            ))
             .await
             .with_context(|| format!("CREATE DATABASE {name} TEMPLATE {template}"))?;
         self.url(name, None)
@@ -113,7 +124,10 @@ impl Admin {
             format!("DROP DATABASE IF EXISTS \"{wip}\" WITH (FORCE)"),
             format!("CREATE DATABASE \"{wip}\""),
         ] {
-            self.client.batch_execute(&sql).await.with_context(|| sql.clone())?;
+            self.client
+                .batch_execute(&sql)
+                .await
+                .with_context(|| sql.clone())?;
         }
         {
             let store = super::open(&self.url(&wip, None)?).await?;
@@ -128,7 +142,10 @@ impl Admin {
             format!("ALTER DATABASE \"{wip}\" RENAME TO \"{template}\""),
             format!("ALTER DATABASE \"{template}\" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"),
         ] {
-            self.client.batch_execute(&sql).await.with_context(|| sql.clone())?;
+            self.client
+                .batch_execute(&sql)
+                .await
+                .with_context(|| sql.clone())?;
         }
         Ok(())
     }
@@ -136,7 +153,9 @@ impl Admin {
 
 /// Names and contents of migrations/postgres: a new or changed migration gets a new template.
 fn migrations_hash() -> Result<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join("postgres");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join("postgres");
     let mut files = std::fs::read_dir(&dir)
         .with_context(|| format!("read {}", dir.display()))?
         .map(|entry| entry.map(|e| e.path()))
