@@ -8,10 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg.sh
+source scripts/debian.sh
 STATE=$PWD/.stagehand
 DATA=$STATE/pg
 
 pg_ensure_installed
+debian_ensure pkg-config libssl-dev
 mkdir -p "$STATE"
 if [ "${1:-}" = "stop" ]; then
   pg_stop "$DATA"

@@ -5,8 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg.sh
+source scripts/debian.sh
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "build dependencies"
+# OpenSSL headers for the SQL Server driver's TLS (native-tls; schannel on Windows).
+debian_ensure pkg-config libssl-dev
 
 step "PostgreSQL"
 pg_ensure_installed

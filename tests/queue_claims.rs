@@ -320,7 +320,7 @@ async fn run_after_in_the_future_is_not_claimable(db: &TestDb) {
     let id = db.register_new("later").await;
     db.exec(&format!(
         "UPDATE stage.FileControl SET RunAfter = {} WHERE ProcessID = {id}",
-        db.from_now(1, Unit::Hour)
+        db.ahead(1, Unit::Hour)
     ))
     .await;
     assert!(

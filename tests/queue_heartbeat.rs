@@ -22,7 +22,7 @@ async fn heartbeat_renews_the_lease(db: &TestDb) {
     assert_eq!(db.claim_as("w1", 1).await.len(), 1, "{db}: claimed");
     db.exec(&format!(
         "UPDATE stage.FileControl SET LeaseExpiresAt = {}, HeartbeatAt = {} WHERE ProcessID = {id}",
-        db.from_now(5, Unit::Second),
+        db.ahead(5, Unit::Second),
         db.ago(1, Unit::Hour)
     ))
     .await;

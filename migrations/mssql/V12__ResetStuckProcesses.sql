@@ -53,10 +53,11 @@ BEGIN
         INSERT stage.ProcessLog (ProcessID, Message, LogLevel, LogTime)
         SELECT r.ProcessID,
                CASE WHEN r.Status = 'Pending'
-                    THEN CONCAT(N'Reset to Pending: no sign of life from worker ', ISNULL(r.PreviousWorker, N'(none)'),
-                                N' (attempt ', r.Attempt, N' of ', r.MaxAttempts, N')')
-                    ELSE CONCAT(N'Failed: no sign of life from worker ', ISNULL(r.PreviousWorker, N'(none)'),
-                                N' (attempt ', r.Attempt, N' of ', r.MaxAttempts, N', none left)')
+                    THEN CONCAT(N'Reset to Pending: worker ', ISNULL(r.PreviousWorker, N'(none)'),
+                                N' stopped responding on attempt ', r.Attempt, N' of ', r.MaxAttempts)
+                    ELSE CONCAT(N'Failed: worker ', ISNULL(r.PreviousWorker, N'(none)'),
+                                N' stopped responding on attempt ', r.Attempt, N' of ', r.MaxAttempts,
+                                N', no attempts left')
                END,
                CASE WHEN r.Status = 'Pending' THEN 'Warning' ELSE 'Error' END,
                @Now

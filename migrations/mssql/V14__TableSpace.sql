@@ -18,7 +18,14 @@ BEGIN
                 ON ps.object_id = t.object_id
         WHERE t.schema_id = SCHEMA_ID(N'stage')
         GROUP BY t.name
-        ORDER BY t.name;
+        -- the queue's own tables first, in the order the PostgreSQL twin lists them
+        ORDER BY CASE t.name WHEN N'Task'                THEN 1
+                             WHEN N'FileControl'         THEN 2
+                             WHEN N'ProcessLog'          THEN 3
+                             WHEN N'FileControl_History' THEN 4
+                             WHEN N'ProcessLog_History'  THEN 5
+                             ELSE 6 END,
+                 t.name;
     END TRY
     BEGIN CATCH
         IF XACT_STATE() <> 0

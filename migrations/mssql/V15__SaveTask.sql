@@ -62,10 +62,8 @@ BEGIN
             THROW 50083, N'TimeZone is longer than 64 characters', 1;
         IF @RunIfMissed IS NULL
             THROW 50084, N'RunIfMissed must not be NULL', 1;
-        -- Any single JSON value: wrapped in [...] it must form an array of exactly one element.
-        IF @Definition IS NOT NULL AND ISJSON(N'[' + @Definition + N']') = 0
-            THROW 50085, N'Definition is not valid JSON', 1;
-        IF @Definition IS NOT NULL AND (SELECT COUNT(*) FROM OPENJSON(N'[' + @Definition + N']')) <> 1
+        -- A JSON object or array (what ISJSON accepts).
+        IF ISJSON(@Definition) = 0
             THROW 50085, N'Definition is not valid JSON', 1;
 
         DECLARE @Now     datetime2(3) = SYSUTCDATETIME();

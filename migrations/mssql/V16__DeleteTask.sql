@@ -2,7 +2,7 @@
 -- TaskID recorded at registration) are cancelled with a Warning log row each; runs
 -- already InProgress are left to finish.
 CREATE OR ALTER PROCEDURE stage.DeleteTask
-    @TaskName nvarchar(4000)  -- wider than the column: a long name is rejected, never cut
+    @TaskName nvarchar(4000)  -- wider than the column, so a long name is never cut into an existing one
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -12,9 +12,6 @@ BEGIN
         -- NULL, empty or only blanks (space, tab, LF, CR)
         IF @TaskName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @TaskName) = 0
             THROW 50088, N'TaskName must not be NULL or empty', 1;
-        -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
-        IF DATALENGTH(@TaskName) / 2 > 255
-            THROW 50089, N'TaskName is longer than 255 characters', 1;
 
         DECLARE @Now       datetime2(3) = SYSUTCDATETIME();
         DECLARE @Deleted   TABLE (TaskID int NOT NULL PRIMARY KEY, TaskName nvarchar(255) NOT NULL);

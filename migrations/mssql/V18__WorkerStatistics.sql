@@ -11,6 +11,4 @@ SELECT fc.WorkerAssigned,
 FROM stage.FileControl AS fc
 WHERE fc.Status IN ('Completed', 'Failed', 'Cancelled')
   AND fc.WorkerAssigned IS NOT NULL
-  AND fc.StartTime IS NOT NULL
-  AND fc.EndTime IS NOT NULL
 GROUP BY fc.WorkerAssigned;

@@ -62,7 +62,7 @@ BEGIN
         -- just now, by the claim above: one Info row per assignment.
         INSERT stage.ProcessLog (ProcessID, Message, LogLevel, LogTime)
         SELECT fc.ProcessID,
-               CONCAT(N'Assigned to ', fc.WorkerAssigned, N' (attempt ', fc.Attempt, N')'),
+               CONCAT(N'Assigned to ', fc.WorkerAssigned, N' (attempt ', fc.Attempt, N' of ', fc.MaxAttempts, N')'),
                'Info',
                SYSUTCDATETIME()
         FROM @Free AS f

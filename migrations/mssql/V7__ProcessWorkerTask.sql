@@ -2,7 +2,7 @@
 -- the (oldest) InProgress process assigned to it. Always exactly one row, all NULL when
 -- the worker has nothing, so an SSIS "single row" result set never fails.
 CREATE OR ALTER PROCEDURE stage.ProcessWorkerTask
-    @WorkerName nvarchar(4000)  -- wider than the column: a long name is rejected, never cut
+    @WorkerName nvarchar(4000)  -- wider than the column, so a long name is never cut into a shorter one
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -12,9 +12,6 @@ BEGIN
         -- NULL, empty or only blanks (space, tab, LF, CR)
         IF @WorkerName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @WorkerName) = 0
             THROW 50035, N'WorkerName must not be NULL or empty', 1;
-        -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
-        IF DATALENGTH(@WorkerName) / 2 > 255
-            THROW 50036, N'WorkerName is longer than 255 characters', 1;
 
         -- The one-row constant makes the row exist when the worker has no process.
         SELECT p.ProcessID,

@@ -3,7 +3,7 @@
 -- one-element array to stage.CompleteProcesses, where the completion logic lives.
 CREATE OR ALTER PROCEDURE stage.CompleteProcess
     @ProcessID  bigint,
-    @WorkerName nvarchar(4000),                  -- wider than the column: a long name is rejected, never cut
+    @WorkerName nvarchar(4000),                  -- wider than the column: a long name is refused, never cut
     @Status     varchar(20)   = 'Completed',     -- Completed, Failed or Cancelled
     @ExitCode   int           = NULL,
     @Message    nvarchar(max) = NULL,
@@ -19,11 +19,8 @@ BEGIN
         -- NULL, empty or only blanks (space, tab, LF, CR)
         IF @WorkerName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @WorkerName) = 0
             THROW 50046, N'WorkerName must not be NULL or empty', 1;
-        -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
-        IF DATALENGTH(@WorkerName) / 2 > 255
-            THROW 50047, N'WorkerName is longer than 255 characters', 1;
         IF @Status IS NULL OR @Status COLLATE Latin1_General_BIN2 NOT IN ('Completed', 'Failed', 'Cancelled')
-            THROW 50048, N'Status must be one of Completed, Failed, Cancelled', 1;
+            THROW 50047, N'Status must be one of Completed, Failed, Cancelled', 1;
 
         -- FOR JSON leaves NULL values out, which is what "absent" means to CompleteProcesses.
         DECLARE @Completions nvarchar(max) =

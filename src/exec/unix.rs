@@ -47,6 +47,29 @@ pub(super) fn describe_abnormal_exit(status: ExitStatus) -> String {
     }
 }
 
+/// Linux: the child gets SIGKILL when the driver dies, even by SIGKILL, because a dead
+/// driver's processes are run again elsewhere once their leases expire and must not
+/// run twice. This covers the child itself (with `sh -c`, the command dash execs into);
+/// the kernel clears the setting for the child's own children. "Dies" means the forking
+/// thread ends: commands are spawned from runtime worker threads, which live as long as
+/// the driver.
+#[cfg(target_os = "linux")]
+fn die_with_driver(command: &mut Command) {
+    let driver = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe system calls (prctl, getppid).
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
+            // The driver may have died between fork and prctl: then nobody signals us.
+            if nix::unistd::getppid().as_raw() as u32 != driver {
+                return Err(io::Error::other("the driver exited while the command was starting"));
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A command's process group. Dropping it before [`ProcessTree::terminate`]
 /// finished SIGKILLs the group, so an abandoned run leaves nothing behind.
 pub(super) struct ProcessTree {
@@ -61,6 +84,8 @@ impl ProcessTree {
     /// Makes the command start its own process group.
     pub(super) fn prepare(&self, command: &mut Command) {
         command.process_group(0);
+        #[cfg(target_os = "linux")]
+        die_with_driver(command);
     }
 
     /// Records the spawned child as the tree's root.

@@ -297,7 +297,7 @@ impl TestDb {
     }
 
     /// Now plus `amount` units, as SQL.
-    pub fn from_now(&self, amount: i64, unit: Unit) -> String {
+    pub fn ahead(&self, amount: i64, unit: Unit) -> String {
         self.shifted(self.now_sql(), amount, unit)
     }
 

@@ -1,0 +1,238 @@
+-- stage.SaveTasks: creates or updates several tasks with their triggers in one transaction
+-- (stagehand task import, task add/update). Each task goes through stage.SaveTask, so one
+-- set of rules checks it; an error comes back naming the element (Tasks[2].overlapPolicy
+-- ...) and writes nothing. Triggers are reconciled by TriggerIndex: an unchanged Definition
+-- keeps its row and what the clock recorded on it (LastFiredFor, CreatedAt).
+CREATE OR REPLACE FUNCTION stage.SaveTasks(
+    p_tasks text)
+RETURNS TABLE (
+    TaskID   integer,
+    TaskName varchar,
+    Created  boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_tasks    jsonb;
+    v_error    text;
+    v_trigger  record;
+    v_task     record;
+    v_saved    record;
+    v_json     jsonb;
+    v_ordinals bigint[] := '{}';
+    v_task_ids integer[] := '{}';
+    v_created  boolean[] := '{}';
+BEGIN
+    BEGIN
+        v_tasks := p_tasks::jsonb;
+    EXCEPTION WHEN data_exception THEN
+        RAISE EXCEPTION 'Tasks is not valid JSON' USING ERRCODE = '22023';
+    END;
+    IF v_tasks IS NULL OR jsonb_typeof(v_tasks) <> 'array' THEN
+        RAISE EXCEPTION 'Tasks must be a JSON array of task objects' USING ERRCODE = '22023';
+    END IF;
+
+    -- 1. JSON types (elements numbered from 0, as in JSON paths). A key that is absent or
+    -- null takes SaveTask's default.
+    SELECT format('Tasks[%s]%s', e.i - 1, p.problem) INTO v_error
+    FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+    CROSS JOIN LATERAL (
+        SELECT 0 AS pos, ' must be a JSON object' AS problem
+        WHERE jsonb_typeof(e.item) <> 'object'
+        UNION ALL
+        SELECT k.pos, format('.%s must be %s', k.name, k.what)
+        FROM (VALUES (1, 'taskName', 'string', 'a string'),
+                     (2, 'command', 'string', 'a string'),
+                     (3, 'workingDirectory', 'string', 'a string'),
+                     (4, 'overlapPolicy', 'string', 'a string'),
+                     (5, 'timeoutMinutes', 'number', 'an integer'),
+                     (6, 'maxAttempts', 'number', 'an integer'),
+                     (7, 'retryDelaySeconds', 'number', 'an integer'),
+                     (8, 'executor', 'string', 'a string'),
+                     (9, 'enabled', 'boolean', 'true or false'),
+                     (10, 'description', 'string', 'a string'),
+                     (11, 'arguments', 'string', 'a string'),
+                     (12, 'timeZone', 'string', 'a string'),
+                     (13, 'runIfMissed', 'boolean', 'true or false'),
+                     (14, 'definition', 'string', 'a string'),
+                     (15, 'triggers', 'array', 'an array')) AS k(pos, name, kind, what)
+        WHERE jsonb_typeof(e.item) = 'object'
+          AND jsonb_typeof(e.item -> k.name) <> 'null'
+          -- CASE, not OR: the cast must only see integer text
+          AND CASE WHEN jsonb_typeof(e.item -> k.name) <> k.kind THEN true
+                   WHEN k.kind <> 'number' THEN false
+                   WHEN (e.item ->> k.name) !~ '^-?[0-9]{1,10}$' THEN true
+                   ELSE (e.item ->> k.name)::bigint NOT BETWEEN -2147483648 AND 2147483647
+              END
+    ) AS p
+    ORDER BY e.i, p.pos
+    LIMIT 1;
+
+    -- 2. Triggers, one by one: whether a text is JSON or an instant is only known by parsing it.
+    IF v_error IS NULL THEN
+        FOR v_trigger IN
+            SELECT e.i - 1 AS task_no, g.j - 1 AS trigger_no, g.item
+            FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+            CROSS JOIN LATERAL jsonb_array_elements(
+                CASE WHEN jsonb_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END)
+                WITH ORDINALITY AS g(item, j)
+            ORDER BY e.i, g.j
+        LOOP
+            v_error := CASE
+                WHEN jsonb_typeof(v_trigger.item) <> 'object'
+                    THEN ' must be a JSON object'
+                WHEN jsonb_typeof(v_trigger.item -> 'triggerIndex') IS DISTINCT FROM 'number'
+                     OR (v_trigger.item ->> 'triggerIndex') !~ '^[0-9]{1,9}$'
+                    THEN '.triggerIndex must be an integer of 0 or more'
+                WHEN jsonb_typeof(v_trigger.item -> 'recurrence') IS DISTINCT FROM 'string'
+                     OR v_trigger.item ->> 'recurrence' NOT IN ('once', 'minutely', 'daily', 'weekly', 'monthly', 'cron')
+                    THEN '.recurrence must be one of once, minutely, daily, weekly, monthly, cron'
+                WHEN jsonb_typeof(v_trigger.item -> 'enabled') NOT IN ('boolean', 'null')
+                    THEN '.enabled must be true or false'
+                WHEN jsonb_typeof(v_trigger.item -> 'definition') IS DISTINCT FROM 'string'
+                    THEN '.definition must be a string holding a JSON object'
+                -- an offset is required: without one the session's time zone would decide
+                WHEN jsonb_typeof(v_trigger.item -> 'nextFireAt') NOT IN ('string', 'null')
+                     OR (v_trigger.item ->> 'nextFireAt')
+                        !~* '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$'
+                    THEN '.nextFireAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z'
+            END;
+            IF v_error IS NULL THEN
+                BEGIN
+                    v_json := (v_trigger.item ->> 'definition')::jsonb;
+                EXCEPTION WHEN data_exception THEN
+                    v_json := NULL;
+                END;
+                IF jsonb_typeof(v_json) IS DISTINCT FROM 'object' THEN
+                    v_error := '.definition must be a string holding a JSON object';
+                END IF;
+            END IF;
+            IF v_error IS NULL THEN
+                BEGIN
+                    PERFORM (v_trigger.item ->> 'nextFireAt')::timestamptz;
+                EXCEPTION WHEN data_exception THEN
+                    v_error := '.nextFireAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z';
+                END;
+            END IF;
+            IF v_error IS NOT NULL THEN
+                v_error := format('Tasks[%s].triggers[%s]%s', v_trigger.task_no, v_trigger.trigger_no, v_error);
+                EXIT;
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- 3. One element per task, one trigger per index: two would make the result depend on order.
+    IF v_error IS NULL THEN
+        SELECT format('Tasks[%s].triggers[%s].triggerIndex %s appears more than once', d.i - 1, d.j - 1, d.idx)
+        INTO v_error
+        FROM (SELECT e.i, g.j, (g.item ->> 'triggerIndex')::integer AS idx,
+                     row_number() OVER (PARTITION BY e.i, (g.item ->> 'triggerIndex')::integer ORDER BY g.j) AS n
+              FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+              CROSS JOIN LATERAL jsonb_array_elements(
+                  CASE WHEN jsonb_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END)
+                  WITH ORDINALITY AS g(item, j)) AS d
+        WHERE d.n > 1
+        ORDER BY d.i, d.j
+        LIMIT 1;
+    END IF;
+    IF v_error IS NULL THEN
+        SELECT format('Tasks[%s].taskName %s appears more than once', d.i - 1, d.name) INTO v_error
+        FROM (SELECT e.i, e.item ->> 'taskName' AS name,
+                     row_number() OVER (PARTITION BY e.item ->> 'taskName' ORDER BY e.i) AS n
+              FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)) AS d
+        WHERE d.n > 1 AND d.name IS NOT NULL
+        ORDER BY d.i
+        LIMIT 1;
+    END IF;
+    IF v_error IS NOT NULL THEN
+        RAISE EXCEPTION '%', v_error USING ERRCODE = '22023';
+    END IF;
+
+    -- 4. The tasks, through SaveTask. Its errors name its parameter (OverlapPolicy ...);
+    -- here they name the element's key (Tasks[2].overlapPolicy ...). The raise undoes the
+    -- elements saved before.
+    FOR v_task IN
+        SELECT e.i, e.item
+        FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+        ORDER BY e.i
+    LOOP
+        BEGIN
+            SELECT s.TaskID, s.Created INTO v_saved
+            FROM stage.SaveTask(
+                v_task.item ->> 'taskName',
+                v_task.item ->> 'command',
+                v_task.item ->> 'workingDirectory',
+                COALESCE(v_task.item ->> 'overlapPolicy', 'skip'),
+                (v_task.item ->> 'timeoutMinutes')::integer,
+                COALESCE((v_task.item ->> 'maxAttempts')::integer, 1),
+                COALESCE((v_task.item ->> 'retryDelaySeconds')::integer, 60),
+                COALESCE(v_task.item ->> 'executor', 'driver'),
+                COALESCE((v_task.item ->> 'enabled')::boolean, true),
+                v_task.item ->> 'description',
+                v_task.item ->> 'arguments',
+                v_task.item ->> 'timeZone',
+                COALESCE((v_task.item ->> 'runIfMissed')::boolean, false),
+                v_task.item ->> 'definition') AS s;
+        EXCEPTION WHEN invalid_parameter_value THEN
+            GET STACKED DIAGNOSTICS v_error = MESSAGE_TEXT;
+            RAISE EXCEPTION 'Tasks[%].%', v_task.i - 1, lower(left(v_error, 1)) || substr(v_error, 2)
+                USING ERRCODE = '22023';
+        END;
+        v_ordinals := v_ordinals || v_task.i;
+        v_task_ids := v_task_ids || v_saved.TaskID;
+        v_created  := v_created || v_saved.Created;
+    END LOOP;
+
+    -- 5. Their triggers, all in one statement (the CTEs touch disjoint rows).
+    WITH saved AS (
+        SELECT s.i, s.TaskID
+        FROM unnest(v_ordinals, v_task_ids) AS s(i, TaskID)
+    ),
+    submitted AS (
+        SELECT s.TaskID,
+               (g.item ->> 'triggerIndex')::integer AS TriggerIndex,
+               g.item ->> 'recurrence' AS Recurrence,
+               COALESCE((g.item ->> 'enabled')::boolean, true) AS Enabled,
+               g.item ->> 'definition' AS Definition,
+               (g.item ->> 'nextFireAt')::timestamptz AS NextFireAt
+        FROM saved AS s
+        JOIN jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i) ON e.i = s.i
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE WHEN jsonb_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END) AS g(item)
+    ),
+    removed AS (
+        DELETE FROM stage.TaskTrigger AS g
+        USING saved AS s
+        WHERE g.TaskID = s.TaskID
+          AND NOT EXISTS (SELECT 1 FROM submitted AS n
+                          WHERE n.TaskID = g.TaskID AND n.TriggerIndex = g.TriggerIndex)
+    ),
+    changed AS (
+        UPDATE stage.TaskTrigger AS g
+        SET Recurrence   = n.Recurrence,
+            Enabled      = n.Enabled,
+            NextFireAt   = n.NextFireAt,
+            Definition   = n.Definition,
+            -- a new definition is a new trigger: it fired for nothing yet, and nothing before now
+            LastFiredFor = CASE WHEN g.Definition = n.Definition THEN g.LastFiredFor END,
+            CreatedAt    = CASE WHEN g.Definition = n.Definition THEN g.CreatedAt ELSE now() END
+        FROM submitted AS n
+        WHERE g.TaskID = n.TaskID
+          AND g.TriggerIndex = n.TriggerIndex
+    )
+    INSERT INTO stage.TaskTrigger (TaskID, TriggerIndex, Recurrence, Enabled, Definition, NextFireAt)
+    SELECT n.TaskID, n.TriggerIndex, n.Recurrence, n.Enabled, n.Definition, n.NextFireAt
+    FROM submitted AS n
+    WHERE NOT EXISTS (SELECT 1 FROM stage.TaskTrigger AS g
+                      WHERE g.TaskID = n.TaskID AND g.TriggerIndex = n.TriggerIndex)
+    ORDER BY n.TaskID, n.TriggerIndex;
+
+    RETURN QUERY
+    SELECT s.TaskID, t.TaskName, s.Created
+    FROM unnest(v_ordinals, v_task_ids, v_created) AS s(i, TaskID, Created)
+    JOIN stage.Task AS t ON t.TaskID = s.TaskID
+    ORDER BY s.i;
+END;
+$$;
