@@ -48,18 +48,26 @@ struct Pending {
     occurrence: DateTime<Utc>,
 }
 
+/// The loaded schedule: every enabled trigger and its next occurrence.
 #[derive(Default)]
-struct State {
+pub struct ClockState {
     version: Option<i64>,
     watched: HashMap<i32, Watched>,
     queue: BinaryHeap<Reverse<Pending>>,
+}
+
+impl ClockState {
+    /// How many triggers are watched.
+    pub fn triggers(&self) -> usize {
+        self.watched.len()
+    }
 }
 
 /// Runs until `stop` fires. Database errors are retried; the clock never gives up.
 pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationToken) {
     // Occurrences before this instant passed while no clock of ours ran: catch-up rules.
     let started_at = Utc::now();
-    let mut state = State::default();
+    let mut state = ClockState::default();
     let mut retry = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let mut next_check = tokio::time::Instant::now();
     loop {
@@ -83,11 +91,17 @@ pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationTo
     }
 }
 
-async fn reload_if_changed(db: &dyn Backend, state: &mut State, started_at: DateTime<Utc>) -> StoreResult<()> {
+async fn reload_if_changed(db: &dyn Backend, state: &mut ClockState, started_at: DateTime<Utc>) -> StoreResult<()> {
     let version = db.schedule_version().await?;
-    if state.version == Some(version) {
-        return Ok(());
+    if state.version != Some(version) {
+        *state = load(db, version, started_at).await?;
     }
+    Ok(())
+}
+
+/// Reads every task and trigger, catches up what was missed before `started_at`, and
+/// computes every next occurrence (written back to TaskTrigger.NextFireAt when it changed).
+pub async fn load(db: &dyn Backend, version: i64, started_at: DateTime<Utc>) -> StoreResult<ClockState> {
     let tasks = catalog::load(db).await?;
     let mut watched = HashMap::new();
     let mut queue = BinaryHeap::new();
@@ -151,16 +165,15 @@ async fn reload_if_changed(db: &dyn Backend, state: &mut State, started_at: Date
         db.update_next_fire(&next_fire).await?;
     }
     tracing::info!(tasks = tasks.len(), triggers = watched.len(), version, "schedule loaded");
-    *state = State {
+    Ok(ClockState {
         version: Some(version),
         watched,
         queue,
-    };
-    Ok(())
+    })
 }
 
 /// Enqueues every occurrence that is due, several at a time.
-async fn fire_due(db: &Arc<dyn Backend>, state: &mut State, config: &ClockConfig, retry: &mut Backoff) {
+async fn fire_due(db: &Arc<dyn Backend>, state: &mut ClockState, config: &ClockConfig, retry: &mut Backoff) {
     let now = Utc::now();
     let mut due = Vec::new();
     while let Some(&Reverse(p)) = state.queue.peek() {

@@ -16,75 +16,121 @@ BEGIN
             THROW 50040, N'Completions is not valid JSON', 1;
         -- Wrapped in [...], the value's own JSON type shows (4 = array, 5 = object).
         IF (SELECT j.[type] FROM OPENJSON(N'[' + @Completions + N']') AS j) <> 4
-            THROW 50041, N'Completions must be a JSON array', 1;
+            THROW 50041, N'Completions must be a JSON array of completion objects', 1;
 
         DECLARE @Now     datetime2(3) = SYSUTCDATETIME();
         DECLARE @Problem nvarchar(2048);
+        -- OPENJSON types: 0 null, 1 string, 2 number, 3 boolean, 4 array, 5 object;
+        -- a *Type column is NULL when the property is absent.
         DECLARE @Item TABLE
         (
-            Ordinal         int           NOT NULL PRIMARY KEY,  -- 0-based position in the array
-            -- as sent (text, so that a wrong type can be reported by element)
+            Ordinal         int           NOT NULL PRIMARY KEY,  -- 0-based position, as in JSON paths
+            ElementType     tinyint       NOT NULL,
+            ProcessIDType   tinyint       NULL,
             ProcessIDText   nvarchar(max) NULL,
+            WorkerNameType  tinyint       NULL,
             WorkerName      nvarchar(max) COLLATE DATABASE_DEFAULT NULL,
-            AttemptText     nvarchar(max) NULL,
             StatusText      nvarchar(max) NULL,
+            AttemptType     tinyint       NULL,
+            AttemptText     nvarchar(max) NULL,
+            ExitCodeType    tinyint       NULL,
             ExitCodeText    nvarchar(max) NULL,
+            MessageType     tinyint       NULL,
             Message         nvarchar(max) NULL,
+            StdoutType      tinyint       NULL,
             Stdout          nvarchar(max) NULL,
+            StderrType      tinyint       NULL,
             Stderr          nvarchar(max) NULL,
+            -- filled in once the element is known to be valid
             ProcessID       bigint        NULL,
             ReportedAttempt int           NULL,
             ExitCode        int           NULL,
-            -- the process as found, read under UPDLOCK
-            CurrentStatus   varchar(20)   NULL,  -- NULL: no such process
+            -- the process as found, read under UPDLOCK (CurrentStatus NULL: no such process)
+            CurrentStatus   varchar(20)   NULL,
             CurrentWorker   nvarchar(255) COLLATE DATABASE_DEFAULT NULL,
             CurrentAttempt  int           NULL,
             MaxAttempts     int           NULL,
-            Passes          bit           NOT NULL DEFAULT (0),  -- InProgress, same worker, same attempt
-            Accepted        bit           NOT NULL DEFAULT (0),  -- Passes, and no earlier element took it
-            NewStatus       varchar(20)   NULL,  -- Pending when a failed run is retried
+            Accepted        bit           NOT NULL DEFAULT (0),  -- InProgress, same worker, same attempt
+            NewStatus       varchar(20)   NULL,                  -- Pending when a failed run is retried
             RetryAt         datetime2(3)  NULL
         );
 
-        -- Elements that are not objects give all-NULL rows (and fail validation below).
-        INSERT @Item (Ordinal, ProcessIDText, WorkerName, AttemptText, StatusText, ExitCodeText,
-                      Message, Stdout, Stderr, ProcessID, ReportedAttempt, ExitCode)
-        SELECT CAST(e.[key] AS int), c.ProcessIDText, c.WorkerName, c.AttemptText, c.StatusText, c.ExitCodeText,
-               c.Message, c.Stdout, c.Stderr,
-               TRY_CAST(c.ProcessIDText AS bigint), TRY_CAST(c.AttemptText AS int), TRY_CAST(c.ExitCodeText AS int)
+        INSERT @Item (Ordinal, ElementType,
+                      ProcessIDType, ProcessIDText, WorkerNameType, WorkerName, StatusText,
+                      AttemptType, AttemptText, ExitCodeType, ExitCodeText,
+                      MessageType, Message, StdoutType, Stdout, StderrType, Stderr)
+        SELECT CAST(e.[key] AS int), e.[type],
+               ty.ProcessIDType, c.ProcessIDText, ty.WorkerNameType, c.WorkerName, c.StatusText,
+               ty.AttemptType, c.AttemptText, ty.ExitCodeType, c.ExitCodeText,
+               ty.MessageType, c.Message, ty.StdoutType, c.Stdout, ty.StderrType, c.Stderr
         FROM OPENJSON(@Completions) AS e
         OUTER APPLY OPENJSON(CASE WHEN e.[type] = 5 THEN e.[value] END)
             WITH (ProcessIDText nvarchar(max) '$.processId',
                   WorkerName    nvarchar(max) '$.workerName',
-                  AttemptText   nvarchar(max) '$.attempt',
                   StatusText    nvarchar(max) '$.status',
+                  AttemptText   nvarchar(max) '$.attempt',
                   ExitCodeText  nvarchar(max) '$.exitCode',
                   Message       nvarchar(max) '$.message',
                   Stdout        nvarchar(max) '$.stdout',
-                  Stderr        nvarchar(max) '$.stderr') AS c;
+                  Stderr        nvarchar(max) '$.stderr') AS c
+        OUTER APPLY (SELECT MAX(CASE WHEN p.[key] = N'processId'  THEN p.[type] END) AS ProcessIDType,
+                            MAX(CASE WHEN p.[key] = N'workerName' THEN p.[type] END) AS WorkerNameType,
+                            MAX(CASE WHEN p.[key] = N'attempt'    THEN p.[type] END) AS AttemptType,
+                            MAX(CASE WHEN p.[key] = N'exitCode'   THEN p.[type] END) AS ExitCodeType,
+                            MAX(CASE WHEN p.[key] = N'message'    THEN p.[type] END) AS MessageType,
+                            MAX(CASE WHEN p.[key] = N'stdout'     THEN p.[type] END) AS StdoutType,
+                            MAX(CASE WHEN p.[key] = N'stderr'     THEN p.[type] END) AS StderrType
+                     FROM OPENJSON(CASE WHEN e.[type] = 5 THEN e.[value] END) AS p) AS ty;  -- [key] is BIN2: case-sensitive
 
         -- The first problem of the first bad element, named like Completions[2].status.
-        SELECT TOP (1) @Problem = CONCAT(N'Completions[', p.Ordinal, N'].', p.Problem)
+        -- Integers are JSON numbers written with digits and a sign only (no fraction or
+        -- exponent): processId up to 18 digits, attempt up to 9, exitCode any 32-bit value.
+        SELECT TOP (1) @Problem = CONCAT(N'Completions[', p.Ordinal, N']', p.Problem)
         FROM (SELECT i.Ordinal,
-                     CASE WHEN i.ProcessID IS NULL
-                              THEN N'processId is missing or not an integer'
-                          WHEN i.WorkerName IS NULL OR LTRIM(RTRIM(i.WorkerName)) = N''
-                              THEN N'workerName is missing or empty'
-                          WHEN DATALENGTH(i.WorkerName) / 2 > 255
-                              THEN N'workerName is longer than 255 characters'
+                     CASE WHEN i.ElementType <> 5
+                              THEN N' must be a JSON object'
+                          WHEN i.ProcessIDType IS NULL OR i.ProcessIDType <> 2
+                            OR i.ProcessIDText LIKE N'%[^0-9-]%'
+                            OR LEN(REPLACE(i.ProcessIDText, N'-', N'')) > 18
+                              THEN N'.processId is missing or not an integer'
+                          WHEN i.WorkerNameType IS NULL OR i.WorkerNameType <> 1 OR DATALENGTH(i.WorkerName) = 0
+                              THEN N'.workerName is missing or empty'
                           WHEN i.StatusText IS NULL
                             OR i.StatusText COLLATE Latin1_General_BIN2 NOT IN (N'Completed', N'Failed', N'Cancelled')
-                              THEN N'status must be one of Completed, Failed, Cancelled'
-                          WHEN i.AttemptText IS NOT NULL AND i.ReportedAttempt IS NULL
-                              THEN N'attempt is not an integer'
-                          WHEN i.ExitCodeText IS NOT NULL AND i.ExitCode IS NULL
-                              THEN N'exitCode is not an integer'
+                              THEN N'.status must be one of Completed, Failed, Cancelled'
+                          WHEN i.AttemptType NOT IN (0, 2)
+                            OR (i.AttemptType = 2 AND (   i.AttemptText LIKE N'%[^0-9-]%'
+                                                       OR LEN(REPLACE(i.AttemptText, N'-', N'')) > 9))
+                              THEN N'.attempt must be an integer'
+                          WHEN i.ExitCodeType NOT IN (0, 2)
+                            OR (i.ExitCodeType = 2 AND (   i.ExitCodeText LIKE N'%[^0-9-]%'
+                                                        OR TRY_CAST(i.ExitCodeText AS int) IS NULL))
+                              THEN N'.exitCode must be a 32-bit integer'
+                          WHEN i.MessageType NOT IN (0, 1) THEN N'.message must be a string'
+                          WHEN i.StdoutType  NOT IN (0, 1) THEN N'.stdout must be a string'
+                          WHEN i.StderrType  NOT IN (0, 1) THEN N'.stderr must be a string'
                      END AS Problem
               FROM @Item AS i) AS p
         WHERE p.Problem IS NOT NULL
         ORDER BY p.Ordinal;
         IF @Problem IS NOT NULL
             THROW 50042, @Problem, 1;
+
+        UPDATE @Item
+        SET    ProcessID       = CAST(ProcessIDText AS bigint),
+               ReportedAttempt = CAST(AttemptText AS int),
+               ExitCode        = CAST(ExitCodeText AS int);
+
+        -- One element per process: two verdicts on one run in one batch would be ambiguous.
+        SELECT TOP (1) @Problem = CONCAT(N'Completions[', d.Ordinal, N'].processId ', d.ProcessID,
+                                         N' appears more than once')
+        FROM (SELECT i.Ordinal, i.ProcessID,
+                     ROW_NUMBER() OVER (PARTITION BY i.ProcessID ORDER BY i.Ordinal) AS n
+              FROM @Item AS i) AS d
+        WHERE d.n > 1
+        ORDER BY d.Ordinal;
+        IF @Problem IS NOT NULL
+            THROW 50043, @Problem, 1;
 
         BEGIN TRANSACTION;
 
@@ -97,7 +143,7 @@ BEGIN
                CurrentWorker  = fc.WorkerAssigned,
                CurrentAttempt = fc.Attempt,
                MaxAttempts    = fc.MaxAttempts,
-               Passes         = CASE WHEN fc.Status = 'InProgress'
+               Accepted       = CASE WHEN fc.Status = 'InProgress'
                                       AND fc.WorkerAssigned = i.WorkerName
                                       AND (i.ReportedAttempt IS NULL OR i.ReportedAttempt = fc.Attempt)
                                      THEN 1 ELSE 0 END,
@@ -116,18 +162,6 @@ BEGIN
                ON t.TaskID = fc.TaskID
         CROSS APPLY (SELECT ISNULL(t.RetryDelaySeconds, 60) * POWER(CAST(2 AS float), fc.Attempt - 1) AS Seconds) AS d;
 
-        -- The same process twice in one batch behaves as if completed one element at a
-        -- time: the first passing element wins, the later ones find it finished.
-        UPDATE i
-        SET    Accepted = 1
-        FROM @Item AS i
-        WHERE i.Passes = 1
-          AND NOT EXISTS (SELECT 1
-                          FROM @Item AS earlier
-                          WHERE earlier.ProcessID = i.ProcessID
-                            AND earlier.Passes    = 1
-                            AND earlier.Ordinal   < i.Ordinal);
-
         UPDATE fc
         SET    Status         = i.NewStatus,
                WorkerAssigned = CASE WHEN i.NewStatus = 'Pending' THEN NULL      ELSE fc.WorkerAssigned END,
@@ -141,80 +175,83 @@ BEGIN
                 ON i.ProcessID = fc.ProcessID
         WHERE i.Accepted = 1;
 
-        -- Log rows in element order (ORDER BY fixes the LogIDs): per refused element one
-        -- warning (none when the process does not exist); per accepted element the outcome,
-        -- then stdout and stderr when present. Messages longer than 500 characters are cut,
-        -- the whole text kept in Detail.
+        -- Log rows (ORDER BY fixes the LogIDs): first the accepted runs by ProcessID, each
+        -- with its outcome (message cut to 500 characters, the whole text in Detail), then
+        -- stdout and stderr when not empty; then one warning per refused element, in
+        -- element order (none when the process does not exist).
         INSERT stage.ProcessLog (ProcessID, Message, LogLevel, LogTime, Detail)
         SELECT l.ProcessID,
                LEFT(l.Text, 500),
                l.LogLevel,
                @Now,
-               ISNULL(l.Detail, CASE WHEN DATALENGTH(l.Text) / 2 > 500 THEN l.Text END)
+               ISNULL(l.Detail, CASE WHEN l.Part = 0 AND DATALENGTH(l.Text) / 2 > 500 THEN l.Text END)
         FROM
         (
-            SELECT i.Ordinal,
+            SELECT 0 AS Part,
+                   i.ProcessID AS SortKey,
                    1 AS Seq,
                    i.ProcessID,
-                   'Warning' AS LogLevel,
-                   CONCAT(N'Completion refused: ',
-                          CASE WHEN i.CurrentStatus <> 'InProgress'
-                                   THEN CONCAT(N'the process is ', i.CurrentStatus)
-                               WHEN ISNULL(i.CurrentWorker, N'') <> i.WorkerName
-                                   THEN CONCAT(N'the process belongs to ', ISNULL(i.CurrentWorker, N'no worker'))
-                               WHEN i.ReportedAttempt <> i.CurrentAttempt
-                                   THEN CONCAT(N'attempt ', i.ReportedAttempt, N' is over, the current attempt is ', i.CurrentAttempt)
-                               ELSE N'an earlier element of the same batch completed it'
-                          END,
-                          N' (', i.WorkerName, N' reported ', i.StatusText, N')') AS Text,
-                   CAST(NULL AS nvarchar(max)) AS Detail
-            FROM @Item AS i
-            WHERE i.Accepted = 0
-              AND i.CurrentStatus IS NOT NULL
-
-            UNION ALL
-
-            SELECT i.Ordinal,
-                   1,
-                   i.ProcessID,
-                   CASE i.NewStatus WHEN 'Completed' THEN 'Info' WHEN 'Failed' THEN 'Error' ELSE 'Warning' END,
+                   CASE i.NewStatus WHEN 'Completed' THEN 'Info' WHEN 'Failed' THEN 'Error' ELSE 'Warning' END AS LogLevel,
                    CASE WHEN i.NewStatus = 'Pending'
-                        THEN CONCAT(N'Retry ', i.CurrentAttempt, N' of ', i.MaxAttempts - 1,
-                                    N' at ', CONVERT(nvarchar(30), i.RetryAt, 126), N'Z: ',
-                                    ISNULL(NULLIF(i.Message, N''), N'Failed'))
-                        ELSE ISNULL(NULLIF(i.Message, N''), CAST(i.NewStatus AS nvarchar(max)))
-                   END,
-                   NULL
+                        THEN CONCAT(N'Attempt ', i.CurrentAttempt, N' of ', i.MaxAttempts,
+                                    N' failed; retry ', i.CurrentAttempt, N' at ',
+                                    -- ISO 8601 UTC with milliseconds, whatever the fraction
+                                    CONVERT(nvarchar(19), i.RetryAt, 126), N'.',
+                                    RIGHT(CONCAT(N'00', DATEPART(MILLISECOND, i.RetryAt)), 3), N'Z',
+                                    CASE WHEN DATALENGTH(i.Message) > 0 THEN CONCAT(N': ', i.Message) END)
+                        WHEN DATALENGTH(i.Message) > 0 THEN i.Message
+                        ELSE CAST(i.NewStatus AS nvarchar(max))
+                   END AS Text,
+                   CAST(NULL AS nvarchar(max)) AS Detail
             FROM @Item AS i
             WHERE i.Accepted = 1
 
             UNION ALL
 
-            SELECT i.Ordinal, 2, i.ProcessID, 'Info', N'stdout', i.Stdout
+            SELECT 0, i.ProcessID, 2, i.ProcessID, 'Info', N'stdout', i.Stdout
             FROM @Item AS i
             WHERE i.Accepted = 1
               AND DATALENGTH(i.Stdout) > 0
 
             UNION ALL
 
-            SELECT i.Ordinal, 3, i.ProcessID, 'Warning', N'stderr', i.Stderr
+            SELECT 0, i.ProcessID, 3, i.ProcessID, 'Warning', N'stderr', i.Stderr
             FROM @Item AS i
             WHERE i.Accepted = 1
               AND DATALENGTH(i.Stderr) > 0
+
+            UNION ALL
+
+            SELECT 1,
+                   i.Ordinal,
+                   1,
+                   i.ProcessID,
+                   'Warning',
+                   CASE WHEN i.CurrentStatus <> 'InProgress'
+                            THEN CONCAT(N'Completion refused: process is ', i.CurrentStatus,
+                                        N' (completion from ', i.WorkerName, N')')
+                        WHEN i.CurrentWorker IS NULL OR i.CurrentWorker <> i.WorkerName
+                            THEN CONCAT(N'Completion refused: process is assigned to ', ISNULL(i.CurrentWorker, N'nobody'),
+                                        N', not ', i.WorkerName)
+                        WHEN i.ReportedAttempt <> i.CurrentAttempt
+                            THEN CONCAT(N'Completion refused: attempt ', i.ReportedAttempt, N' from ', i.WorkerName,
+                                        N' is not the current attempt ', i.CurrentAttempt)
+                        ELSE CONCAT(N'Completion refused: process changed concurrently (completion from ', i.WorkerName, N')')
+                   END,
+                   NULL
+            FROM @Item AS i
+            WHERE i.Accepted = 0
+              AND i.CurrentStatus IS NOT NULL
         ) AS l
-        ORDER BY l.Ordinal, l.Seq;
+        ORDER BY l.Part, l.SortKey, l.Seq;
 
         COMMIT TRANSACTION;
 
-        -- Status afterwards: what the accepted element of that process set, else unchanged.
+        -- Status afterwards: the new one when accepted, else unchanged (NULL: no such process).
         SELECT i.ProcessID,
                i.Accepted,
-               ISNULL(a.NewStatus, i.CurrentStatus) AS Status
+               CASE WHEN i.Accepted = 1 THEN i.NewStatus ELSE i.CurrentStatus END AS Status
         FROM @Item AS i
-        OUTER APPLY (SELECT acc.NewStatus
-                     FROM @Item AS acc
-                     WHERE acc.ProcessID = i.ProcessID
-                       AND acc.Accepted  = 1) AS a
         ORDER BY i.Ordinal;
     END TRY
     BEGIN CATCH

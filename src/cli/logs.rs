@@ -130,7 +130,7 @@ fn line(row: &LogRow) -> String {
 
 /// Where exported rows go.
 enum Sink {
-    Csv(csv::Writer<std::io::BufWriter<std::fs::File>>),
+    Csv(Box<csv::Writer<std::io::BufWriter<std::fs::File>>>),
     Json { out: std::io::BufWriter<std::fs::File>, rows: u64 },
 }
 
@@ -141,7 +141,7 @@ impl Sink {
             ExportFormat::Csv => {
                 let mut csv = csv::Writer::from_writer(out);
                 csv.write_record(["LogID", "ProcessID", "LogTime", "LogLevel", "Message", "Detail"])?;
-                Sink::Csv(csv)
+                Sink::Csv(Box::new(csv))
             }
             ExportFormat::Json => {
                 let mut out = out;

@@ -49,8 +49,9 @@ pub enum Command {
     /// Manage tasks (JSON in and out) and predict their fire times.
     #[command(subcommand)]
     Task(task::TaskCommand),
-    /// Measure registration and claim+completion throughput against the database.
-    Bench(bench::BenchArgs),
+    /// Benchmarks against the database: queue, end to end, clock.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Opens the store named by `--database` / `STAGEHAND_DATABASE_URL`.
@@ -105,6 +106,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rotate(args) => maintenance::rotate(&open_store(&cli.database, 1).await?, args).await,
         Command::ResetStuck(args) => maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await,
         Command::Task(command) => task::run(&cli.database, command).await,
-        Command::Bench(args) => bench::run(&cli.database, args).await,
+        Command::Bench(command) => bench::run(&cli.database, command).await,
     }
 }

@@ -72,6 +72,7 @@ pub async fn run(db: Arc<dyn Backend>, args: &RunArgs) -> Result<ExitCode> {
             rotate_every: (args.rotate_every_hours > 0).then(|| Duration::from_secs(args.rotate_every_hours * 3600)),
             retention_months: args.retention_months,
         },
+        print_summaries: true,
         clock: (!args.no_clock).then(ClockConfig::default),
     };
     let shutdown = Shutdown::default();

@@ -41,6 +41,8 @@ pub struct DriverConfig {
     /// When set, each process's whole output is written to `<dir>/<id>-<attempt>.log`.
     pub output_dir: Option<PathBuf>,
     pub housekeeping: HousekeepingConfig,
+    /// Print one line per finished process on standard output.
+    pub print_summaries: bool,
     /// The trigger clock; None runs workers only.
     pub clock: Option<ClockConfig>,
 }
@@ -83,6 +85,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         finished_rx,
         held.clone(),
         shutdown.immediate.clone(),
+        config.print_summaries,
     ));
     let housekeeping = tokio::spawn(housekeeping::run(
         db.clone(),

@@ -89,6 +89,7 @@ pub async fn run(
     mut finished_rx: mpsc::UnboundedReceiver<Finished>,
     held: Arc<Held>,
     abandon: CancellationToken,
+    print_summaries: bool,
 ) {
     while let Some(first) = finished_rx.recv().await {
         let mut batch = vec![first];
@@ -125,7 +126,9 @@ pub async fn run(
             .await;
         }
         for finished in &batch {
-            print_summary(finished);
+            if print_summaries {
+                print_summary(finished);
+            }
             held.remove(finished.process.process_id);
         }
     }

@@ -54,15 +54,34 @@ impl Admin {
     }
 
     /// A fresh copy of the migrated template; returns its URL.
+    ///
+    /// The template is named after the migration files, but the store applies the
+    /// migrations it was compiled with: a file edited between the build and the run
+    /// would leave a template that does not match the next build. So each copy is
+    /// migrated once more and must find nothing to do; if it does (or diverges), the
+    /// template is rebuilt by this binary and the copy made again.
     pub async fn create_database(&self, name: &str) -> Result<String> {
-        let template = self.ensure_template().await?;
-        self.client
-            .batch_execute(&format!(
-                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
-            ))
-            .await
-            .with_context(|| format!("CREATE DATABASE {name} TEMPLATE {template}"))?;
-        self.url(name, None)
+        let url = self.url(name, None)?;
+        let mut stale = None;
+        loop {
+            let (template, oid) = self.ensure_template(stale).await?;
+            self.client
+                .batch_execute(&format!(
+                    "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+                ))
+                .await
+                .with_context(|| format!("CREATE DATABASE {name} TEMPLATE {template}"))?;
+            let verdict = super::open(&url).await?.migrate().await;
+            match verdict {
+                Ok(applied) if applied.is_empty() => return Ok(url),
+                _ if stale.is_none() => {
+                    self.drop_database(name).await?;
+                    stale = Some(oid);
+                }
+                Ok(applied) => anyhow::bail!("a freshly built {template} still lacked {applied:?}"),
+                Err(e) => return Err(e).context("Backend::migrate on a copy of the template"),
+            }
+        }
     }
 
     pub async fn drop_database(&self, name: &str) -> Result<()> {
@@ -89,53 +108,67 @@ impl Admin {
             .with_context(|| format!("DROP ROLE {login}"))
     }
 
-    /// Builds the template for the current migrations unless it exists. A build that
-    /// failed halfway leaves only a `_wip` database, which the next build replaces.
-    async fn ensure_template(&self) -> Result<String> {
+    /// The template for the current migration files, built unless it exists (or
+    /// rebuilt when it is the `stale` one); returns its name and oid. A build that failed
+    /// halfway leaves only a `_wip` database, which the next build replaces.
+    async fn ensure_template(&self, stale: Option<u32>) -> Result<(String, u32)> {
         let template = format!("stagehand_tpl_{}", migrations_hash()?);
         self.client
             .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK_KEY])
             .await
             .context("pg_advisory_lock for the template")?;
-        let built = self.build_template(&template).await;
+        let built = self.build_template(&template, stale).await;
         let unlocked = self
             .client
             .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK_KEY])
             .await
             .context("pg_advisory_unlock for the template");
-        built?;
+        let oid = built?;
         unlocked?;
-        Ok(template)
+        Ok((template, oid))
     }
 
-    async fn build_template(&self, template: &str) -> Result<()> {
-        let exists = self
+    async fn template_oid(&self, template: &str) -> Result<Option<u32>> {
+        let row = self
             .client
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+            .query_opt(
+                "SELECT oid FROM pg_database WHERE datname = $1",
+                &[&template],
+            )
             .await
             .context("look up the template database")?;
-        if exists.is_some() {
-            return Ok(());
-        }
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn build_template(&self, template: &str, stale: Option<u32>) -> Result<u32> {
         let wip = format!("{template}_wip");
-        // One statement per call: a multi-statement string is one implicit transaction,
-        // and CREATE/DROP DATABASE refuse to run inside one.
-        for sql in [
+        let mut statements = Vec::new();
+        match self.template_oid(template).await? {
+            // Another test of this binary may have rebuilt it already.
+            Some(oid) if Some(oid) != stale => return Ok(oid),
+            Some(_) => statements.extend([
+                format!("ALTER DATABASE \"{template}\" IS_TEMPLATE false"),
+                format!("DROP DATABASE \"{template}\" WITH (FORCE)"),
+            ]),
+            None => {}
+        }
+        statements.extend([
             format!("DROP DATABASE IF EXISTS \"{wip}\" WITH (FORCE)"),
             format!("CREATE DATABASE \"{wip}\""),
-        ] {
+        ]);
+        // One statement per call: a multi-statement string is one implicit transaction,
+        // and CREATE/DROP DATABASE refuse to run inside one.
+        for sql in statements {
             self.client
                 .batch_execute(&sql)
                 .await
                 .with_context(|| sql.clone())?;
         }
-        {
-            let store = super::open(&self.url(&wip, None)?).await?;
-            store
-                .migrate()
-                .await
-                .context("Backend::migrate on the template database (migrations/postgres)")?;
-        }
+        super::open(&self.url(&wip, None)?)
+            .await?
+            .migrate()
+            .await
+            .context("Backend::migrate on the template database (migrations/postgres)")?;
         // No connection may stay open on a template: CREATE DATABASE ... TEMPLATE would
         // fail. `migrate` closed its own; forbidding new ones keeps it that way.
         for sql in [
@@ -147,7 +180,9 @@ impl Admin {
                 .await
                 .with_context(|| sql.clone())?;
         }
-        Ok(())
+        self.template_oid(template)
+            .await?
+            .with_context(|| format!("{template} vanished right after it was built"))
     }
 }
 

@@ -1,9 +1,9 @@
-//! `stagehand bench`: register N no-op processes, then claim and complete them with W
+//! `stagehand bench queue`: register N no-op processes, then claim and complete them with W
 //! concurrent workers in batches, and print the rates. It runs against the database it
 //! is pointed at, so it refuses to start while other driver work is queued there (its
 //! workers would claim it), and it deletes its own rows afterwards.
 
-use super::open_store;
+use super::super::open_store;
 use crate::store::{Backend, ClaimRequest, Completion, FinalStatus, TaskRecord};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {
+pub struct QueueArgs {
     /// How many processes to register, claim and complete.
     #[arg(long, default_value_t = 20_000)]
     processes: usize,
@@ -26,19 +26,13 @@ pub struct BenchArgs {
     registrars: usize,
 }
 
-pub async fn run(database: &Option<String>, args: &BenchArgs) -> Result<ExitCode> {
+pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode> {
     if args.batch < 1 || args.processes == 0 || args.workers.contains(&0) {
         bail!("--processes, --workers and --batch must be at least 1");
     }
     let max_workers = args.workers.iter().copied().max().unwrap_or(1);
     let db = open_store(database, (max_workers.max(args.registrars) + 2) as u32).await?;
-    let queued = db
-        .query_i64("SELECT COUNT(*) FROM stage.FileControl WHERE Executor = 'driver' AND Status IN ('Pending', 'InProgress')")
-        .await?
-        .unwrap_or(0);
-    if queued > 0 {
-        bail!("{queued} driver processes are Pending or InProgress in this database; bench would claim them. Run it against a database no driver is using.");
-    }
+    super::refuse_if_busy(&db).await?;
     println!(
         "stagehand bench on {}: {} processes, batch {}, workers {:?}",
         db.kind(),
@@ -52,7 +46,7 @@ pub async fn run(database: &Option<String>, args: &BenchArgs) -> Result<ExitCode
         task.overlap_policy = "parallel".into();
         db.save_task(&task).await.context("creating the bench task")?;
         let outcome = measure(&db, &name, args, workers).await;
-        cleanup(&db, &name).await?;
+        super::cleanup(&db, &name).await?;
         let (registered, completed) = outcome?;
         println!(
             "workers {workers:>3}: register {:>8.0} processes/s | claim+complete {:>8.0} processes/s",
@@ -63,7 +57,7 @@ pub async fn run(database: &Option<String>, args: &BenchArgs) -> Result<ExitCode
 }
 
 /// Returns (registrations/s, claims+completions/s).
-async fn measure(db: &Arc<dyn Backend>, name: &str, args: &BenchArgs, workers: usize) -> Result<(f64, f64)> {
+async fn measure(db: &Arc<dyn Backend>, name: &str, args: &QueueArgs, workers: usize) -> Result<(f64, f64)> {
     let started = Instant::now();
     let mut registrars = tokio::task::JoinSet::new();
     for r in 0..args.registrars {
@@ -120,15 +114,3 @@ async fn measure(db: &Arc<dyn Backend>, name: &str, args: &BenchArgs, workers: u
     Ok((registered, completed as f64 / elapsed))
 }
 
-/// Removes the bench's task, processes and log rows. The name is generated above
-/// (letters, digits and dashes), never user input.
-async fn cleanup(db: &Arc<dyn Backend>, name: &str) -> Result<()> {
-    db.execute_sql(&format!(
-        "DELETE FROM stage.ProcessLog WHERE ProcessID IN (SELECT ProcessID FROM stage.FileControl WHERE ProcessName = '{name}')"
-    ))
-    .await?;
-    db.execute_sql(&format!("DELETE FROM stage.FileControl WHERE ProcessName = '{name}'"))
-        .await?;
-    db.delete_task(name).await?;
-    Ok(())
-}

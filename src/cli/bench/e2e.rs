@@ -1,0 +1,146 @@
+//! `stagehand bench e2e`: a real driver (in this process) runs real commands.
+//! - throughput: N processes of `true` registered up front, timed until all are Completed;
+//! - idle latency: with the driver idle, one registration at a time of a command that
+//!   prints the time it started (`date +%s%N`); latency = that time - the time just
+//!   before RegisterProcess was called.
+
+use super::super::open_store;
+use super::{cleanup, percentiles, refuse_if_busy};
+use crate::driver::{self, DriverConfig, HousekeepingConfig, Shutdown};
+use crate::store::{Backend, TaskRecord};
+use anyhow::{bail, Context, Result};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, clap::Args)]
+pub struct E2eArgs {
+    /// Processes per throughput run.
+    #[arg(long, default_value_t = 2000)]
+    processes: usize,
+    /// Worker counts to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    workers: Vec<usize>,
+    /// Registrations for the idle-latency sample.
+    #[arg(long, default_value_t = 200)]
+    latency_samples: usize,
+}
+
+fn config(workers: usize) -> DriverConfig {
+    DriverConfig {
+        workers,
+        worker_prefix: format!("bench/{}", std::process::id()),
+        lease: Duration::from_secs(30),
+        heartbeat_every: Duration::from_secs(1),
+        poll_min: Duration::from_millis(25),
+        poll_max: Duration::from_millis(2000),
+        grace: Duration::from_secs(5),
+        output_dir: None,
+        housekeeping: HousekeepingConfig {
+            reset_every: Duration::from_secs(3600),
+            reset_timeout_minutes: 60,
+            rotate_every: None,
+            retention_months: 6,
+        },
+        print_summaries: false,
+        clock: None,
+    }
+}
+
+/// Runs a driver until `work` returns, then shuts it down.
+async fn with_driver<T>(db: &Arc<dyn Backend>, workers: usize, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let shutdown = Shutdown::default();
+    let driver = tokio::spawn(driver::run(db.clone(), config(workers), shutdown.clone()));
+    let result = work.await;
+    shutdown.graceful.cancel();
+    driver.await.context("driver task")?;
+    result
+}
+
+async fn completed(db: &Arc<dyn Backend>, name: &str) -> Result<i64> {
+    // Generated bench names only (see `cleanup`).
+    let sql = format!("SELECT COUNT(*) FROM stage.FileControl WHERE ProcessName = '{name}' AND Status = 'Completed'");
+    Ok(db.query_i64(&sql).await?.unwrap_or(0))
+}
+
+pub async fn run(database: &Option<String>, args: &E2eArgs) -> Result<ExitCode> {
+    if args.processes == 0 || args.workers.contains(&0) {
+        bail!("--processes and --workers must be at least 1");
+    }
+    let max_workers = args.workers.iter().copied().max().unwrap_or(1);
+    let db = open_store(database, max_workers as u32 + 8).await?;
+    refuse_if_busy(&db).await?;
+    let prefix = format!("stagehand-e2e-{}-", std::process::id());
+    let outcome = measure(&db, &prefix, args).await;
+    cleanup(&db, &prefix).await?;
+    outcome?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &E2eArgs) -> Result<()> {
+    println!("stagehand bench e2e on {}: commands `true`, {} processes per run", db.kind(), args.processes);
+    for &workers in &args.workers {
+        let name = format!("{prefix}true-{workers}");
+        let mut task = TaskRecord::new(&name, "true");
+        task.overlap_policy = "parallel".into();
+        db.save_task(&task).await?;
+        for _ in 0..args.processes {
+            db.register(&name, None, None).await?;
+        }
+        let expected = args.processes as i64;
+        let elapsed = with_driver(db, workers, async {
+            let started = Instant::now();
+            while completed(db, &name).await? < expected {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok(started.elapsed())
+        })
+        .await?;
+        println!(
+            "workers {workers:>3}: {:>7.0} processes/s ({} in {:.2} s)",
+            args.processes as f64 / elapsed.as_secs_f64(),
+            args.processes,
+            elapsed.as_secs_f64()
+        );
+    }
+
+    let name = format!("{prefix}latency");
+    let mut task = TaskRecord::new(&name, "date +%s%N");
+    task.overlap_policy = "parallel".into();
+    db.save_task(&task).await?;
+    let samples = with_driver(db, driver::default_workers(), async {
+        // Let the driver settle into its idle wait first.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut sent = Vec::with_capacity(args.latency_samples);
+        for _ in 0..args.latency_samples {
+            let before = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as i128;
+            let id = db.register(&name, None, None).await?.process_id;
+            sent.push((id, before));
+            // Idle again before the next one: each sample starts from a waiting driver.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let expected = args.latency_samples as i64;
+        while completed(db, &name).await? < expected {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut latencies = Vec::with_capacity(sent.len());
+        for (id, before) in sent {
+            let logs = db.process_logs(id).await?;
+            let started: i128 = logs
+                .iter()
+                .find(|l| l.message == "stdout")
+                .and_then(|l| l.detail.as_deref())
+                .and_then(|d| d.trim().parse().ok())
+                .with_context(|| format!("process {id} printed no start time"))?;
+            latencies.push((started - before) as f64 / 1e6);
+        }
+        Ok(latencies)
+    })
+    .await?;
+    let (median, p99) = percentiles(samples);
+    println!(
+        "idle latency, RegisterProcess to command start ({} samples): median {median:.2} ms, p99 {p99:.2} ms",
+        args.latency_samples
+    );
+    Ok(())
+}

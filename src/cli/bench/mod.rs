@@ -1,0 +1,66 @@
+//! `stagehand bench`: measurements against the database it is pointed at. Each bench
+//! refuses to start while other driver work is queued there (it would run it), and
+//! deletes the rows it made.
+
+mod clock;
+mod e2e;
+mod queue;
+
+use crate::store::Backend;
+use anyhow::{bail, Result};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Registration and claim+completion throughput through the procedures (no commands run).
+    Queue(queue::QueueArgs),
+    /// End to end with a real driver running `true`: processes/s per worker count, and
+    /// the idle latency from RegisterProcess to the command starting.
+    E2e(e2e::E2eArgs),
+    /// The trigger clock: load time and memory for many tasks, and how late runs are
+    /// enqueued when many triggers fall due in the same second.
+    Clock(clock::ClockArgs),
+}
+
+pub async fn run(database: &Option<String>, command: &BenchCommand) -> Result<ExitCode> {
+    match command {
+        BenchCommand::Queue(args) => queue::run(database, args).await,
+        BenchCommand::E2e(args) => e2e::run(database, args).await,
+        BenchCommand::Clock(args) => clock::run(database, args).await,
+    }
+}
+
+async fn refuse_if_busy(db: &Arc<dyn Backend>) -> Result<()> {
+    let queued = db
+        .query_i64("SELECT COUNT(*) FROM stage.FileControl WHERE Executor = 'driver' AND Status IN ('Pending', 'InProgress')")
+        .await?
+        .unwrap_or(0);
+    if queued > 0 {
+        bail!("{queued} driver processes are Pending or InProgress in this database; the bench would run them. Point it at a database no driver is using.");
+    }
+    Ok(())
+}
+
+/// Removes a bench task with its processes and log rows. Bench task names are generated
+/// (letters, digits and dashes), never user input, so they may stand in the SQL text.
+async fn cleanup(db: &Arc<dyn Backend>, name_prefix: &str) -> Result<()> {
+    let like = format!("{name_prefix}%");
+    db.execute_sql(&format!(
+        "DELETE FROM stage.ProcessLog WHERE ProcessID IN (SELECT ProcessID FROM stage.FileControl WHERE ProcessName LIKE '{like}')"
+    ))
+    .await?;
+    db.execute_sql(&format!("DELETE FROM stage.FileControl WHERE ProcessName LIKE '{like}'")).await?;
+    db.execute_sql(&format!("DELETE FROM stage.Task WHERE TaskName LIKE '{like}'")).await?;
+    Ok(())
+}
+
+/// Median and 99th percentile of a sample, in the sample's unit.
+fn percentiles(mut sample: Vec<f64>) -> (f64, f64) {
+    if sample.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    sample.sort_by(f64::total_cmp);
+    let at = |q: f64| sample[((sample.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
