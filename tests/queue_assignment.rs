@@ -157,7 +157,7 @@ async fn process_worker_task_returns_exactly_one_row(db: &TestDb) {
         "{db}: the idle worker's row is all NULL"
     );
 
-    let id = db
+    let registered = db
         .register("export_orders", Some(r#"{"day":"2024-05-01"}"#), None)
         .await
         .must(db, "register");
@@ -176,7 +176,7 @@ async fn process_worker_task_returns_exactly_one_row(db: &TestDb) {
         .must(db, "ProcessWorkerTask");
     assert_eq!(
         busy.process_id,
-        Some(id.process_id),
+        Some(registered.process_id),
         "{db}: the worker's process: {busy:?}"
     );
     assert_eq!(busy.process_name.as_deref(), Some("export_orders"));

@@ -15,7 +15,9 @@ fn schedule(zone: &str, trigger: &str) -> Schedule {
 }
 
 fn instant(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339).expect("test instant").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("test instant")
+        .with_timezone(&Utc)
 }
 
 /// The next `count` fire times after `after`, as RFC 3339 in the task's zone; also checks
@@ -26,9 +28,15 @@ fn fires(zone: &str, trigger: &str, after: &str, count: usize) -> Vec<String> {
     for (at, _) in &found {
         let at = at.with_timezone(&Utc);
         assert_eq!(schedule.previous_at_or_before(at), Some(at));
-        let just_before_next = schedule.next_after(at).map(|next| next - chrono::TimeDelta::seconds(1));
+        let just_before_next = schedule
+            .next_after(at)
+            .map(|next| next - chrono::TimeDelta::seconds(1));
         if let Some(t) = just_before_next {
-            assert_eq!(schedule.previous_at_or_before(t), Some(at), "previous before {t}");
+            assert_eq!(
+                schedule.previous_at_or_before(t),
+                Some(at),
+                "previous before {t}"
+            );
         }
     }
     found.iter().map(|(at, _)| at.to_rfc3339()).collect()
@@ -42,12 +50,20 @@ fn daily_in_new_york() {
     let spring = r#"{"recurrence": "daily", "start": "2024-03-01T02:30:00"}"#;
     assert_eq!(
         fires(NEW_YORK, spring, "2024-03-09T00:00:00-05:00", 3),
-        ["2024-03-09T02:30:00-05:00", "2024-03-10T03:00:00-04:00", "2024-03-11T02:30:00-04:00"]
+        [
+            "2024-03-09T02:30:00-05:00",
+            "2024-03-10T03:00:00-04:00",
+            "2024-03-11T02:30:00-04:00"
+        ]
     );
     let fall = r#"{"recurrence": "daily", "start": "2024-10-01T01:30:00"}"#;
     assert_eq!(
         fires(NEW_YORK, fall, "2024-11-02T00:00:00-04:00", 3),
-        ["2024-11-02T01:30:00-04:00", "2024-11-03T01:30:00-04:00", "2024-11-04T01:30:00-05:00"]
+        [
+            "2024-11-02T01:30:00-04:00",
+            "2024-11-03T01:30:00-04:00",
+            "2024-11-04T01:30:00-05:00"
+        ]
     );
     // Nothing at the second 01:30 (EST) of November 3rd.
     let schedule = schedule(NEW_YORK, fall);
@@ -66,12 +82,20 @@ fn daily_in_lisbon() {
     let spring = r#"{"recurrence": "daily", "start": "2024-03-01T01:30:00"}"#;
     assert_eq!(
         fires(LISBON, spring, "2024-03-30T00:00:00Z", 3),
-        ["2024-03-30T01:30:00+00:00", "2024-03-31T02:00:00+01:00", "2024-04-01T01:30:00+01:00"]
+        [
+            "2024-03-30T01:30:00+00:00",
+            "2024-03-31T02:00:00+01:00",
+            "2024-04-01T01:30:00+01:00"
+        ]
     );
     let fall = r#"{"recurrence": "daily", "start": "2024-03-01T01:30:00"}"#;
     assert_eq!(
         fires(LISBON, fall, "2024-10-26T00:00:00+01:00", 3),
-        ["2024-10-26T01:30:00+01:00", "2024-10-27T01:30:00+01:00", "2024-10-28T01:30:00+00:00"]
+        [
+            "2024-10-26T01:30:00+01:00",
+            "2024-10-27T01:30:00+01:00",
+            "2024-10-28T01:30:00+00:00"
+        ]
     );
 }
 
@@ -100,7 +124,8 @@ fn weekly_and_monthly_follow_the_same_rules() {
 
 #[test]
 fn minutely_runs_on_elapsed_time_in_new_york() {
-    let spring = r#"{"recurrence": "minutely", "start": "2024-03-09T00:00:00", "intervalMinutes": 30}"#;
+    let spring =
+        r#"{"recurrence": "minutely", "start": "2024-03-09T00:00:00", "intervalMinutes": 30}"#;
     assert_eq!(
         fires(NEW_YORK, spring, "2024-03-10T00:00:00-05:00", 5),
         [
@@ -111,7 +136,8 @@ fn minutely_runs_on_elapsed_time_in_new_york() {
             "2024-03-10T03:30:00-04:00"
         ]
     );
-    let fall = r#"{"recurrence": "minutely", "start": "2024-11-01T00:00:00", "intervalMinutes": 30}"#;
+    let fall =
+        r#"{"recurrence": "minutely", "start": "2024-11-01T00:00:00", "intervalMinutes": 30}"#;
     assert_eq!(
         fires(NEW_YORK, fall, "2024-11-03T00:00:00-04:00", 6),
         [
@@ -127,12 +153,18 @@ fn minutely_runs_on_elapsed_time_in_new_york() {
 
 #[test]
 fn minutely_runs_on_elapsed_time_in_lisbon() {
-    let spring = r#"{"recurrence": "minutely", "start": "2024-03-01T00:00:00", "intervalMinutes": 60}"#;
+    let spring =
+        r#"{"recurrence": "minutely", "start": "2024-03-01T00:00:00", "intervalMinutes": 60}"#;
     assert_eq!(
         fires(LISBON, spring, "2024-03-30T23:30:00Z", 3),
-        ["2024-03-31T00:00:00+00:00", "2024-03-31T02:00:00+01:00", "2024-03-31T03:00:00+01:00"]
+        [
+            "2024-03-31T00:00:00+00:00",
+            "2024-03-31T02:00:00+01:00",
+            "2024-03-31T03:00:00+01:00"
+        ]
     );
-    let fall = r#"{"recurrence": "minutely", "start": "2024-10-01T00:00:00", "intervalMinutes": 60}"#;
+    let fall =
+        r#"{"recurrence": "minutely", "start": "2024-10-01T00:00:00", "intervalMinutes": 60}"#;
     assert_eq!(
         fires(LISBON, fall, "2024-10-26T23:30:00+01:00", 4),
         [
@@ -150,14 +182,22 @@ fn a_weekday_filter_counts_the_hours_a_dst_sunday_really_has() {
     let schedule = schedule(NEW_YORK, sundays);
     let count_on = |day: &str| {
         let found = schedule.upcoming(instant("2024-01-01T00:00:00Z"), 2_000);
-        found.iter().filter(|(at, _)| at.date_naive().to_string() == day).count()
+        found
+            .iter()
+            .filter(|(at, _)| at.date_naive().to_string() == day)
+            .count()
     };
     assert_eq!(count_on("2024-03-10"), 23);
     assert_eq!(count_on("2024-03-17"), 24);
     let after_saturday = schedule.next_after(instant("2024-03-09T12:00:00-05:00"));
     assert_eq!(after_saturday, Some(instant("2024-03-10T00:00:00-05:00")));
     let fall = schedule.upcoming(instant("2024-11-02T12:00:00Z"), 30);
-    assert_eq!(fall.iter().filter(|(at, _)| at.date_naive().to_string() == "2024-11-03").count(), 25);
+    assert_eq!(
+        fall.iter()
+            .filter(|(at, _)| at.date_naive().to_string() == "2024-11-03")
+            .count(),
+        25
+    );
     assert_eq!(fall[25].0.to_rfc3339(), "2024-11-10T00:00:00-05:00");
 }
 
@@ -166,7 +206,11 @@ fn cron_in_new_york() {
     let daily = r#"{"recurrence": "cron", "cron": "30 2 * * *"}"#;
     assert_eq!(
         fires(NEW_YORK, daily, "2024-03-09T00:00:00-05:00", 3),
-        ["2024-03-09T02:30:00-05:00", "2024-03-10T03:00:00-04:00", "2024-03-11T02:30:00-04:00"]
+        [
+            "2024-03-09T02:30:00-05:00",
+            "2024-03-10T03:00:00-04:00",
+            "2024-03-11T02:30:00-04:00"
+        ]
     );
     let quarter = r#"{"recurrence": "cron", "cron": "*/15 * * * *"}"#;
     assert_eq!(
@@ -215,10 +259,18 @@ fn cron_in_lisbon() {
     let hourly = r#"{"recurrence": "cron", "cron": "0 * * * *"}"#;
     assert_eq!(
         fires(LISBON, hourly, "2024-03-30T23:30:00Z", 3),
-        ["2024-03-31T00:00:00+00:00", "2024-03-31T02:00:00+01:00", "2024-03-31T03:00:00+01:00"]
+        [
+            "2024-03-31T00:00:00+00:00",
+            "2024-03-31T02:00:00+01:00",
+            "2024-03-31T03:00:00+01:00"
+        ]
     );
     assert_eq!(
         fires(LISBON, hourly, "2024-10-26T23:30:00+01:00", 3),
-        ["2024-10-27T00:00:00+01:00", "2024-10-27T01:00:00+01:00", "2024-10-27T02:00:00+00:00"]
+        [
+            "2024-10-27T00:00:00+01:00",
+            "2024-10-27T01:00:00+01:00",
+            "2024-10-27T02:00:00+00:00"
+        ]
     );
 }

@@ -53,7 +53,10 @@ fn days(n: u32) -> NonZeroU32 {
 fn the_seed_task_reads_as_documented() {
     let task = parse_task(SEED).expect("the seed task is valid");
     assert_eq!(task.id, "nightly-backup");
-    assert_eq!(task.description.as_deref(), Some("Full backup of the ERP database"));
+    assert_eq!(
+        task.description.as_deref(),
+        Some("Full backup of the ERP database")
+    );
     assert_eq!(task.command, "/opt/erp/backup.sh --full");
     assert_eq!(task.working_directory.as_deref(), Some("/opt/erp"));
     assert!(task.run_if_missed);
@@ -108,8 +111,16 @@ fn the_seed_task_reads_as_documented() {
             months: vec![],
         }
     );
-    assert_eq!(task.triggers[5].recurrence, Recurrence::Once { start: local("2021-03-21T20:00:00") });
-    assert!(task.triggers.iter().all(|trigger| trigger.enabled && trigger.expires.is_none()));
+    assert_eq!(
+        task.triggers[5].recurrence,
+        Recurrence::Once {
+            start: local("2021-03-21T20:00:00")
+        }
+    );
+    assert!(task
+        .triggers
+        .iter()
+        .all(|trigger| trigger.enabled && trigger.expires.is_none()));
 }
 
 #[test]
@@ -144,20 +155,31 @@ fn extensions_read_and_write_back() {
         {"recurrence": "cron", "cron": "0 3 * * *", "start": "2024-06-01T00:00:00"}
       ]}"#;
     let task = parse_task(text).expect("valid");
-    assert_eq!(task.arguments, Some(vec!["-a".to_string(), "/src dir/".to_string(), String::new()]));
+    assert_eq!(
+        task.arguments,
+        Some(vec![
+            "-a".to_string(),
+            "/src dir/".to_string(),
+            String::new()
+        ])
+    );
     assert_eq!(task.retry_delay_seconds, 0);
     assert_eq!(task.executor, Executor::External);
     assert_eq!(task.if_running, OverlapPolicy::KillPrevious);
     assert!(!task.enabled);
     match &task.triggers[0].recurrence {
-        Recurrence::Minutely { weekdays, months, .. } => {
+        Recurrence::Minutely {
+            weekdays, months, ..
+        } => {
             assert_eq!(weekdays, &[Weekday::Mon, Weekday::Fri]);
             assert_eq!(months, &[Month::January, Month::December]);
         }
         other => panic!("not minutely: {other:?}"),
     }
     assert!(!task.triggers[1].enabled);
-    assert!(matches!(&task.triggers[4].recurrence, Recurrence::Cron { start: None, expression } if expression.as_str() == "*/5 9-17 * * 1-5"));
+    assert!(
+        matches!(&task.triggers[4].recurrence, Recurrence::Cron { start: None, expression } if expression.as_str() == "*/5 9-17 * * 1-5")
+    );
 
     // Round trips, through the value and through the text.
     let value = task.to_json();
@@ -167,8 +189,14 @@ fn extensions_read_and_write_back() {
     assert_eq!(value["executor"], "external");
     assert_eq!(value["timeZone"], "Europe/Lisbon");
     assert_eq!(value["triggers"][1]["enabled"], false);
-    assert_eq!(value["triggers"][3]["monthDays"], serde_json::json!([31, "last"]));
-    assert_eq!(value["triggers"][0]["weekdays"], serde_json::json!(["mon", "fri"]));
+    assert_eq!(
+        value["triggers"][3]["monthDays"],
+        serde_json::json!([31, "last"])
+    );
+    assert_eq!(
+        value["triggers"][0]["weekdays"],
+        serde_json::json!(["mon", "fri"])
+    );
 }
 
 #[test]
@@ -176,10 +204,16 @@ fn the_seed_round_trips_and_writes_fields_in_documented_order() {
     let task = parse_task(SEED).expect("valid");
     let text = task.to_json_string();
     assert_eq!(parse_task(&text), Ok(task));
-    let positions: Vec<usize> = ["\"id\"", "\"command\"", "\"runIfMissed\"", "\"timeZone\"", "\"triggers\""]
-        .iter()
-        .map(|name| text.find(name).expect("field written"))
-        .collect();
+    let positions: Vec<usize> = [
+        "\"id\"",
+        "\"command\"",
+        "\"runIfMissed\"",
+        "\"timeZone\"",
+        "\"triggers\"",
+    ]
+    .iter()
+    .map(|name| text.find(name).expect("field written"))
+    .collect();
     assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{text}");
 }
 
@@ -276,10 +310,16 @@ fn null_means_not_given_and_triggers_must_not_be_empty() {
 
 #[test]
 fn documents_that_are_not_tasks_are_rejected() {
-    assert_eq!(errors("[1, 2]"), ["task: must be a JSON object (a task), not [1,2]"]);
+    assert_eq!(
+        errors("[1, 2]"),
+        ["task: must be a JSON object (a task), not [1,2]"]
+    );
     let syntax = errors("{\"id\": ");
     assert_eq!(syntax.len(), 1);
-    assert!(syntax[0].starts_with("task: not valid JSON: "), "{syntax:?}");
+    assert!(
+        syntax[0].starts_with("task: not valid JSON: "),
+        "{syntax:?}"
+    );
     let too_long = format!(
         r#"{{"id": "{}", "command": "c", "timeZone": "UTC", "triggers": [{{"recurrence": "once", "start": "2024-01-01T00:00:00"}}]}}"#,
         "x".repeat(256)
@@ -289,11 +329,29 @@ fn documents_that_are_not_tasks_are_rejected() {
 
 #[test]
 fn time_specs_accept_wall_clock_and_offsets_only() {
-    assert!(matches!(TimeSpec::parse("2024-12-06T15:00:00"), Ok(TimeSpec::Local(_))));
-    assert!(matches!(TimeSpec::parse("2024-12-06T15:00"), Ok(TimeSpec::Local(_))));
-    assert!(matches!(TimeSpec::parse("2024-12-06T15:00:00Z"), Ok(TimeSpec::Fixed(_))));
-    assert!(matches!(TimeSpec::parse("2024-12-06T15:00:00-03:00"), Ok(TimeSpec::Fixed(_))));
-    for bad in ["2024-12-06", "15:00", "2024-12-06T15:00:00.5", "1800-01-01T00:00:00", "tomorrow"] {
+    assert!(matches!(
+        TimeSpec::parse("2024-12-06T15:00:00"),
+        Ok(TimeSpec::Local(_))
+    ));
+    assert!(matches!(
+        TimeSpec::parse("2024-12-06T15:00"),
+        Ok(TimeSpec::Local(_))
+    ));
+    assert!(matches!(
+        TimeSpec::parse("2024-12-06T15:00:00Z"),
+        Ok(TimeSpec::Fixed(_))
+    ));
+    assert!(matches!(
+        TimeSpec::parse("2024-12-06T15:00:00-03:00"),
+        Ok(TimeSpec::Fixed(_))
+    ));
+    for bad in [
+        "2024-12-06",
+        "15:00",
+        "2024-12-06T15:00:00.5",
+        "1800-01-01T00:00:00",
+        "tomorrow",
+    ] {
         assert!(TimeSpec::parse(bad).is_err(), "{bad} must be rejected");
     }
 }
@@ -319,7 +377,10 @@ fn task_arrays_report_paths_per_element_and_duplicate_ids() {
       {"id": "b", "command": "x", "timeZone": "UTC", "triggers": [{"recurrence": "daily", "start": "2024-01-01T00:00:00"}]}
     ]"#;
     let tasks: Vec<TaskDefinition> = parse_tasks(valid).expect("valid");
-    assert_eq!(tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     assert_eq!(parse_tasks("[]"), Ok(vec![]));
     assert_eq!(
         parse_tasks("{}").expect_err("not an array").to_string(),

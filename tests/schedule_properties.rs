@@ -17,7 +17,9 @@ use stagehand::schedule::{
 };
 
 /// Zones and window dates around their transitions (and a month or year boundary).
-const ZONES: [(Tz, &[(i32, u32, u32)]); 8] = [
+type Ymd = (i32, u32, u32);
+
+const ZONES: [(Tz, &[Ymd]); 8] = [
     (
         chrono_tz::America::New_York,
         &[(2024, 3, 8), (2024, 11, 1), (2024, 6, 10)],
@@ -46,7 +48,7 @@ struct Case {
     triggers: Vec<serde_json::Value>,
 }
 
-fn date(ymd: (i32, u32, u32)) -> NaiveDate {
+fn date(ymd: Ymd) -> NaiveDate {
     NaiveDate::from_ymd_opt(ymd.0, ymd.1, ymd.2).expect("test date")
 }
 

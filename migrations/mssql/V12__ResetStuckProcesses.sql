@@ -20,6 +20,7 @@ BEGIN
                  THEN DATEADD(MINUTE, -@TimeoutMinutes, @Now)
                  ELSE '0001-01-01'
             END;
+        DECLARE @Candidate TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
         DECLARE @Reset TABLE
         (
             ProcessID      bigint        NOT NULL PRIMARY KEY,
@@ -30,11 +31,22 @@ BEGIN
             Status         varchar(20)   NOT NULL
         );
 
+        -- The running rows only (IX_FileControl_InProgress), however large the table, read
+        -- without keeping locks. They are then updated by key: completions and heartbeats
+        -- lock a row before its indexes, and so does this, so none can deadlock with it.
+        INSERT @Candidate (ProcessID)
+        SELECT fc.ProcessID
+        FROM stage.FileControl AS fc
+        WHERE fc.Status = 'InProgress'
+          AND (   fc.LeaseExpiresAt < @Now
+               OR (fc.LeaseExpiresAt IS NULL AND fc.StartTime < @StartedBefore));
+
         BEGIN TRANSACTION;
 
-        -- The running rows only (IX_FileControl_InProgress), however large the table.
         -- READPAST skips rows being completed or heartbeated right now; READCOMMITTEDLOCK
-        -- because READPAST is refused under READ_COMMITTED_SNAPSHOT without it.
+        -- because READPAST is refused under READ_COMMITTED_SNAPSHOT without it. The
+        -- conditions are checked again under the row lock: a heartbeat or a completion
+        -- may have come in since the read above.
         UPDATE fc
         SET    Status         = CASE WHEN fc.Attempt < fc.MaxAttempts THEN 'Pending' ELSE 'Failed' END,
                WorkerAssigned = CASE WHEN fc.Attempt < fc.MaxAttempts THEN NULL ELSE fc.WorkerAssigned END,
@@ -45,7 +57,9 @@ BEGIN
         OUTPUT inserted.ProcessID, inserted.ProcessName, deleted.WorkerAssigned,
                inserted.Attempt, inserted.MaxAttempts, inserted.Status
         INTO @Reset (ProcessID, ProcessName, PreviousWorker, Attempt, MaxAttempts, Status)
-        FROM stage.FileControl AS fc WITH (READPAST, ROWLOCK, READCOMMITTEDLOCK)
+        FROM stage.FileControl AS fc WITH (READPAST, ROWLOCK, READCOMMITTEDLOCK, FORCESEEK)
+        INNER JOIN @Candidate AS c
+                ON c.ProcessID = fc.ProcessID
         WHERE fc.Status = 'InProgress'
           AND (   fc.LeaseExpiresAt < @Now
                OR (fc.LeaseExpiresAt IS NULL AND fc.StartTime < @StartedBefore));

@@ -1,6 +1,6 @@
--- stagehand: stage.DeleteTask, removes a task (stage_admin). Its Pending runs (by the
--- TaskID recorded at registration) are cancelled with a Warning log row each; runs
--- already InProgress are left to finish.
+-- stagehand: stage.DeleteTask, removes a task (stage_admin). Its Pending runs (its name
+-- and the TaskID recorded at registration) are cancelled with a Warning log row each;
+-- runs already InProgress are left to finish.
 CREATE OR ALTER PROCEDURE stage.DeleteTask
     @TaskName nvarchar(4000)  -- wider than the column, so a long name is never cut into an existing one
 AS
@@ -15,6 +15,8 @@ BEGIN
 
         DECLARE @Now       datetime2(3) = SYSUTCDATETIME();
         DECLARE @Deleted   TABLE (TaskID int NOT NULL PRIMARY KEY, TaskName nvarchar(255) NOT NULL);
+        DECLARE @Pending   TABLE (ProcessID bigint NOT NULL PRIMARY KEY, Executor varchar(10) COLLATE DATABASE_DEFAULT NOT NULL);
+        DECLARE @Locked    TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
         DECLARE @Cancelled TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
 
         BEGIN TRANSACTION;
@@ -24,14 +26,32 @@ BEGIN
         FROM stage.Task AS t
         WHERE t.TaskName = @TaskName;
 
-        -- Pending rows are few (IX_FileControl_Pending); TaskID is checked on each.
+        -- Its Pending runs (registered under its name, with its TaskID): ids read without
+        -- locks (IX_FileControl_Active), then locked through IX_FileControl_Pending by key,
+        -- the order in which claimers lock a run, so the two cannot deadlock.
+        INSERT @Pending (ProcessID, Executor)
+        SELECT fc.ProcessID, fc.Executor
+        FROM stage.FileControl AS fc
+        INNER JOIN @Deleted AS d
+                ON d.TaskID = fc.TaskID
+        WHERE fc.ProcessName = @TaskName
+          AND fc.Status = 'Pending';
+
+        INSERT @Locked (ProcessID)
+        SELECT fc.ProcessID
+        FROM @Pending AS p
+        INNER JOIN stage.FileControl AS fc WITH (UPDLOCK, ROWLOCK, INDEX (IX_FileControl_Pending), FORCESEEK)
+                ON fc.Executor  = p.Executor
+               AND fc.ProcessID = p.ProcessID
+        WHERE fc.Status = 'Pending';
+
         UPDATE fc
         SET    Status  = 'Cancelled',
                EndTime = @Now
         OUTPUT inserted.ProcessID INTO @Cancelled (ProcessID)
-        FROM stage.FileControl AS fc
-        INNER JOIN @Deleted AS d
-                ON d.TaskID = fc.TaskID
+        FROM stage.FileControl AS fc WITH (FORCESEEK)
+        INNER JOIN @Locked AS l
+                ON l.ProcessID = fc.ProcessID
         WHERE fc.Status = 'Pending';
 
         INSERT stage.ProcessLog (ProcessID, Message, LogLevel, LogTime)

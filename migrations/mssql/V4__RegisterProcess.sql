@@ -32,6 +32,9 @@ BEGIN
         DECLARE @Try           int          = 1;
         DECLARE @Finished      bit          = 0;
         DECLARE @OuterTranCount int         = @@TRANCOUNT;
+        -- killPrevious bookkeeping (table variables ignore ROLLBACK: emptied on every try)
+        DECLARE @Older      TABLE (ProcessID bigint NOT NULL PRIMARY KEY, Executor varchar(10) COLLATE DATABASE_DEFAULT NOT NULL);
+        DECLARE @Locked     TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
         DECLARE @Superseded TABLE (ProcessID bigint NOT NULL PRIMARY KEY, Status varchar(20) NOT NULL);
 
         SELECT @TaskID        = t.TaskID,
@@ -49,6 +52,9 @@ BEGIN
         BEGIN
             BEGIN TRY
                 SET @ProcessID = NULL;
+                DELETE @Older;
+                DELETE @Locked;
+                DELETE @Superseded;
                 BEGIN TRANSACTION;
 
                 -- One run per trigger occurrence (UX_FileControl_Occurrence).
@@ -72,18 +78,47 @@ BEGIN
                 IF @ProcessID IS NULL
                 BEGIN
                     -- killPrevious: older Pending runs are cancelled, running ones asked to
-                    -- stop (once). Done before the insert so that locks are taken in the same
-                    -- order as claimers take them (old rows first), which avoids a deadlock.
+                    -- stop (once), before the insert. Lock order matters here: a claimer locks
+                    -- a Pending run's IX_FileControl_Pending key first and its row second, so
+                    -- the Pending runs are locked the same way (key seeks on that index, ids
+                    -- read first without locks); running runs are updated by key only, and
+                    -- CancelRequested is in no index, so nothing but the row is locked.
                     IF @OverlapPolicy = 'killPrevious'
-                        UPDATE fc
-                        SET    Status          = CASE WHEN fc.Status = 'Pending' THEN 'Cancelled' ELSE fc.Status END,
-                               EndTime         = CASE WHEN fc.Status = 'Pending' THEN @Now ELSE fc.EndTime END,
-                               CancelRequested = CASE WHEN fc.Status = 'InProgress' THEN 1 ELSE fc.CancelRequested END
-                        OUTPUT deleted.ProcessID, deleted.Status INTO @Superseded (ProcessID, Status)
+                    BEGIN
+                        INSERT @Older (ProcessID, Executor)
+                        SELECT fc.ProcessID, fc.Executor
                         FROM stage.FileControl AS fc
                         WHERE fc.ProcessName = @ProcessName
-                          AND fc.Status IN ('Pending', 'InProgress')
-                          AND (fc.Status = 'Pending' OR fc.CancelRequested = 0);
+                          AND fc.Status IN ('Pending', 'InProgress');
+
+                        -- A run being claimed right now is waited for, and then is no
+                        -- longer Pending: the flagging below catches it.
+                        INSERT @Locked (ProcessID)
+                        SELECT fc.ProcessID
+                        FROM @Older AS o
+                        INNER JOIN stage.FileControl AS fc WITH (UPDLOCK, ROWLOCK, INDEX (IX_FileControl_Pending), FORCESEEK)
+                                ON fc.Executor  = o.Executor
+                               AND fc.ProcessID = o.ProcessID
+                        WHERE fc.Status = 'Pending';
+
+                        UPDATE fc
+                        SET    Status  = 'Cancelled',
+                               EndTime = @Now
+                        OUTPUT inserted.ProcessID, 'Pending' INTO @Superseded (ProcessID, Status)
+                        FROM stage.FileControl AS fc WITH (FORCESEEK)
+                        INNER JOIN @Locked AS l
+                                ON l.ProcessID = fc.ProcessID
+                        WHERE fc.Status = 'Pending';
+
+                        UPDATE fc
+                        SET    CancelRequested = 1
+                        OUTPUT inserted.ProcessID, 'InProgress' INTO @Superseded (ProcessID, Status)
+                        FROM stage.FileControl AS fc WITH (FORCESEEK)
+                        INNER JOIN @Older AS o
+                                ON o.ProcessID = fc.ProcessID
+                        WHERE fc.Status = 'InProgress'
+                          AND fc.CancelRequested = 0;
+                    END;
 
                     INSERT stage.FileControl
                         (ProcessName, Status, CreatedAt, Parameters, TaskID, ScheduledFor,
@@ -125,7 +160,6 @@ BEGIN
                     THROW;
                 SET @Try = @Try + 1;
                 SET @Registered = 0;
-                DELETE @Superseded;
             END CATCH;
         END;
 

@@ -15,7 +15,11 @@ impl Months {
         if months.is_empty() {
             return Months(0b1_1111_1111_1110);
         }
-        Months(months.iter().fold(0, |set, m| set | 1 << m.number_from_month()))
+        Months(
+            months
+                .iter()
+                .fold(0, |set, m| set | 1 << m.number_from_month()),
+        )
     }
 
     fn contains(self, month: u32) -> bool {
@@ -30,7 +34,10 @@ pub(crate) struct Weekdays(u8);
 impl Weekdays {
     pub(crate) fn new(days: &[Weekday], default: &[Weekday]) -> Weekdays {
         let days = if days.is_empty() { default } else { days };
-        Weekdays(days.iter().fold(0, |set, d| set | 1 << d.num_days_from_monday()))
+        Weekdays(
+            days.iter()
+                .fold(0, |set, d| set | 1 << d.num_days_from_monday()),
+        )
     }
 
     pub(crate) const ALL: [Weekday; 7] = [
@@ -46,13 +53,18 @@ impl Weekdays {
     /// Days from `day` to the first weekday of the set on or after it, within its week.
     fn days_to_next(self, day: Weekday) -> Option<u64> {
         let from = day.num_days_from_monday();
-        (from..7).find(|d| self.0 & 1 << d != 0).map(|d| u64::from(d - from))
+        (from..7)
+            .find(|d| self.0 & 1 << d != 0)
+            .map(|d| u64::from(d - from))
     }
 
     /// Days back from `day` to the last weekday of the set on or before it, within its week.
     fn days_to_previous(self, day: Weekday) -> Option<u64> {
         let from = day.num_days_from_monday();
-        (0..=from).rev().find(|d| self.0 & 1 << d != 0).map(|d| u64::from(from - d))
+        (0..=from)
+            .rev()
+            .find(|d| self.0 & 1 << d != 0)
+            .map(|d| u64::from(from - d))
     }
 }
 
@@ -162,14 +174,19 @@ impl DateRule {
                         Some(days) if rest == 0 => date.checked_sub_days(Days::new(days))?,
                         _ => {
                             // The Sunday of the last allowed week before this one.
-                            let week = (week - rest).checked_sub(if rest == 0 { every } else { 0 })?;
-                            self.first_monday().checked_add_days(Days::new(week * 7 + 6))?
+                            let week =
+                                (week - rest).checked_sub(if rest == 0 { every } else { 0 })?;
+                            self.first_monday()
+                                .checked_add_days(Days::new(week * 7 + 6))?
                         }
                     }
                 }
                 Cadence::Monthly(days) => {
                     let in_month = days_in_month(date);
-                    match (1..=date.day()).rev().find(|day| days.matches(*day, in_month)) {
+                    match (1..=date.day())
+                        .rev()
+                        .find(|day| days.matches(*day, in_month))
+                    {
                         Some(day) => date.with_day(day)?,
                         None => date.with_day(1)?.pred_opt()?,
                     }
@@ -240,7 +257,11 @@ mod tests {
             let next = allowed.iter().find(|a| **a >= day).copied();
             assert_eq!(rule.next_on_or_after(day), next, "{rule:?} next from {day}");
             let previous = allowed.iter().rev().find(|a| **a <= day).copied();
-            assert_eq!(rule.previous_on_or_before(day), previous, "{rule:?} previous from {day}");
+            assert_eq!(
+                rule.previous_on_or_before(day),
+                previous,
+                "{rule:?} previous from {day}"
+            );
         }
     }
 

@@ -37,7 +37,8 @@ impl CronTimes {
         // pass resolve to its first pass and are passed over.
         let mut local = local_time(self.tz, lower).with_nanosecond(0)?;
         loop {
-            local = self.first_match_at_or_after(local.checked_add_signed(TimeDelta::seconds(1))?)?;
+            local =
+                self.first_match_at_or_after(local.checked_add_signed(TimeDelta::seconds(1))?)?;
             let at = resolve(self.tz, local);
             if at > lower {
                 return Some(at);
@@ -59,7 +60,10 @@ impl CronTimes {
 
     fn first_match_at_or_after(&self, local: NaiveDateTime) -> Option<NaiveDateTime> {
         // croner gives up (an error) past year 5000.
-        let found = self.cron.find_next_occurrence(&local.and_utc(), true).ok()?;
+        let found = self
+            .cron
+            .find_next_occurrence(&local.and_utc(), true)
+            .ok()?;
         Some(found.naive_utc())
     }
 
@@ -68,7 +72,8 @@ impl CronTimes {
     /// binary-search the window (matches fall on whole minutes).
     fn last_match_at_or_before(&self, upper: NaiveDateTime) -> Option<NaiveDateTime> {
         let matches_by = |from: NaiveDateTime| {
-            self.first_match_at_or_after(from).filter(|found| *found <= upper)
+            self.first_match_at_or_after(from)
+                .filter(|found| *found <= upper)
         };
         let mut span = TimeDelta::minutes(1);
         let window_start = loop {

@@ -18,7 +18,12 @@ pub(crate) struct Interval {
 }
 
 impl Interval {
-    pub(crate) fn new(tz: Tz, start: DateTime<Utc>, minutes: u32, filter: Option<DateRule>) -> Self {
+    pub(crate) fn new(
+        tz: Tz,
+        start: DateTime<Utc>,
+        minutes: u32,
+        filter: Option<DateRule>,
+    ) -> Self {
         Interval {
             tz,
             anchor: start.timestamp(),

@@ -50,8 +50,11 @@ impl Schedule {
     /// trigger that fires it (the lowest index when several fire at the same instant,
     /// which is reported once), as wall-clock times in the task's zone.
     pub fn upcoming(&self, after: DateTime<Utc>, count: usize) -> Vec<(DateTime<Tz>, usize)> {
-        let mut next: Vec<Option<DateTime<Utc>>> =
-            self.triggers.iter().map(|trigger| trigger.next_after(after)).collect();
+        let mut next: Vec<Option<DateTime<Utc>>> = self
+            .triggers
+            .iter()
+            .map(|trigger| trigger.next_after(after))
+            .collect();
         let mut found = Vec::with_capacity(count.min(10_000));
         while found.len() < count {
             let Some((at, index)) = next
@@ -75,7 +78,10 @@ impl Schedule {
 
 impl Occurrences for Schedule {
     fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.triggers.iter().filter_map(|trigger| trigger.next_after(t)).min()
+        self.triggers
+            .iter()
+            .filter_map(|trigger| trigger.next_after(t))
+            .min()
     }
 
     fn previous_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {

@@ -37,16 +37,16 @@ mod calendar;
 mod catch_up;
 mod cron;
 mod interval;
-mod occurrences;
 mod merged;
+mod occurrences;
 mod task;
 mod trigger;
 mod validate;
 pub mod wall_clock;
 
 pub use catch_up::{catch_up, CatchUp, Missed, MissedAction, MISSED_COUNT_LIMIT};
-pub use occurrences::Occurrences;
 pub use merged::Schedule;
+pub use occurrences::Occurrences;
 pub use task::{
     CronExpression, Executor, MonthDay, OverlapPolicy, Recurrence, TaskDefinition, TimeSpec,
     TriggerDefinition,

@@ -4,7 +4,7 @@
 //! them back, and `parse_task(&t.to_json_string()) == Ok(t)`.
 
 use super::wall_clock;
-use chrono::{Datelike, DateTime, FixedOffset, Month, NaiveDateTime, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, FixedOffset, Month, NaiveDateTime, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::fmt;
@@ -27,6 +27,7 @@ pub enum OverlapPolicy {
 }
 
 impl OverlapPolicy {
+    /// Every policy, in documentation order.
     pub const ALL: [OverlapPolicy; 4] = [
         OverlapPolicy::Skip,
         OverlapPolicy::Parallel,
@@ -56,6 +57,7 @@ pub enum Executor {
 }
 
 impl Executor {
+    /// Every executor.
     pub const ALL: [Executor; 2] = [Executor::Driver, Executor::External];
 
     /// The JSON and SQL spelling: `driver`, `external`.
@@ -88,7 +90,10 @@ macro_rules! spelled_enum {
     };
 }
 
-spelled_enum!(OverlapPolicy, "an overlap policy (skip, parallel, queue or killPrevious)");
+spelled_enum!(
+    OverlapPolicy,
+    "an overlap policy (skip, parallel, queue or killPrevious)"
+);
 spelled_enum!(Executor, "an executor (driver or external)");
 
 /// A task: a command and the triggers that run it.

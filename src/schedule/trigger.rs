@@ -153,7 +153,9 @@ impl Occurrences for Trigger {
             return None;
         }
         let t = match self.expires {
-            Some(expires) if t >= expires => expires.checked_sub_signed(TimeDelta::nanoseconds(1))?,
+            Some(expires) if t >= expires => {
+                expires.checked_sub_signed(TimeDelta::nanoseconds(1))?
+            }
             _ => t,
         };
         match &self.times {

@@ -2,11 +2,11 @@
 //! hand so that EVERY mistake is reported, each with its JSON path and the rule broken
 //! (serde's own derive stops at the first).
 
+use super::calendar::Weekdays;
 use super::task::{
     weekday_name, CronExpression, Executor, MonthDay, OverlapPolicy, Recurrence, TaskDefinition,
     TimeSpec, TriggerDefinition,
 };
-use super::calendar::Weekdays;
 use chrono::{Month, Weekday};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
@@ -54,7 +54,9 @@ impl std::error::Error for ValidationErrors {}
 /// Reads one task (a JSON object). A task without `timeZone` gets the machine's zone.
 pub fn parse_task(text: &str) -> Result<TaskDefinition, ValidationErrors> {
     let mut checker = Checker::new("task");
-    let task = checker.json(text).and_then(|value| checker.task("", &value));
+    let task = checker
+        .json(text)
+        .and_then(|value| checker.task("", &value));
     checker.finish(task)
 }
 
@@ -186,7 +188,10 @@ impl Checker {
 
     fn tasks(&mut self, value: &Value) -> Option<Vec<TaskDefinition>> {
         let Some(items) = value.as_array() else {
-            self.error("", format!("must be a JSON array of tasks, not {}", show(value)));
+            self.error(
+                "",
+                format!("must be a JSON array of tasks, not {}", show(value)),
+            );
             return None;
         };
         let mut first_index_of_id = std::collections::HashMap::new();
@@ -196,7 +201,10 @@ impl Checker {
             };
             let first = *first_index_of_id.entry(id).or_insert(index);
             if first != index {
-                self.error(&format!("[{index}].id"), format!("{id:?} is also the id of [{first}]"));
+                self.error(
+                    &format!("[{index}].id"),
+                    format!("{id:?} is also the id of [{first}]"),
+                );
             }
         }
         let tasks: Vec<Option<TaskDefinition>> = items
@@ -216,8 +224,9 @@ impl Checker {
         let arguments = self.optional(map, path, "arguments", |c, p, v| {
             c.list(p, v, ListRules::ANY, |c, p, v| c.text(p, v, 0, usize::MAX))
         });
-        let working_directory =
-            self.optional(map, path, "workingDirectory", |c, p, v| c.text(p, v, 1, 1000));
+        let working_directory = self.optional(map, path, "workingDirectory", |c, p, v| {
+            c.text(p, v, 1, 1000)
+        });
         let run_if_missed = self.optional(map, path, "runIfMissed", Self::boolean);
         let if_running = self.optional(map, path, "ifRunning", Self::spelled::<OverlapPolicy>);
         let enabled = self.optional(map, path, "enabled", Self::boolean);
@@ -225,14 +234,18 @@ impl Checker {
             Some(value) => self.time_zone(&field(path, "timeZone"), value),
             None => self.machine_zone(&field(path, "timeZone")),
         };
-        let timeout_minutes =
-            self.optional(map, path, "timeoutMinutes", |c, p, v| c.whole(p, v, 1, i32::MAX as u32));
+        let timeout_minutes = self.optional(map, path, "timeoutMinutes", |c, p, v| {
+            c.whole(p, v, 1, i32::MAX as u32)
+        });
         let max_attempts = self.optional(map, path, "maxAttempts", |c, p, v| c.whole(p, v, 1, 100));
-        let retry_delay_seconds =
-            self.optional(map, path, "retryDelaySeconds", |c, p, v| c.whole(p, v, 0, 86_400));
+        let retry_delay_seconds = self.optional(map, path, "retryDelaySeconds", |c, p, v| {
+            c.whole(p, v, 0, 86_400)
+        });
         let executor = self.optional(map, path, "executor", Self::spelled::<Executor>);
         let triggers = self.required(map, path, "triggers", |c, p, v| {
-            c.list(p, v, ListRules::NOT_EMPTY, |c, p, v| c.trigger(p, v, time_zone))
+            c.list(p, v, ListRules::NOT_EMPTY, |c, p, v| {
+                c.trigger(p, v, time_zone)
+            })
         });
         if self.errors.len() > errors_before {
             return None;
@@ -255,7 +268,12 @@ impl Checker {
         })
     }
 
-    fn trigger(&mut self, path: &str, value: &Value, zone: Option<Tz>) -> Option<TriggerDefinition> {
+    fn trigger(
+        &mut self,
+        path: &str,
+        value: &Value,
+        zone: Option<Tz>,
+    ) -> Option<TriggerDefinition> {
         let errors_before = self.errors.len();
         let map = self.object(path, value, "a trigger", TRIGGER_FIELDS)?;
         let recurrence = self.required(map, path, "recurrence", |c, p, v| {
@@ -282,7 +300,10 @@ impl Checker {
                 .map(|(key, _)| key.clone())
                 .collect();
             for key in foreign {
-                self.error(&field(path, &key), format!("not allowed for recurrence {name:?}"));
+                self.error(
+                    &field(path, &key),
+                    format!("not allowed for recurrence {name:?}"),
+                );
                 map.remove(&key);
             }
         }
@@ -295,19 +316,27 @@ impl Checker {
         let enabled = self.optional(&map, path, "enabled", Self::boolean);
         let expires = self.optional(&map, path, "expires", Self::time_spec);
         let interval_minutes = if name == "minutely" {
-            self.required_for(&map, path, "intervalMinutes", name, |c, p, v| c.whole(p, v, 1, 527_040))
+            self.required_for(&map, path, "intervalMinutes", name, |c, p, v| {
+                c.whole(p, v, 1, 527_040)
+            })
         } else {
-            self.optional(&map, path, "intervalMinutes", |c, p, v| c.whole(p, v, 1, 527_040))
+            self.optional(&map, path, "intervalMinutes", |c, p, v| {
+                c.whole(p, v, 1, 527_040)
+            })
         };
-        let interval_days = self.optional(&map, path, "intervalDays", |c, p, v| c.whole(p, v, 1, 3660));
-        let interval_weeks = self.optional(&map, path, "intervalWeeks", |c, p, v| c.whole(p, v, 1, 520));
+        let interval_days =
+            self.optional(&map, path, "intervalDays", |c, p, v| c.whole(p, v, 1, 3660));
+        let interval_weeks =
+            self.optional(&map, path, "intervalWeeks", |c, p, v| c.whole(p, v, 1, 520));
         let weekdays = self.optional(&map, path, "weekdays", |c, p, v| {
             c.list(p, v, ListRules::SET, Self::weekday)
         });
         let month_days = self.optional(&map, path, "monthDays", |c, p, v| {
             c.list(p, v, ListRules::SET, Self::month_day)
         });
-        let months = self.optional(&map, path, "months", |c, p, v| c.list(p, v, ListRules::SET, Self::month));
+        let months = self.optional(&map, path, "months", |c, p, v| {
+            c.list(p, v, ListRules::SET, Self::month)
+        });
         let cron = if name == "cron" {
             self.required_for(&map, path, "cron", name, Self::cron)
         } else {
@@ -315,7 +344,10 @@ impl Checker {
         };
         if let (Some(zone), Some(start), Some(expires)) = (zone, start, expires) {
             if expires.resolve(zone) <= start.resolve(zone) {
-                self.error(&field(path, "expires"), format!("must be after start ({start})"));
+                self.error(
+                    &field(path, "expires"),
+                    format!("must be after start ({start})"),
+                );
             }
         }
         if self.errors.len() > errors_before {
@@ -370,7 +402,10 @@ impl Checker {
         known: &[&str],
     ) -> Option<&'v Map<String, Value>> {
         let Some(map) = value.as_object() else {
-            self.error(path, format!("must be a JSON object ({what}), not {}", show(value)));
+            self.error(
+                path,
+                format!("must be a JSON object ({what}), not {}", show(value)),
+            );
             return None;
         };
         for key in map.keys().filter(|key| !known.contains(&key.as_str())) {
@@ -411,7 +446,10 @@ impl Checker {
         check: impl FnOnce(&mut Self, &str, &Value) -> Option<T>,
     ) -> Option<T> {
         if given(map, key).is_none() {
-            self.error(&field(path, key), format!("required for recurrence {recurrence:?}"));
+            self.error(
+                &field(path, key),
+                format!("required for recurrence {recurrence:?}"),
+            );
         }
         self.optional(map, path, key, check)
     }
@@ -441,7 +479,10 @@ impl Checker {
         if number.is_none() {
             self.error(
                 path,
-                format!("must be a whole number from {min} to {max}, not {}", show(value)),
+                format!(
+                    "must be a whole number from {min} to {max}, not {}",
+                    show(value)
+                ),
             );
         }
         number.and_then(|n| u32::try_from(n).ok())
@@ -455,7 +496,11 @@ impl Checker {
         flag
     }
 
-    fn spelled<T: std::str::FromStr<Err = String>>(&mut self, path: &str, value: &Value) -> Option<T> {
+    fn spelled<T: std::str::FromStr<Err = String>>(
+        &mut self,
+        path: &str,
+        value: &Value,
+    ) -> Option<T> {
         let parsed = self.text(path, value, 0, usize::MAX)?.parse::<T>();
         parsed.map_err(|message| self.error(path, message)).ok()
     }
@@ -480,7 +525,10 @@ impl Checker {
     }
 
     fn machine_zone(&mut self, path: &str) -> Option<Tz> {
-        let zone = self.machine_zone.get_or_insert_with(machine_time_zone).clone();
+        let zone = self
+            .machine_zone
+            .get_or_insert_with(machine_time_zone)
+            .clone();
         zone.map_err(|reason| {
             self.error(
                 path,
@@ -499,7 +547,10 @@ impl Checker {
         if day.is_none() {
             self.error(
                 path,
-                format!("{} is not a weekday (mon, tue, wed, thu, fri, sat or sun)", show(value)),
+                format!(
+                    "{} is not a weekday (mon, tue, wed, thu, fri, sat or sun)",
+                    show(value)
+                ),
             );
         }
         day
@@ -516,7 +567,10 @@ impl Checker {
         if day.is_none() {
             self.error(
                 path,
-                format!("{} is not a day of the month (1..31 or \"last\")", show(value)),
+                format!(
+                    "{} is not a day of the month (1..31 or \"last\")",
+                    show(value)
+                ),
             );
         }
         day

@@ -116,21 +116,20 @@ fn with_login(raw: &str, login: &str, password: &str) -> Result<String> {
             .map_err(|()| anyhow::anyhow!("cannot set the password of the URL"))?;
         Ok(url.to_string())
     } else {
-        let raw = ado_set(
-            raw,
-            &["integrated security", "trusted_connection"],
-            "Integrated Security",
-            "false",
-        );
+        let raw = ado_without(raw, &["integrated security", "trusted_connection"]);
         let raw = ado_set(&raw, &["user id", "uid", "user"], "User Id", login);
         Ok(ado_set(&raw, &["password", "pwd"], "Password", password))
     }
 }
 
-/// Replaces every `key=value` pair whose key is one of `aliases` with `key=value`.
+/// The pairs whose key is one of `aliases` replaced by one `key=value`.
 fn ado_set(raw: &str, aliases: &[&str], key: &str, value: &str) -> String {
-    let mut pairs: Vec<&str> = raw
-        .split(';')
+    format!("{};{key}={value}", ado_without(raw, aliases))
+}
+
+/// The pairs whose key is one of `aliases` removed.
+fn ado_without(raw: &str, aliases: &[&str]) -> String {
+    raw.split(';')
         .filter(|pair| !pair.trim().is_empty())
         .filter(|pair| {
             let name = pair
@@ -141,8 +140,6 @@ fn ado_set(raw: &str, aliases: &[&str], key: &str, value: &str) -> String {
                 .to_ascii_lowercase();
             !aliases.contains(&name.as_str())
         })
-        .collect();
-    let replacement = format!("{key}={value}");
-    pairs.push(&replacement);
-    pairs.join(";")
+        .collect::<Vec<_>>()
+        .join(";")
 }
