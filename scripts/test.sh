@@ -16,6 +16,7 @@ debian_ensure pkg-config libssl-dev
 step "PostgreSQL"
 pg_ensure_installed
 PGDIR=$(mktemp -d /tmp/stagehand-test-pg.XXXXXX)
+chmod 755 "$PGDIR" # the server runs as postgres when we are root
 cleanup() { pg_stop "$PGDIR/data"; rm -rf "$PGDIR"; }
 trap cleanup EXIT
 PORT=$(pg_free_port)

@@ -58,7 +58,10 @@ pub fn to_save(task: &TaskDefinition, now: DateTime<Utc>) -> TaskSave {
 }
 
 /// Rebuilds the task JSON from its columns and trigger rows, and validates it.
-pub fn definition_from_rows(task: &TaskRecord, triggers: &[TriggerRow]) -> Result<TaskDefinition, String> {
+pub fn definition_from_rows(
+    task: &TaskRecord,
+    triggers: &[TriggerRow],
+) -> Result<TaskDefinition, String> {
     let mut object = Map::new();
     object.insert("id".into(), json!(task.task_name));
     if let Some(description) = &task.description {
@@ -66,7 +69,8 @@ pub fn definition_from_rows(task: &TaskRecord, triggers: &[TriggerRow]) -> Resul
     }
     object.insert("command".into(), json!(task.command));
     if let Some(arguments) = &task.arguments {
-        let parsed: Value = serde_json::from_str(arguments).map_err(|e| format!("Arguments column is not JSON: {e}"))?;
+        let parsed: Value = serde_json::from_str(arguments)
+            .map_err(|e| format!("Arguments column is not JSON: {e}"))?;
         object.insert("arguments".into(), parsed);
     }
     if let Some(directory) = &task.working_directory {
@@ -86,8 +90,12 @@ pub fn definition_from_rows(task: &TaskRecord, triggers: &[TriggerRow]) -> Resul
     object.insert("executor".into(), json!(task.executor));
     let mut trigger_values = Vec::with_capacity(triggers.len());
     for trigger in triggers {
-        let mut value: Value = serde_json::from_str(&trigger.definition)
-            .map_err(|e| format!("trigger {} definition is not JSON: {e}", trigger.trigger_index))?;
+        let mut value: Value = serde_json::from_str(&trigger.definition).map_err(|e| {
+            format!(
+                "trigger {} definition is not JSON: {e}",
+                trigger.trigger_index
+            )
+        })?;
         if let Some(map) = value.as_object_mut() {
             // The column wins over the JSON: disabling a trigger with SQL must work.
             map.insert("enabled".into(), json!(trigger.enabled));
@@ -95,7 +103,8 @@ pub fn definition_from_rows(task: &TaskRecord, triggers: &[TriggerRow]) -> Resul
         trigger_values.push(value);
     }
     object.insert("triggers".into(), Value::Array(trigger_values));
-    parse_task(&Value::Object(object).to_string()).map_err(|errors| errors.to_string().replace('\n', "; "))
+    parse_task(&Value::Object(object).to_string())
+        .map_err(|errors| errors.to_string().replace('\n', "; "))
 }
 
 /// Every stored task with its triggers, by name.

@@ -83,7 +83,9 @@ pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationTo
             .queue
             .peek()
             .map(|Reverse(p)| (p.due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-            .map_or(next_check, |wait| next_check.min(tokio::time::Instant::now() + wait));
+            .map_or(next_check, |wait| {
+                next_check.min(tokio::time::Instant::now() + wait)
+            });
         tokio::select! {
             () = tokio::time::sleep_until(wake) => {}
             () = stop.cancelled() => return,
@@ -91,7 +93,11 @@ pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationTo
     }
 }
 
-async fn reload_if_changed(db: &dyn Backend, state: &mut ClockState, started_at: DateTime<Utc>) -> StoreResult<()> {
+async fn reload_if_changed(
+    db: &dyn Backend,
+    state: &mut ClockState,
+    started_at: DateTime<Utc>,
+) -> StoreResult<()> {
     let version = db.schedule_version().await?;
     if state.version != Some(version) {
         *state = load(db, version, started_at).await?;
@@ -101,7 +107,11 @@ async fn reload_if_changed(db: &dyn Backend, state: &mut ClockState, started_at:
 
 /// Reads every task and trigger, catches up what was missed before `started_at`, and
 /// computes every next occurrence (written back to TaskTrigger.NextFireAt when it changed).
-pub async fn load(db: &dyn Backend, version: i64, started_at: DateTime<Utc>) -> StoreResult<ClockState> {
+pub async fn load(
+    db: &dyn Backend,
+    version: i64,
+    started_at: DateTime<Utc>,
+) -> StoreResult<ClockState> {
     let tasks = catalog::load(db).await?;
     let mut watched = HashMap::new();
     let mut queue = BinaryHeap::new();
@@ -127,9 +137,16 @@ pub async fn load(db: &dyn Backend, version: i64, started_at: DateTime<Utc>) -> 
                 definition.run_if_missed,
             );
             if let Some(missed) = &plan.missed {
-                let mode = if plan.late_run().is_some() { FireMode::Late } else { FireMode::Skip };
+                let mode = if plan.late_run().is_some() {
+                    FireMode::Late
+                } else {
+                    FireMode::Skip
+                };
                 let count = i32::try_from(missed.count).unwrap_or(i32::MAX);
-                match db.fire_trigger(row.trigger_id, missed.latest, plan.next, mode, count).await {
+                match db
+                    .fire_trigger(row.trigger_id, missed.latest, plan.next, mode, count)
+                    .await
+                {
                     Ok(result) if result.fired => tracing::info!(
                         task = %name,
                         occurrence = %missed.latest,
@@ -139,7 +156,9 @@ pub async fn load(db: &dyn Backend, version: i64, started_at: DateTime<Utc>) -> 
                     ),
                     Ok(_) => {}
                     // Left for the next reload: LastFiredFor did not move.
-                    Err(error) => tracing::warn!(%error, task = %name, "catch-up failed; will retry"),
+                    Err(error) => {
+                        tracing::warn!(%error, task = %name, "catch-up failed; will retry")
+                    }
                 }
             }
             if plan.next != row.next_fire_at {
@@ -164,7 +183,12 @@ pub async fn load(db: &dyn Backend, version: i64, started_at: DateTime<Utc>) -> 
     if !next_fire.is_empty() {
         db.update_next_fire(&next_fire).await?;
     }
-    tracing::info!(tasks = tasks.len(), triggers = watched.len(), version, "schedule loaded");
+    tracing::info!(
+        tasks = tasks.len(),
+        triggers = watched.len(),
+        version,
+        "schedule loaded"
+    );
     Ok(ClockState {
         version: Some(version),
         watched,
@@ -173,7 +197,12 @@ pub async fn load(db: &dyn Backend, version: i64, started_at: DateTime<Utc>) -> 
 }
 
 /// Enqueues every occurrence that is due, several at a time.
-async fn fire_due(db: &Arc<dyn Backend>, state: &mut ClockState, config: &ClockConfig, retry: &mut Backoff) {
+async fn fire_due(
+    db: &Arc<dyn Backend>,
+    state: &mut ClockState,
+    config: &ClockConfig,
+    retry: &mut Backoff,
+) {
     let now = Utc::now();
     let mut due = Vec::new();
     while let Some(&Reverse(p)) = state.queue.peek() {
@@ -192,7 +221,9 @@ async fn fire_due(db: &Arc<dyn Backend>, state: &mut ClockState, config: &ClockC
         .map(|(p, name, next)| {
             let db = db.clone();
             async move {
-                let result = db.fire_trigger(p.trigger_id, p.occurrence, next, FireMode::Run, 0).await;
+                let result = db
+                    .fire_trigger(p.trigger_id, p.occurrence, next, FireMode::Run, 0)
+                    .await;
                 (p, name, next, result)
             }
         })

@@ -66,7 +66,9 @@ fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
     }
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-        .map_err(|_| format!("{text:?} is not a time (RFC 3339, or YYYY-MM-DD[THH:MM[:SS]] in UTC)"))
+        .map_err(|_| {
+            format!("{text:?} is not a time (RFC 3339, or YYYY-MM-DD[THH:MM[:SS]] in UTC)")
+        })
 }
 
 /// The levels at `level` or more severe.
@@ -79,7 +81,12 @@ fn levels_from(level: Option<LogLevel>) -> Vec<LogLevel> {
 }
 
 pub async fn run(db: &Arc<dyn Backend>, args: &LogsArgs) -> Result<ExitCode> {
-    if let Some(LogsCommand::Export { format, since, output }) = &args.export {
+    if let Some(LogsCommand::Export {
+        format,
+        since,
+        output,
+    }) = &args.export
+    {
         return export(db, *format, *since, output).await;
     }
     let mut filter = LogFilter {
@@ -111,7 +118,9 @@ pub async fn run(db: &Arc<dyn Backend>, args: &LogsArgs) -> Result<ExitCode> {
 }
 
 fn line(row: &LogRow) -> String {
-    let process = row.process_id.map_or_else(|| "-".to_string(), |id| format!("#{id}"));
+    let process = row
+        .process_id
+        .map_or_else(|| "-".to_string(), |id| format!("#{id}"));
     let mut text = format!(
         "{} {:<7} {:>8} {}",
         row.log_time.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
@@ -119,7 +128,11 @@ fn line(row: &LogRow) -> String {
         process,
         row.message
     );
-    if let Some(detail) = row.detail.as_deref().filter(|d| !d.is_empty() && *d != row.message) {
+    if let Some(detail) = row
+        .detail
+        .as_deref()
+        .filter(|d| !d.is_empty() && *d != row.message)
+    {
         for detail_line in detail.lines() {
             text.push_str("\n    ");
             text.push_str(detail_line);
@@ -131,7 +144,10 @@ fn line(row: &LogRow) -> String {
 /// Where exported rows go.
 enum Sink {
     Csv(Box<csv::Writer<std::io::BufWriter<std::fs::File>>>),
-    Json { out: std::io::BufWriter<std::fs::File>, rows: u64 },
+    Json {
+        out: std::io::BufWriter<std::fs::File>,
+        rows: u64,
+    },
 }
 
 impl Sink {
@@ -140,7 +156,14 @@ impl Sink {
         Ok(match format {
             ExportFormat::Csv => {
                 let mut csv = csv::Writer::from_writer(out);
-                csv.write_record(["LogID", "ProcessID", "LogTime", "LogLevel", "Message", "Detail"])?;
+                csv.write_record([
+                    "LogID",
+                    "ProcessID",
+                    "LogTime",
+                    "LogLevel",
+                    "Message",
+                    "Detail",
+                ])?;
                 Sink::Csv(Box::new(csv))
             }
             ExportFormat::Json => {
@@ -183,8 +206,14 @@ impl Sink {
 }
 
 /// Page by page, so millions of rows never sit in memory at once.
-async fn export(db: &Arc<dyn Backend>, format: ExportFormat, since: Option<DateTime<Utc>>, output: &PathBuf) -> Result<ExitCode> {
-    let file = std::fs::File::create(output).with_context(|| format!("--output {}", output.display()))?;
+async fn export(
+    db: &Arc<dyn Backend>,
+    format: ExportFormat,
+    since: Option<DateTime<Utc>>,
+    output: &PathBuf,
+) -> Result<ExitCode> {
+    let file =
+        std::fs::File::create(output).with_context(|| format!("--output {}", output.display()))?;
     let mut sink = Sink::open(format, file)?;
     let mut filter = LogFilter {
         since,
@@ -203,7 +232,8 @@ async fn export(db: &Arc<dyn Backend>, format: ExportFormat, since: Option<DateT
             _ => break,
         }
     }
-    sink.finish().with_context(|| format!("writing {}", output.display()))?;
+    sink.finish()
+        .with_context(|| format!("writing {}", output.display()))?;
     eprintln!("exported {count} log rows to {}", output.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -28,7 +28,9 @@ pub struct ResetArgs {
 /// rotation loses nothing: every batch already moved is committed.
 pub async fn rotate(db: &Arc<dyn Backend>, args: &RotateArgs) -> Result<ExitCode> {
     let progress = ProgressBar::new_spinner();
-    progress.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").context("progress template")?);
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}").context("progress template")?,
+    );
     progress.enable_steady_tick(Duration::from_millis(120));
     let (mut processes, mut logs) = (0_i64, 0_i64);
     loop {
@@ -38,7 +40,9 @@ pub async fn rotate(db: &Arc<dyn Backend>, args: &RotateArgs) -> Result<ExitCode
             .context("stage.RotateHistory")?;
         processes += report.processes_moved;
         logs += report.logs_moved;
-        progress.set_message(format!("moved {processes} processes and {logs} log rows to history"));
+        progress.set_message(format!(
+            "moved {processes} processes and {logs} log rows to history"
+        ));
         if report.done {
             break;
         }

@@ -14,10 +14,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "stagehand", version, about = "A job engine where the database is the queue")]
+#[command(
+    name = "stagehand",
+    version,
+    about = "A job engine where the database is the queue"
+)]
 pub struct Cli {
     /// postgres://..., mssql://user:password@host:port/database, or an ADO.NET connection string.
-    #[arg(long = "database", env = "STAGEHAND_DATABASE_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long = "database",
+        env = "STAGEHAND_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub database: Option<String>,
 
     #[command(subcommand)]
@@ -55,7 +64,10 @@ pub enum Command {
 }
 
 /// Opens the store named by `--database` / `STAGEHAND_DATABASE_URL`.
-pub(crate) async fn open_store(cli_database: &Option<String>, max_connections: u32) -> Result<Arc<dyn Backend>> {
+pub(crate) async fn open_store(
+    cli_database: &Option<String>,
+    max_connections: u32,
+) -> Result<Arc<dyn Backend>> {
     let raw = cli_database
         .as_deref()
         .context("no database: pass --database URL or set STAGEHAND_DATABASE_URL")?;
@@ -87,7 +99,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let db = open_store(&cli.database, 1).await?;
             let row = db.register(name, params.as_deref(), None).await?;
             if row.registered {
-                println!("registered process {} ({})", row.process_id, row.process_name);
+                println!(
+                    "registered process {} ({})",
+                    row.process_id, row.process_name
+                );
                 Ok(ExitCode::SUCCESS)
             } else {
                 println!(
@@ -103,8 +118,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status(args) => status::run(&open_store(&cli.database, 4).await?, args).await,
         Command::Logs(args) => logs::run(&open_store(&cli.database, 1).await?, args).await,
-        Command::Rotate(args) => maintenance::rotate(&open_store(&cli.database, 1).await?, args).await,
-        Command::ResetStuck(args) => maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await,
+        Command::Rotate(args) => {
+            maintenance::rotate(&open_store(&cli.database, 1).await?, args).await
+        }
+        Command::ResetStuck(args) => {
+            maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await
+        }
         Command::Task(command) => task::run(&cli.database, command).await,
         Command::Bench(command) => bench::run(&cli.database, command).await,
     }

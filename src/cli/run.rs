@@ -53,9 +53,13 @@ pub struct RunArgs {
 pub async fn run(db: Arc<dyn Backend>, args: &RunArgs) -> Result<ExitCode> {
     let workers = args.workers.unwrap_or_else(driver::default_workers).max(1);
     let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let name = args.name.clone().unwrap_or_else(|| std::process::id().to_string());
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| std::process::id().to_string());
     if let Some(dir) = &args.log_dir {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("--log-dir {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("--log-dir {}: {e}", dir.display()))?;
     }
     let config = DriverConfig {
         workers,
@@ -69,7 +73,8 @@ pub async fn run(db: Arc<dyn Backend>, args: &RunArgs) -> Result<ExitCode> {
         housekeeping: HousekeepingConfig {
             reset_every: Duration::from_secs(args.reset_every_seconds.max(1)),
             reset_timeout_minutes: args.reset_timeout_minutes,
-            rotate_every: (args.rotate_every_hours > 0).then(|| Duration::from_secs(args.rotate_every_hours * 3600)),
+            rotate_every: (args.rotate_every_hours > 0)
+                .then(|| Duration::from_secs(args.rotate_every_hours * 3600)),
             retention_months: args.retention_months,
         },
         print_summaries: true,

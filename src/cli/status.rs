@@ -43,7 +43,14 @@ pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs) -> Result<ExitCode> {
     let alerts = tables
         .iter()
         .filter(|t| t.total_bytes > limit)
-        .map(|t| format!("{} is {} MiB (alert at {} MiB)", t.table_name, t.total_bytes / 1024 / 1024, args.alert_mb))
+        .map(|t| {
+            format!(
+                "{} is {} MiB (alert at {} MiB)",
+                t.table_name,
+                t.total_bytes / 1024 / 1024,
+                args.alert_mb
+            )
+        })
         .collect();
     let status = Status {
         counts,
@@ -63,7 +70,9 @@ pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs) -> Result<ExitCode> {
 
 fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
-    table.load_preset(UTF8_BORDERS_ONLY).set_header(header.to_vec());
+    table
+        .load_preset(UTF8_BORDERS_ONLY)
+        .set_header(header.to_vec());
     table
 }
 
@@ -101,7 +110,11 @@ fn render(status: &Status) -> String {
             right(format!("{}/{}", p.attempt, p.max_attempts)),
         ]);
     }
-    section(&mut out, &format!("Running now ({})", status.running.len()), &running);
+    section(
+        &mut out,
+        &format!("Running now ({})", status.running.len()),
+        &running,
+    );
 
     let mut workers = table(&["Worker", "Done", "Avg s", "Max s"]);
     for w in &status.workers {
@@ -124,11 +137,19 @@ fn render(status: &Status) -> String {
             right(o.timeout_minutes),
         ]);
     }
-    section(&mut out, &format!("Overdue ({})", status.overdue.len()), &overdue);
+    section(
+        &mut out,
+        &format!("Overdue ({})", status.overdue.len()),
+        &overdue,
+    );
 
     let mut tables = table(&["Table", "Rows", "Size"]);
     for t in &status.tables {
-        tables.add_row(vec![Cell::new(&t.table_name), right(t.row_count), right(human_bytes(t.total_bytes))]);
+        tables.add_row(vec![
+            Cell::new(&t.table_name),
+            right(t.row_count),
+            right(human_bytes(t.total_bytes)),
+        ]);
     }
     section(&mut out, "Tables", &tables);
     for alert in &status.alerts {

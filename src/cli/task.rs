@@ -58,7 +58,9 @@ pub enum TaskCommand {
 fn read_input(file: &Path) -> Result<String> {
     if file.as_os_str() == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
         Ok(text)
     } else {
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
@@ -73,7 +75,11 @@ fn read_tasks(file: &Path) -> Result<Vec<TaskDefinition>> {
     } else {
         parse_task(&text).map(|t| vec![t])
     };
-    let source = if file.as_os_str() == "-" { "standard input".to_string() } else { file.display().to_string() };
+    let source = if file.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        file.display().to_string()
+    };
     result.map_err(|errors| anyhow!("{source} is not a valid task; nothing was written:\n{errors}"))
 }
 
@@ -92,9 +98,12 @@ async fn stored(db: &Arc<dyn Backend>) -> Result<Vec<StoredTask>> {
 }
 
 fn definition(task: &StoredTask) -> Result<&TaskDefinition> {
-    task.definition
-        .as_ref()
-        .map_err(|why| anyhow!("task {} is stored but not valid: {why}", task.row.record.task_name))
+    task.definition.as_ref().map_err(|why| {
+        anyhow!(
+            "task {} is stored but not valid: {why}",
+            task.row.record.task_name
+        )
+    })
 }
 
 pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<ExitCode> {
@@ -118,15 +127,26 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
     match command {
         TaskCommand::Add { file } | TaskCommand::Update { file } => {
             let tasks = read_tasks(file)?;
-            let existing: Vec<String> = db.tasks().await?.into_iter().map(|t| t.record.task_name).collect();
+            let existing: Vec<String> = db
+                .tasks()
+                .await?
+                .into_iter()
+                .map(|t| t.record.task_name)
+                .collect();
             let adding = matches!(command, TaskCommand::Add { .. });
             for task in &tasks {
                 let exists = existing.contains(&task.id);
                 if adding && exists {
-                    bail!("task {} already exists (use `stagehand task update`); nothing was written", task.id);
+                    bail!(
+                        "task {} already exists (use `stagehand task update`); nothing was written",
+                        task.id
+                    );
                 }
                 if !adding && !exists {
-                    bail!("task {} does not exist (use `stagehand task add`); nothing was written", task.id);
+                    bail!(
+                        "task {} does not exist (use `stagehand task add`); nothing was written",
+                        task.id
+                    );
                 }
             }
             save(&db, &tasks).await?;
@@ -163,7 +183,8 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
             let text = serde_json::to_string_pretty(&values)? + "\n";
             match output {
                 Some(path) => {
-                    std::fs::write(path, text).with_context(|| format!("--output {}", path.display()))?;
+                    std::fs::write(path, text)
+                        .with_context(|| format!("--output {}", path.display()))?;
                     eprintln!("exported {} tasks to {}", values.len(), path.display());
                 }
                 None => print!("{text}"),
@@ -210,9 +231,15 @@ fn list(tasks: &[StoredTask], json: bool) -> Result<()> {
         return Ok(());
     }
     let mut table = Table::new();
-    table
-        .load_preset(UTF8_BORDERS_ONLY)
-        .set_header(vec!["Task", "Enabled", "Executor", "If running", "Triggers", "Next fire (UTC)", "Command"]);
+    table.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
+        "Task",
+        "Enabled",
+        "Executor",
+        "If running",
+        "Triggers",
+        "Next fire (UTC)",
+        "Command",
+    ]);
     for t in tasks {
         let r = &t.row.record;
         let next = t.triggers.iter().filter_map(|tr| tr.next_fire_at).min();
@@ -222,7 +249,8 @@ fn list(tasks: &[StoredTask], json: bool) -> Result<()> {
             r.executor.clone(),
             r.overlap_policy.clone(),
             t.triggers.len().to_string(),
-            next.map(|n| n.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into()),
+            next.map(|n| n.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|| "-".into()),
             r.command.clone(),
         ]);
     }
@@ -235,15 +263,25 @@ fn parse_after(text: &str, task: &TaskDefinition) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
-    let local = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-        .ok_or_else(|| anyhow!("--after: {text:?} is not a time (RFC 3339 or YYYY-MM-DDTHH:MM[:SS])"))?;
+    let local = [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    .ok_or_else(|| {
+        anyhow!("--after: {text:?} is not a time (RFC 3339 or YYYY-MM-DDTHH:MM[:SS])")
+    })?;
     Ok(crate::schedule::wall_clock::resolve(task.time_zone, local))
 }
 
 fn print_next(task: &TaskDefinition, after: Option<&str>, count: usize, json: bool) -> Result<()> {
-    let after = after.map(|a| parse_after(a, task)).transpose()?.unwrap_or_else(Utc::now);
+    let after = after
+        .map(|a| parse_after(a, task))
+        .transpose()?
+        .unwrap_or_else(Utc::now);
     let times: Vec<String> = Schedule::new(task)
         .upcoming(after, count)
         .into_iter()

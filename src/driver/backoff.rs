@@ -13,7 +13,11 @@ pub struct Backoff {
 impl Backoff {
     pub fn new(min: Duration, max: Duration) -> Self {
         let min = min.min(max);
-        Backoff { min, max, current: min }
+        Backoff {
+            min,
+            max,
+            current: min,
+        }
     }
 
     /// The wait to use now; the next one is twice as long, up to the maximum.

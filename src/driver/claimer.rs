@@ -81,13 +81,22 @@ impl Claimer {
 
     /// Runs one claimed process in its slot; the outcome goes to the reporter.
     fn start(&self, process: ClaimedProcess) {
-        let slot = process.worker_assigned.rsplit('/').next().unwrap_or_default().to_string();
+        let slot = process
+            .worker_assigned
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         if !self.slots.take(&slot) {
             // Only possible if the database disagreed with the slots we offered.
             tracing::error!(worker = %process.worker_assigned, "claimed into a slot that is not free; running it anyway");
         }
         let token = self.held.insert(process.process_id);
-        let (slots, held, finished_tx) = (self.slots.clone(), self.held.clone(), self.finished_tx.clone());
+        let (slots, held, finished_tx) = (
+            self.slots.clone(),
+            self.held.clone(),
+            self.finished_tx.clone(),
+        );
         let spec = spec_for(&process, self.output_dir.as_deref());
         tokio::spawn(async move {
             let outcome = match spec {

@@ -8,35 +8,64 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Builds the spec, or says why this process cannot run at all.
-pub fn spec_for(process: &ClaimedProcess, output_dir: Option<&Path>) -> Result<CommandSpec, String> {
+pub fn spec_for(
+    process: &ClaimedProcess,
+    output_dir: Option<&Path>,
+) -> Result<CommandSpec, String> {
     let command = process
         .command
         .as_deref()
         .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| format!("task {} has no command (was it deleted?)", process.process_name))?;
+        .ok_or_else(|| {
+            format!(
+                "task {} has no command (was it deleted?)",
+                process.process_name
+            )
+        })?;
     let mut spec = match &process.arguments {
         None => CommandSpec::shell(command),
         Some(json) => {
-            let arguments: Vec<String> = serde_json::from_str(json)
-                .map_err(|e| format!("arguments of task {} are not a JSON array of strings: {e}", process.process_name))?;
+            let arguments: Vec<String> = serde_json::from_str(json).map_err(|e| {
+                format!(
+                    "arguments of task {} are not a JSON array of strings: {e}",
+                    process.process_name
+                )
+            })?;
             CommandSpec::program(command, arguments)
         }
     };
-    spec.working_directory = process.working_directory.as_deref().filter(|d| !d.is_empty()).map(PathBuf::from);
+    spec.working_directory = process
+        .working_directory
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
     spec.timeout = process
         .timeout_minutes
         .filter(|m| *m > 0)
         .map(|m| Duration::from_secs(m as u64 * 60));
-    spec.output_file = output_dir.map(|dir| dir.join(format!("{}-{}.log", process.process_id, process.attempt)));
+    spec.output_file =
+        output_dir.map(|dir| dir.join(format!("{}-{}.log", process.process_id, process.attempt)));
     spec.env = vec![
-        ("STAGEHAND_PROCESS_ID".into(), process.process_id.to_string()),
-        ("STAGEHAND_PROCESS_NAME".into(), process.process_name.clone()),
+        (
+            "STAGEHAND_PROCESS_ID".into(),
+            process.process_id.to_string(),
+        ),
+        (
+            "STAGEHAND_PROCESS_NAME".into(),
+            process.process_name.clone(),
+        ),
         ("STAGEHAND_ATTEMPT".into(), process.attempt.to_string()),
         (
             "STAGEHAND_SCHEDULED_FOR".into(),
-            process.scheduled_for.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            process
+                .scheduled_for
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default(),
         ),
-        ("STAGEHAND_PARAMETERS".into(), process.parameters.clone().unwrap_or_default()),
+        (
+            "STAGEHAND_PARAMETERS".into(),
+            process.parameters.clone().unwrap_or_default(),
+        ),
     ];
     Ok(spec)
 }

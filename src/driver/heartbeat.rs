@@ -35,7 +35,10 @@ pub async fn run(
                     if !status.held {
                         held.stop(status.process_id, StopReason::LeaseLost);
                     } else if status.cancel_requested {
-                        tracing::info!(process_id = status.process_id, "cancellation requested (killPrevious)");
+                        tracing::info!(
+                            process_id = status.process_id,
+                            "cancellation requested (killPrevious)"
+                        );
                         held.stop(status.process_id, StopReason::CancelRequested);
                     }
                 }

@@ -32,7 +32,9 @@ pub struct Held {
 impl Held {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Entry>> {
         // A panic elsewhere must not stop lease bookkeeping: the map stays consistent.
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Starts holding a process; the token stops its command.

@@ -20,7 +20,9 @@ pub struct HousekeepingConfig {
 pub async fn run(db: Arc<dyn Backend>, config: HousekeepingConfig, stop: CancellationToken) {
     let mut next_reset = Instant::now() + config.reset_every;
     // The first rotation waits a while after start-up, so restarts don't pile work on it.
-    let mut next_rotation = config.rotate_every.map(|every| Instant::now() + every.min(Duration::from_secs(600)));
+    let mut next_rotation = config
+        .rotate_every
+        .map(|every| Instant::now() + every.min(Duration::from_secs(600)));
     loop {
         let wake = next_rotation.map_or(next_reset, |r| r.min(next_reset));
         tokio::select! {
@@ -43,7 +45,9 @@ pub async fn run(db: Arc<dyn Backend>, config: HousekeepingConfig, stop: Cancell
                         );
                     }
                 }
-                Err(error) => tracing::warn!(%error, "reset of stuck processes failed; will try again"),
+                Err(error) => {
+                    tracing::warn!(%error, "reset of stuck processes failed; will try again")
+                }
             }
         }
         if let (Some(at), Some(every)) = (next_rotation, config.rotate_every) {
@@ -74,6 +78,10 @@ async fn rotate(db: &Arc<dyn Backend>, retention_months: i32, stop: &Cancellatio
         }
     }
     if processes + logs > 0 {
-        tracing::info!(processes, logs, "rotated finished processes and logs into history");
+        tracing::info!(
+            processes,
+            logs,
+            "rotated finished processes and logs into history"
+        );
     }
 }

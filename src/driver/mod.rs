@@ -113,7 +113,9 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
 
     drain(&slots, &held, config.grace, &shutdown).await;
     if shutdown.immediate.is_cancelled() {
-        tracing::warn!("stopped at once; unfinished processes return to the queue when their leases expire");
+        tracing::warn!(
+            "stopped at once; unfinished processes return to the queue when their leases expire"
+        );
     }
     // Every sender is gone once the run tasks ended: the reporter records what is left.
     let _ = reporter.await;

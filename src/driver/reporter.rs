@@ -33,17 +33,23 @@ enum Report {
 fn report_for(finished: &Finished) -> Report {
     let (status, message) = match (finished.outcome.kind, finished.stopped) {
         (OutcomeKind::Succeeded, _) => (FinalStatus::Completed, finished.outcome.message.clone()),
-        (OutcomeKind::Failed | OutcomeKind::TimedOut, _) => (FinalStatus::Failed, finished.outcome.message.clone()),
+        (OutcomeKind::Failed | OutcomeKind::TimedOut, _) => {
+            (FinalStatus::Failed, finished.outcome.message.clone())
+        }
         (OutcomeKind::Cancelled, Some(StopReason::CancelRequested)) => (
             FinalStatus::Cancelled,
             "cancelled: a newer instance was registered (killPrevious)".to_string(),
         ),
         (OutcomeKind::Cancelled, Some(StopReason::Shutdown)) => return Report::Release,
         (OutcomeKind::Cancelled, Some(StopReason::LeaseLost)) => {
-            return Report::Nothing("stopped: its lease expired and it was handed to another worker")
+            return Report::Nothing(
+                "stopped: its lease expired and it was handed to another worker",
+            )
         }
         (OutcomeKind::Cancelled, Some(StopReason::Abandon) | None) => {
-            return Report::Nothing("killed by an immediate shutdown; its lease will expire and it will run again")
+            return Report::Nothing(
+                "killed by an immediate shutdown; its lease will expire and it will run again",
+            )
         }
     };
     let p = &finished.process;
@@ -61,7 +67,11 @@ fn report_for(finished: &Finished) -> Report {
 }
 
 /// Retries `call` with backoff until it succeeds, or gives up when `abandon` fires.
-pub async fn with_retry<T, F, Fut>(what: &str, abandon: &CancellationToken, mut call: F) -> Option<T>
+pub async fn with_retry<T, F, Fut>(
+    what: &str,
+    abandon: &CancellationToken,
+    mut call: F,
+) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = StoreResult<T>>,
@@ -113,9 +123,13 @@ pub async fn run(
             }
         }
         if !completions.is_empty() {
-            let results = with_retry("recording outcomes", &abandon, || db.complete(&completions)).await;
+            let results =
+                with_retry("recording outcomes", &abandon, || db.complete(&completions)).await;
             for result in results.iter().flatten().filter(|r| !r.accepted) {
-                tracing::warn!(process_id = result.process_id, "outcome refused: this worker no longer owns the process");
+                tracing::warn!(
+                    process_id = result.process_id,
+                    "outcome refused: this worker no longer owns the process"
+                );
             }
         }
         if !releases.is_empty() {

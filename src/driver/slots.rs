@@ -17,7 +17,9 @@ impl Slots {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<bool>> {
-        self.busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.busy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Labels of the free slots ("1".."N"), as sent to stage.ClaimProcesses.

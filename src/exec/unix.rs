@@ -63,7 +63,9 @@ fn die_with_driver(command: &mut Command) {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
             // The driver may have died between fork and prctl: then nobody signals us.
             if nix::unistd::getppid().as_raw() as u32 != driver {
-                return Err(io::Error::other("the driver exited while the command was starting"));
+                return Err(io::Error::other(
+                    "the driver exited while the command was starting",
+                ));
             }
             Ok(())
         });

@@ -111,7 +111,10 @@ fn redact_ado(raw: &str) -> String {
 
 fn is_secret_key(key: &str) -> bool {
     matches!(
-        key.trim().to_ascii_lowercase().replace([' ', '_'], "").as_str(),
+        key.trim()
+            .to_ascii_lowercase()
+            .replace([' ', '_'], "")
+            .as_str(),
         "password" | "pwd" | "pass"
     )
 }
@@ -122,10 +125,18 @@ mod tests {
 
     #[test]
     fn recognises_each_form() {
-        assert_eq!(DatabaseUrl::parse("postgres://u@h/db").unwrap().kind(), BackendKind::Postgres);
-        assert_eq!(DatabaseUrl::parse("mssql://sa:x@h:1433/db").unwrap().kind(), BackendKind::SqlServer);
         assert_eq!(
-            DatabaseUrl::parse("Server=tcp:h,1433;Database=erp;User Id=sa;Password=x").unwrap().kind(),
+            DatabaseUrl::parse("postgres://u@h/db").unwrap().kind(),
+            BackendKind::Postgres
+        );
+        assert_eq!(
+            DatabaseUrl::parse("mssql://sa:x@h:1433/db").unwrap().kind(),
+            BackendKind::SqlServer
+        );
+        assert_eq!(
+            DatabaseUrl::parse("Server=tcp:h,1433;Database=erp;User Id=sa;Password=x")
+                .unwrap()
+                .kind(),
             BackendKind::SqlServer
         );
         let err = DatabaseUrl::parse("mysql://h/db").unwrap_err().to_string();
@@ -135,10 +146,22 @@ mod tests {
     #[test]
     fn passwords_never_show() {
         for (raw, shown) in [
-            ("postgres://app:s3cret@db:5432/erp", "postgres://app:***@db:5432/erp"),
-            ("postgres://app@db/erp?password=s3cret&sslmode=disable", "postgres://app@db/erp?password=***&sslmode=disable"),
-            ("mssql://sa:p%40ss@sql01:1433/erp", "mssql://sa:***@sql01:1433/erp"),
-            ("Server=sql01;Database=erp;User Id=sa;Password=s3cret;", "Server=sql01;Database=erp;User Id=sa;Password=***;"),
+            (
+                "postgres://app:s3cret@db:5432/erp",
+                "postgres://app:***@db:5432/erp",
+            ),
+            (
+                "postgres://app@db/erp?password=s3cret&sslmode=disable",
+                "postgres://app@db/erp?password=***&sslmode=disable",
+            ),
+            (
+                "mssql://sa:p%40ss@sql01:1433/erp",
+                "mssql://sa:***@sql01:1433/erp",
+            ),
+            (
+                "Server=sql01;Database=erp;User Id=sa;Password=s3cret;",
+                "Server=sql01;Database=erp;User Id=sa;Password=***;",
+            ),
             ("Server=sql01;PWD=s3cret", "Server=sql01;PWD=***"),
         ] {
             let url = DatabaseUrl::parse(raw).unwrap();

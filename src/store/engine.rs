@@ -34,7 +34,12 @@ pub(super) trait Engine: Send + Sync {
 
     /// Runs a query written in the common subset of both dialects, with `$1`, `$2`...
     /// placeholders.
-    async fn query(&self, context: &'static str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Self::Row>>;
+    async fn query(
+        &self,
+        context: &'static str,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<Self::Row>>;
 
     /// Runs SQL text with no parameters and no result; returns the rows affected.
     async fn execute(&self, sql: &str) -> StoreResult<u64>;

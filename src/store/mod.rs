@@ -64,7 +64,12 @@ pub trait Backend: Send + Sync {
 
     /// `stage.ReleaseProcesses`: hands unfinished processes back to the queue; returns
     /// the ids actually released.
-    async fn release(&self, worker_name: &str, process_ids: &[i64], message: Option<&str>) -> StoreResult<Vec<i64>>;
+    async fn release(
+        &self,
+        worker_name: &str,
+        process_ids: &[i64],
+        message: Option<&str>,
+    ) -> StoreResult<Vec<i64>>;
 
     /// `stage.LogMessage`; returns the LogID.
     async fn log_message(

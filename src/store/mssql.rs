@@ -33,7 +33,9 @@ impl SqlServerStore {
         let pool = bb8::Pool::builder()
             .max_size(options.max_connections)
             .connection_timeout(options.connect_timeout)
-            .build_unchecked(SqlServerManager { config: config.clone() });
+            .build_unchecked(SqlServerManager {
+                config: config.clone(),
+            });
         Ok(SqlServerStore {
             pool,
             config,
@@ -50,21 +52,33 @@ impl SqlServerStore {
 
     fn map_error(&self, context: &str, error: tiberius::error::Error) -> StoreError {
         match &error {
-            tiberius::error::Error::Server(token) if INVALID_ARGUMENT_ERRORS.contains(&token.code()) => {
+            tiberius::error::Error::Server(token)
+                if INVALID_ARGUMENT_ERRORS.contains(&token.code()) =>
+            {
                 StoreError::InvalidArgument(token.message().to_string())
             }
-            tiberius::error::Error::Io { .. } | tiberius::error::Error::Tls(_) | tiberius::error::Error::Routing { .. } => {
-                self.connection_error(error)
-            }
+            tiberius::error::Error::Io { .. }
+            | tiberius::error::Error::Tls(_)
+            | tiberius::error::Error::Routing { .. } => self.connection_error(error),
             _ => StoreError::database(context, error),
         }
     }
 
     async fn run(&self, context: &str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
-        let mut client = self.pool.get().await.map_err(|e| self.connection_error(e))?;
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| self.connection_error(e))?;
         let params: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
-        let stream = client.query(sql, &params).await.map_err(|e| self.map_error(context, e))?;
-        stream.into_first_result().await.map_err(|e| self.map_error(context, e))
+        let stream = client
+            .query(sql, &params)
+            .await
+            .map_err(|e| self.map_error(context, e))?;
+        stream
+            .into_first_result()
+            .await
+            .map_err(|e| self.map_error(context, e))
     }
 }
 
@@ -73,9 +87,11 @@ impl SqlServerStore {
 fn parse_config(url: &DatabaseUrl) -> StoreResult<Config> {
     let raw = url.expose();
     if !raw.contains("://") {
-        return Config::from_ado_string(raw).map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", url.redacted())));
+        return Config::from_ado_string(raw)
+            .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", url.redacted())));
     }
-    let parsed = url::Url::parse(raw).map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", url.redacted())))?;
+    let parsed = url::Url::parse(raw)
+        .map_err(|e| StoreError::InvalidUrl(format!("{}: {e}", url.redacted())))?;
     let decode = |s: &str| percent_decode(s);
     let mut config = Config::new();
     config.host(parsed.host_str().unwrap_or("localhost"));
@@ -138,7 +154,9 @@ impl Engine for SqlServerStore {
 
     async fn migrate(&self) -> StoreResult<Vec<String>> {
         let context = "migrate";
-        let mut client = open(&self.config).await.map_err(|e| self.connection_error(e))?;
+        let mut client = open(&self.config)
+            .await
+            .map_err(|e| self.connection_error(e))?;
         // A session lock keeps two `migrate` runs apart; closing the connection frees it.
         client
             .simple_query(
@@ -154,7 +172,11 @@ impl Engine for SqlServerStore {
             .run_async(&mut client)
             .await
             .map_err(|e| StoreError::database(context, e))?;
-        Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+        Ok(report
+            .applied_migrations()
+            .iter()
+            .map(|m| m.to_string())
+            .collect())
     }
 
     async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
@@ -163,7 +185,12 @@ impl Engine for SqlServerStore {
         self.run(procedure, &sql, args).await
     }
 
-    async fn query(&self, context: &'static str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+    async fn query(
+        &self,
+        context: &'static str,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<Row>> {
         // `$n` (the common form) becomes tiberius' `@Pn`; highest first so $1 never eats $10.
         let mut sql = sql.to_string();
         for i in (1..=args.len()).rev() {
@@ -173,8 +200,15 @@ impl Engine for SqlServerStore {
     }
 
     async fn execute(&self, sql: &str) -> StoreResult<u64> {
-        let mut client = self.pool.get().await.map_err(|e| self.connection_error(e))?;
-        let result = client.execute(sql, &[]).await.map_err(|e| self.map_error("execute", e))?;
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| self.connection_error(e))?;
+        let result = client
+            .execute(sql, &[])
+            .await
+            .map_err(|e| self.map_error("execute", e))?;
         Ok(result.total())
     }
 
@@ -186,7 +220,10 @@ impl Engine for SqlServerStore {
 }
 
 fn column_error(index: usize, error: impl ToString) -> StoreError {
-    StoreError::protocol("result row", format!("column {index}: {}", error.to_string()))
+    StoreError::protocol(
+        "result row",
+        format!("column {index}: {}", error.to_string()),
+    )
 }
 
 fn cell(row: &Row, index: usize) -> StoreResult<&ColumnData<'static>> {
@@ -203,8 +240,13 @@ impl ResultRow for Row {
             ColumnData::I16(v) => Ok(v.map(i64::from)),
             ColumnData::I32(v) => Ok(v.map(i64::from)),
             ColumnData::I64(v) => Ok(*v),
-            ColumnData::Numeric(v) => Ok(v.map(|n| n.value() as i64 / 10_i64.pow(n.scale() as u32))),
-            other => Err(column_error(index, format!("expected an integer, got {other:?}"))),
+            ColumnData::Numeric(v) => {
+                Ok(v.map(|n| n.value() as i64 / 10_i64.pow(n.scale() as u32)))
+            }
+            other => Err(column_error(
+                index,
+                format!("expected an integer, got {other:?}"),
+            )),
         }
     }
 
@@ -221,7 +263,10 @@ impl ResultRow for Row {
             ColumnData::Bit(v) => Ok(*v),
             ColumnData::I32(v) => Ok(v.map(|n| n != 0)),
             ColumnData::U8(v) => Ok(v.map(|n| n != 0)),
-            other => Err(column_error(index, format!("expected a bit, got {other:?}"))),
+            other => Err(column_error(
+                index,
+                format!("expected a bit, got {other:?}"),
+            )),
         }
     }
 

@@ -1,10 +1,10 @@
 //! PostgreSQL backend: deadpool-postgres pool, prepared statements, one call per procedure.
 
 use super::connection::DatabaseUrl;
-use super::error::{StoreError, StoreResult};
-use super::types::BackendKind;
 use super::engine::{Arg, Engine};
+use super::error::{StoreError, StoreResult};
 use super::rows::ResultRow;
+use super::types::BackendKind;
 use super::ConnectOptions;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -104,10 +104,14 @@ impl PostgresStore {
     /// Opens a connection that LISTENs on `stage_process` and turns every
     /// notification into a permit on `work_signal`.
     async fn start_listener(&self) -> StoreResult<tokio::task::JoinHandle<()>> {
-        let (client, mut connection) = self.config.connect(NoTls).await.map_err(|e| StoreError::Connection {
-            target: self.target.clone(),
-            message: e.to_string(),
-        })?;
+        let (client, mut connection) =
+            self.config
+                .connect(NoTls)
+                .await
+                .map_err(|e| StoreError::Connection {
+                    target: self.target.clone(),
+                    message: e.to_string(),
+                })?;
         let signal = self.work_signal.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let handle = tokio::spawn(async move {
@@ -159,10 +163,14 @@ impl Engine for PostgresStore {
     }
 
     async fn migrate(&self) -> StoreResult<Vec<String>> {
-        let (mut client, connection) = self.config.connect(NoTls).await.map_err(|e| StoreError::Connection {
-            target: self.target.clone(),
-            message: e.to_string(),
-        })?;
+        let (mut client, connection) =
+            self.config
+                .connect(NoTls)
+                .await
+                .map_err(|e| StoreError::Connection {
+                    target: self.target.clone(),
+                    message: e.to_string(),
+                })?;
         let driver = tokio::spawn(connection);
         let context = "migrate";
         client
@@ -174,7 +182,11 @@ impl Engine for PostgresStore {
         drop(client);
         let _ = driver.await;
         let report = report.map_err(|e| StoreError::database(context, e))?;
-        Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+        Ok(report
+            .applied_migrations()
+            .iter()
+            .map(|m| m.to_string())
+            .collect())
     }
 
     async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
@@ -185,17 +197,28 @@ impl Engine for PostgresStore {
             .enumerate()
             .map(|(i, arg)| format!("${}::{}", i + 1, sql_type(arg)))
             .collect();
-        let sql = format!("SELECT * FROM stage.{procedure}({})", placeholders.join(", "));
+        let sql = format!(
+            "SELECT * FROM stage.{procedure}({})",
+            placeholders.join(", ")
+        );
         self.rows(procedure, &sql, args).await
     }
 
-    async fn query(&self, context: &'static str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+    async fn query(
+        &self,
+        context: &'static str,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<Row>> {
         self.rows(context, sql, args).await
     }
 
     async fn execute(&self, sql: &str) -> StoreResult<u64> {
         let client = self.client().await?;
-        client.execute(sql, &[]).await.map_err(|e| self.map_error("execute", e))
+        client
+            .execute(sql, &[])
+            .await
+            .map_err(|e| self.map_error("execute", e))
     }
 
     async fn wait_for_work(&self, timeout: Duration) -> StoreResult<()> {
@@ -256,7 +279,10 @@ impl Drop for PostgresStore {
 }
 
 fn column_error(index: usize, error: impl ToString) -> StoreError {
-    StoreError::protocol("result row", format!("column {index}: {}", error.to_string()))
+    StoreError::protocol(
+        "result row",
+        format!("column {index}: {}", error.to_string()),
+    )
 }
 
 impl ResultRow for Row {
@@ -264,8 +290,12 @@ impl ResultRow for Row {
         let ty = self.columns().get(index).map(|c| c.type_().clone());
         let value = match ty {
             Some(Type::INT8) => self.try_get::<_, Option<i64>>(index),
-            Some(Type::INT4) => self.try_get::<_, Option<i32>>(index).map(|v| v.map(i64::from)),
-            Some(Type::INT2) => self.try_get::<_, Option<i16>>(index).map(|v| v.map(i64::from)),
+            Some(Type::INT4) => self
+                .try_get::<_, Option<i32>>(index)
+                .map(|v| v.map(i64::from)),
+            Some(Type::INT2) => self
+                .try_get::<_, Option<i16>>(index)
+                .map(|v| v.map(i64::from)),
             _ => self.try_get::<_, Option<i64>>(index),
         };
         value.map_err(|e| column_error(index, e))
@@ -286,8 +316,12 @@ impl ResultRow for Row {
     fn float(&self, index: usize) -> StoreResult<Option<f64>> {
         let ty = self.columns().get(index).map(|c| c.type_().clone());
         let value = match ty {
-            Some(Type::FLOAT4) => self.try_get::<_, Option<f32>>(index).map(|v| v.map(f64::from)),
-            Some(Type::INT8 | Type::INT4 | Type::INT2) => return Ok(self.int(index)?.map(|v| v as f64)),
+            Some(Type::FLOAT4) => self
+                .try_get::<_, Option<f32>>(index)
+                .map(|v| v.map(f64::from)),
+            Some(Type::INT8 | Type::INT4 | Type::INT2) => {
+                return Ok(self.int(index)?.map(|v| v as f64))
+            }
             _ => self.try_get::<_, Option<f64>>(index),
         };
         value.map_err(|e| column_error(index, e))

@@ -3,7 +3,9 @@
 
 use super::engine::{Arg, Engine};
 use super::error::{StoreError, StoreResult};
-use super::rows::{self, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS, TASK_COLUMNS, TRIGGER_COLUMNS};
+use super::rows::{
+    self, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS, TASK_COLUMNS, TRIGGER_COLUMNS,
+};
 use super::types::*;
 use super::Backend;
 use async_trait::async_trait;
@@ -36,7 +38,11 @@ impl<E: Engine> Backend for E {
         parameters: Option<&str>,
         scheduled_for: Option<DateTime<Utc>>,
     ) -> StoreResult<Registered> {
-        let args = [Arg::Text(Some(process_name)), Arg::Text(parameters), Arg::Instant(scheduled_for)];
+        let args = [
+            Arg::Text(Some(process_name)),
+            Arg::Text(parameters),
+            Arg::Instant(scheduled_for),
+        ];
         let found = self.call("RegisterProcess", &args).await?;
         rows::registered(&first(found, "RegisterProcess")?)
     }
@@ -53,18 +59,27 @@ impl<E: Engine> Backend for E {
     }
 
     async fn assign(&self, number_of_workers: i32) -> StoreResult<Vec<ClaimedProcess>> {
-        let found = self.call("AssignProcessToWorker", &[Arg::Int(Some(number_of_workers))]).await?;
+        let found = self
+            .call(
+                "AssignProcessToWorker",
+                &[Arg::Int(Some(number_of_workers))],
+            )
+            .await?;
         map_all(found, rows::claimed)
     }
 
     async fn worker_task(&self, worker_name: &str) -> StoreResult<WorkerTask> {
-        let found = self.call("ProcessWorkerTask", &[Arg::Text(Some(worker_name))]).await?;
+        let found = self
+            .call("ProcessWorkerTask", &[Arg::Text(Some(worker_name))])
+            .await?;
         rows::worker_task(&first(found, "ProcessWorkerTask")?)
     }
 
     async fn complete(&self, completions: &[Completion]) -> StoreResult<Vec<CompletionResult>> {
         let json = rows::completions_json(completions)?;
-        let found = self.call("CompleteProcesses", &[Arg::Text(Some(&json))]).await?;
+        let found = self
+            .call("CompleteProcesses", &[Arg::Text(Some(&json))])
+            .await?;
         map_all(found, rows::completion_result)
     }
 
@@ -81,15 +96,33 @@ impl<E: Engine> Backend for E {
         rows::completion_result(&first(found, "CompleteProcess")?)
     }
 
-    async fn heartbeat(&self, worker_name: &str, process_ids: &[i64], lease_seconds: i32) -> StoreResult<Vec<HeartbeatStatus>> {
+    async fn heartbeat(
+        &self,
+        worker_name: &str,
+        process_ids: &[i64],
+        lease_seconds: i32,
+    ) -> StoreResult<Vec<HeartbeatStatus>> {
         let ids = rows::json_array(process_ids)?;
-        let args = [Arg::Text(Some(worker_name)), Arg::Text(Some(&ids)), Arg::Int(Some(lease_seconds))];
+        let args = [
+            Arg::Text(Some(worker_name)),
+            Arg::Text(Some(&ids)),
+            Arg::Int(Some(lease_seconds)),
+        ];
         map_all(self.call("Heartbeat", &args).await?, rows::heartbeat_status)
     }
 
-    async fn release(&self, worker_name: &str, process_ids: &[i64], message: Option<&str>) -> StoreResult<Vec<i64>> {
+    async fn release(
+        &self,
+        worker_name: &str,
+        process_ids: &[i64],
+        message: Option<&str>,
+    ) -> StoreResult<Vec<i64>> {
         let ids = rows::json_array(process_ids)?;
-        let args = [Arg::Text(Some(worker_name)), Arg::Text(Some(&ids)), Arg::Text(message)];
+        let args = [
+            Arg::Text(Some(worker_name)),
+            Arg::Text(Some(&ids)),
+            Arg::Text(message),
+        ];
         let found = self.call("ReleaseProcesses", &args).await?;
         let mut released = Vec::new();
         for row in &found {
@@ -100,7 +133,13 @@ impl<E: Engine> Backend for E {
         Ok(released)
     }
 
-    async fn log_message(&self, process_id: Option<i64>, message: &str, level: LogLevel, detail: Option<&str>) -> StoreResult<i64> {
+    async fn log_message(
+        &self,
+        process_id: Option<i64>,
+        message: &str,
+        level: LogLevel,
+        detail: Option<&str>,
+    ) -> StoreResult<i64> {
         let args = [
             Arg::BigInt(process_id),
             Arg::Text(Some(message)),
@@ -111,13 +150,27 @@ impl<E: Engine> Backend for E {
     }
 
     async fn reset_stuck(&self, timeout_minutes: i32) -> StoreResult<Vec<ResetProcess>> {
-        let found = self.call("ResetStuckProcesses", &[Arg::Int(Some(timeout_minutes))]).await?;
+        let found = self
+            .call("ResetStuckProcesses", &[Arg::Int(Some(timeout_minutes))])
+            .await?;
         map_all(found, rows::reset_process)
     }
 
-    async fn rotate(&self, retention_months: i32, batch_size: i32, max_batches: Option<i32>) -> StoreResult<RotationReport> {
-        let args = [Arg::Int(Some(retention_months)), Arg::Int(Some(batch_size)), Arg::Int(max_batches)];
-        rows::rotation_report(&first(self.call("RotateHistory", &args).await?, "RotateHistory")?)
+    async fn rotate(
+        &self,
+        retention_months: i32,
+        batch_size: i32,
+        max_batches: Option<i32>,
+    ) -> StoreResult<RotationReport> {
+        let args = [
+            Arg::Int(Some(retention_months)),
+            Arg::Int(Some(batch_size)),
+            Arg::Int(max_batches),
+        ];
+        rows::rotation_report(&first(
+            self.call("RotateHistory", &args).await?,
+            "RotateHistory",
+        )?)
     }
 
     async fn table_space(&self) -> StoreResult<Vec<TableSpace>> {
@@ -146,7 +199,10 @@ impl<E: Engine> Backend for E {
 
     async fn save_tasks(&self, tasks: &[TaskSave]) -> StoreResult<Vec<SavedTaskRow>> {
         let json = rows::json_array(tasks)?;
-        map_all(self.call("SaveTasks", &[Arg::Text(Some(&json))]).await?, rows::saved_task_row)
+        map_all(
+            self.call("SaveTasks", &[Arg::Text(Some(&json))]).await?,
+            rows::saved_task_row,
+        )
     }
 
     async fn tasks(&self) -> StoreResult<Vec<TaskRow>> {
@@ -155,12 +211,23 @@ impl<E: Engine> Backend for E {
     }
 
     async fn triggers(&self) -> StoreResult<Vec<TriggerRow>> {
-        let sql = format!("SELECT {TRIGGER_COLUMNS} FROM stage.TaskTrigger ORDER BY TaskID, TriggerIndex");
-        map_all(self.query("read triggers", &sql, &[]).await?, rows::trigger_row)
+        let sql = format!(
+            "SELECT {TRIGGER_COLUMNS} FROM stage.TaskTrigger ORDER BY TaskID, TriggerIndex"
+        );
+        map_all(
+            self.query("read triggers", &sql, &[]).await?,
+            rows::trigger_row,
+        )
     }
 
     async fn schedule_version(&self) -> StoreResult<i64> {
-        let found = self.query("ScheduleVersion", "SELECT Version FROM stage.ScheduleVersion", &[]).await?;
+        let found = self
+            .query(
+                "ScheduleVersion",
+                "SELECT Version FROM stage.ScheduleVersion",
+                &[],
+            )
+            .await?;
         first(found, "ScheduleVersion")?.i64_req(0)
     }
 
@@ -179,7 +246,10 @@ impl<E: Engine> Backend for E {
             Arg::Text(Some(mode.as_str())),
             Arg::Int(Some(missed_count)),
         ];
-        rows::fire_result(&first(self.call("FireTrigger", &args).await?, "FireTrigger")?)
+        rows::fire_result(&first(
+            self.call("FireTrigger", &args).await?,
+            "FireTrigger",
+        )?)
     }
 
     async fn update_next_fire(&self, next: &[(i32, Option<DateTime<Utc>>)]) -> StoreResult<()> {
@@ -188,45 +258,69 @@ impl<E: Engine> Backend for E {
             .map(|(id, at)| serde_json::json!({ "triggerId": id, "nextFireAt": at }))
             .collect();
         let json = rows::json_array(&items)?;
-        self.call("UpdateNextFire", &[Arg::Text(Some(&json))]).await?;
+        self.call("UpdateNextFire", &[Arg::Text(Some(&json))])
+            .await?;
         Ok(())
     }
 
     async fn delete_task(&self, task_name: &str) -> StoreResult<bool> {
-        first(self.call("DeleteTask", &[Arg::Text(Some(task_name))]).await?, "DeleteTask")?.bool_req(0)
+        first(
+            self.call("DeleteTask", &[Arg::Text(Some(task_name))])
+                .await?,
+            "DeleteTask",
+        )?
+        .bool_req(0)
     }
 
     async fn status_summary(&self) -> StoreResult<Vec<StatusCount>> {
         let sql = "SELECT Status, CAST(ProcessCount AS bigint) FROM stage.ProcessStatusSummary ORDER BY Status";
-        map_all(self.query("ProcessStatusSummary", sql, &[]).await?, rows::status_count)
+        map_all(
+            self.query("ProcessStatusSummary", sql, &[]).await?,
+            rows::status_count,
+        )
     }
 
     async fn worker_statistics(&self) -> StoreResult<Vec<WorkerStatistic>> {
         let sql = "SELECT WorkerAssigned, CAST(ProcessesDone AS bigint), CAST(AvgDurationSeconds AS float), \
                    CAST(MaxDurationSeconds AS float) FROM stage.WorkerStatistics ORDER BY WorkerAssigned";
-        map_all(self.query("WorkerStatistics", sql, &[]).await?, rows::worker_statistic)
+        map_all(
+            self.query("WorkerStatistics", sql, &[]).await?,
+            rows::worker_statistic,
+        )
     }
 
     async fn overdue_processes(&self) -> StoreResult<Vec<OverdueProcess>> {
         let sql = "SELECT ProcessID, ProcessName, WorkerAssigned, StartTime, CAST(RunningMinutes AS bigint), \
                    CAST(TimeoutMinutes AS int) FROM stage.OverdueProcesses ORDER BY ProcessID";
-        map_all(self.query("OverdueProcesses", sql, &[]).await?, rows::overdue_process)
+        map_all(
+            self.query("OverdueProcesses", sql, &[]).await?,
+            rows::overdue_process,
+        )
     }
 
     async fn process(&self, process_id: i64) -> StoreResult<Option<ProcessRow>> {
         let sql = format!("SELECT {PROCESS_COLUMNS} FROM stage.FileControl WHERE ProcessID = $1");
-        let found = self.query("read process", &sql, &[Arg::BigInt(Some(process_id))]).await?;
+        let found = self
+            .query("read process", &sql, &[Arg::BigInt(Some(process_id))])
+            .await?;
         found.first().map(rows::process_row).transpose()
     }
 
     async fn running_processes(&self) -> StoreResult<Vec<ProcessRow>> {
         let sql = format!("SELECT {PROCESS_COLUMNS} FROM stage.FileControl WHERE Status = 'InProgress' ORDER BY StartTime");
-        map_all(self.query("running processes", &sql, &[]).await?, rows::process_row)
+        map_all(
+            self.query("running processes", &sql, &[]).await?,
+            rows::process_row,
+        )
     }
 
     async fn process_logs(&self, process_id: i64) -> StoreResult<Vec<LogRow>> {
-        let sql = format!("SELECT {LOG_COLUMNS} FROM stage.ProcessLog WHERE ProcessID = $1 ORDER BY LogID");
-        let found = self.query("read process log", &sql, &[Arg::BigInt(Some(process_id))]).await?;
+        let sql = format!(
+            "SELECT {LOG_COLUMNS} FROM stage.ProcessLog WHERE ProcessID = $1 ORDER BY LogID"
+        );
+        let found = self
+            .query("read process log", &sql, &[Arg::BigInt(Some(process_id))])
+            .await?;
         map_all(found, rows::log_row)
     }
 

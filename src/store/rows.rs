@@ -23,7 +23,11 @@ fn required<T>(value: Option<T>, index: usize) -> StoreResult<T> {
 
 fn int32(value: Option<i64>, index: usize) -> StoreResult<Option<i32>> {
     value
-        .map(|v| i32::try_from(v).map_err(|_| StoreError::protocol("result row", format!("column {index} out of range: {v}"))))
+        .map(|v| {
+            i32::try_from(v).map_err(|_| {
+                StoreError::protocol("result row", format!("column {index} out of range: {v}"))
+            })
+        })
         .transpose()
 }
 
@@ -172,7 +176,8 @@ pub(super) fn overdue_process(row: &impl ResultRow) -> StoreResult<OverdueProces
 }
 
 /// The columns [`process_row`] reads, for `SELECT ... FROM stage.FileControl`.
-pub(super) const PROCESS_COLUMNS: &str = "ProcessID, ProcessName, Status, WorkerAssigned, CreatedAt, StartTime, EndTime, \
+pub(super) const PROCESS_COLUMNS: &str =
+    "ProcessID, ProcessName, Status, WorkerAssigned, CreatedAt, StartTime, EndTime, \
      Parameters, Attempt, MaxAttempts, ExitCode, CancelRequested, RunAfter, ScheduledFor";
 
 pub(super) fn process_row(row: &impl ResultRow) -> StoreResult<ProcessRow> {

@@ -183,7 +183,12 @@ pub struct Completion {
 
 impl Completion {
     /// A completion with no exit code, message or output.
-    pub fn new(process_id: i64, worker_name: &str, attempt: Option<i32>, status: FinalStatus) -> Self {
+    pub fn new(
+        process_id: i64,
+        worker_name: &str,
+        attempt: Option<i32>,
+        status: FinalStatus,
+    ) -> Self {
         Completion {
             process_id,
             worker_name: worker_name.to_string(),

@@ -112,7 +112,7 @@ impl Target {
 }
 
 enum Server {
-    Postgres(postgres::Admin),
+    Postgres(Box<postgres::Admin>),
     SqlServer(mssql::Admin),
 }
 
@@ -122,6 +122,8 @@ pub struct TestDb {
     store: Arc<dyn Backend>,
     kind: BackendKind,
     database: String,
+    /// The connection string of this database (a superuser's), for child processes.
+    url: String,
     server: Server,
     /// Logins made by [`TestDb::connect_as`], dropped at the end.
     logins: Mutex<Vec<String>>,
@@ -181,7 +183,7 @@ impl TestDb {
                 Target::Postgres(base) => {
                     let admin = postgres::Admin::connect(base).await?;
                     let url = admin.create_database(&database).await?;
-                    (Server::Postgres(admin), url)
+                    (Server::Postgres(Box::new(admin)), url)
                 }
                 Target::SqlServer(base) => {
                     let admin = mssql::Admin::connect(base).await?;
@@ -189,15 +191,17 @@ impl TestDb {
                     (Server::SqlServer(admin), url)
                 }
             };
-            anyhow::Ok((server, open(&url).await?))
+            let store = open(&url).await?;
+            anyhow::Ok((server, store, url))
         };
-        let (server, store) = setup
+        let (server, store, url) = setup
             .await
             .unwrap_or_else(|e| panic!("[{kind}] cannot set up a test database for {test}: {e:#}"));
         TestDb {
             store,
             kind,
             database,
+            url,
             server,
             logins: Mutex::new(Vec::new()),
         }
@@ -209,6 +213,7 @@ impl TestDb {
             kind,
             database,
             server,
+            url: _,
             logins,
         } = self;
         drop(store);
@@ -237,6 +242,11 @@ impl TestDb {
 
     pub fn kind(&self) -> BackendKind {
         self.kind
+    }
+
+    /// The connection string of this test's database, e.g. for a `stagehand` child process.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// The store, for tasks spawned by a test.

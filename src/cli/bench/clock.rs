@@ -3,6 +3,7 @@
 //!   resident memory (Linux);
 //! - lateness: a running clock (with those N tasks loaded) enqueues F extra tasks whose
 //!   `once` triggers fall due in the same second; lateness = CreatedAt - ScheduledFor.
+//!
 //! The lateness tasks are external, so no command runs: only enqueueing is measured.
 
 use super::super::open_store;
@@ -76,7 +77,12 @@ pub async fn run(database: &Option<String>, args: &ClockArgs) -> Result<ExitCode
 }
 
 async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &ClockArgs) -> Result<()> {
-    println!("stagehand bench clock on {}: {} tasks x 2 triggers, {} due in one second", db.kind(), args.tasks, args.due);
+    println!(
+        "stagehand bench clock on {}: {} tasks x 2 triggers, {} due in one second",
+        db.kind(),
+        args.tasks,
+        args.due
+    );
     let started = Instant::now();
     let saved = save_all(
         db,
@@ -89,7 +95,10 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &ClockArgs) -> Resul
         }),
     )
     .await?;
-    println!("setup: saved {saved} tasks in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "setup: saved {saved} tasks in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let before = resident_bytes();
     let started = Instant::now();
@@ -109,7 +118,8 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &ClockArgs) -> Resul
 
     // Due far enough ahead for a running clock to load everything first.
     let lead = TimeDelta::from_std(load_time * 3 + Duration::from_secs(5))?;
-    let due_at: DateTime<Utc> = (Utc::now() + lead).duration_trunc(TimeDelta::seconds(1))? + TimeDelta::seconds(1);
+    let due_at: DateTime<Utc> =
+        (Utc::now() + lead).duration_trunc(TimeDelta::seconds(1))? + TimeDelta::seconds(1);
     let due_text = due_at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     save_all(
         db,
@@ -122,7 +132,8 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &ClockArgs) -> Resul
     let stop = CancellationToken::new();
     let running = tokio::spawn(clock::run(db.clone(), ClockConfig::default(), stop.clone()));
     let expected = args.due as i64;
-    let count_sql = format!("SELECT COUNT(*) FROM stage.FileControl WHERE ProcessName LIKE '{prefix}due-%'");
+    let count_sql =
+        format!("SELECT COUNT(*) FROM stage.FileControl WHERE ProcessName LIKE '{prefix}due-%'");
     let deadline = due_at + TimeDelta::seconds(120);
     while db.query_i64(&count_sql).await?.unwrap_or(0) < expected {
         if Utc::now() > deadline {
@@ -134,18 +145,36 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &ClockArgs) -> Resul
     stop.cancel();
     running.await.context("clock task")?;
 
-    let bound = |f: &str| format!("SELECT {f}(ProcessID) FROM stage.FileControl WHERE ProcessName LIKE '{prefix}due-%'");
-    let first = db.query_i64(&bound("MIN")).await?.context("no enqueued run")?;
-    let last = db.query_i64(&bound("MAX")).await?.context("no enqueued run")?;
+    let bound = |f: &str| {
+        format!(
+            "SELECT {f}(ProcessID) FROM stage.FileControl WHERE ProcessName LIKE '{prefix}due-%'"
+        )
+    };
+    let first = db
+        .query_i64(&bound("MIN"))
+        .await?
+        .context("no enqueued run")?;
+    let last = db
+        .query_i64(&bound("MAX"))
+        .await?
+        .context("no enqueued run")?;
     let mut lateness = Vec::with_capacity(args.due);
     for id in first..=last {
         if let Some(row) = db.process(id).await? {
-            if let Some(scheduled) = row.scheduled_for.filter(|_| row.process_name.starts_with(prefix)) {
-                lateness.push((row.created_at - scheduled).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+            if let Some(scheduled) = row
+                .scheduled_for
+                .filter(|_| row.process_name.starts_with(prefix))
+            {
+                lateness.push(
+                    (row.created_at - scheduled).num_microseconds().unwrap_or(0) as f64 / 1000.0,
+                );
             }
         }
     }
     let (median, p99) = percentiles(lateness);
-    println!("lateness of {} runs due in the same second: median {median:.1} ms, p99 {p99:.1} ms", args.due);
+    println!(
+        "lateness of {} runs due in the same second: median {median:.1} ms, p99 {p99:.1} ms",
+        args.due
+    );
     Ok(())
 }

@@ -48,7 +48,11 @@ fn config(workers: usize) -> DriverConfig {
 }
 
 /// Runs a driver until `work` returns, then shuts it down.
-async fn with_driver<T>(db: &Arc<dyn Backend>, workers: usize, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+async fn with_driver<T>(
+    db: &Arc<dyn Backend>,
+    workers: usize,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
     let shutdown = Shutdown::default();
     let driver = tokio::spawn(driver::run(db.clone(), config(workers), shutdown.clone()));
     let result = work.await;
@@ -78,7 +82,11 @@ pub async fn run(database: &Option<String>, args: &E2eArgs) -> Result<ExitCode> 
 }
 
 async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &E2eArgs) -> Result<()> {
-    println!("stagehand bench e2e on {}: commands `true`, {} processes per run", db.kind(), args.processes);
+    println!(
+        "stagehand bench e2e on {}: commands `true`, {} processes per run",
+        db.kind(),
+        args.processes
+    );
     for &workers in &args.workers {
         let name = format!("{prefix}true-{workers}");
         let mut task = TaskRecord::new(&name, "true");

@@ -50,8 +50,14 @@ async fn cleanup(db: &Arc<dyn Backend>, name_prefix: &str) -> Result<()> {
         "DELETE FROM stage.ProcessLog WHERE ProcessID IN (SELECT ProcessID FROM stage.FileControl WHERE ProcessName LIKE '{like}')"
     ))
     .await?;
-    db.execute_sql(&format!("DELETE FROM stage.FileControl WHERE ProcessName LIKE '{like}'")).await?;
-    db.execute_sql(&format!("DELETE FROM stage.Task WHERE TaskName LIKE '{like}'")).await?;
+    db.execute_sql(&format!(
+        "DELETE FROM stage.FileControl WHERE ProcessName LIKE '{like}'"
+    ))
+    .await?;
+    db.execute_sql(&format!(
+        "DELETE FROM stage.Task WHERE TaskName LIKE '{like}'"
+    ))
+    .await?;
     Ok(())
 }
 

@@ -44,7 +44,9 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
         let name = format!("stagehand-bench-{}-{}", std::process::id(), workers);
         let mut task = TaskRecord::new(&name, "true");
         task.overlap_policy = "parallel".into();
-        db.save_task(&task).await.context("creating the bench task")?;
+        db.save_task(&task)
+            .await
+            .context("creating the bench task")?;
         let outcome = measure(&db, &name, args, workers).await;
         super::cleanup(&db, &name).await?;
         let (registered, completed) = outcome?;
@@ -57,12 +59,18 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
 }
 
 /// Returns (registrations/s, claims+completions/s).
-async fn measure(db: &Arc<dyn Backend>, name: &str, args: &QueueArgs, workers: usize) -> Result<(f64, f64)> {
+async fn measure(
+    db: &Arc<dyn Backend>,
+    name: &str,
+    args: &QueueArgs,
+    workers: usize,
+) -> Result<(f64, f64)> {
     let started = Instant::now();
     let mut registrars = tokio::task::JoinSet::new();
     for r in 0..args.registrars {
         let (db, name) = (db.clone(), name.to_string());
-        let count = args.processes / args.registrars + usize::from(r < args.processes % args.registrars);
+        let count =
+            args.processes / args.registrars + usize::from(r < args.processes % args.registrars);
         registrars.spawn(async move {
             for _ in 0..count {
                 db.register(&name, None, None).await?;
@@ -96,7 +104,14 @@ async fn measure(db: &Arc<dyn Backend>, name: &str, args: &QueueArgs, workers: u
                 }
                 let completions: Vec<Completion> = claimed
                     .iter()
-                    .map(|p| Completion::new(p.process_id, &worker, Some(p.attempt), FinalStatus::Completed))
+                    .map(|p| {
+                        Completion::new(
+                            p.process_id,
+                            &worker,
+                            Some(p.attempt),
+                            FinalStatus::Completed,
+                        )
+                    })
                     .collect();
                 let results = db.complete(&completions).await?;
                 done += results.iter().filter(|r| r.accepted).count();
@@ -113,4 +128,3 @@ async fn measure(db: &Arc<dyn Backend>, name: &str, args: &QueueArgs, workers: u
     }
     Ok((registered, completed as f64 / elapsed))
 }
-

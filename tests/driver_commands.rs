@@ -1,0 +1,227 @@
+//! `stagehand run` executing real commands: outcomes, output capture, environment.
+#![cfg(unix)]
+
+#[macro_use]
+mod common;
+mod driver_support;
+
+use common::TestDb;
+use driver_support::{scratch, task, wait_final, Driver};
+use stagehand::store::ProcessStatus;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+conformance!(commands_report_every_kind_of_outcome);
+async fn commands_report_every_kind_of_outcome(db: &TestDb) {
+    let dir = scratch("outcomes");
+    let marker = dir.join("ran-here");
+    task(&**db, "ok", "echo hello; echo warn >&2", |_| {}).await;
+    task(&**db, "exit3", "echo partial; exit 3", |_| {}).await;
+    task(
+        &**db,
+        "missing-cmd",
+        "stagehand-no-such-command-xyz",
+        |_| {},
+    )
+    .await;
+    task(&**db, "missing-dir", "true", |t| {
+        t.working_directory = Some("/nonexistent/stagehand".into())
+    })
+    .await;
+    task(&**db, "in-dir", "pwd > ran-here", |t| {
+        t.working_directory = Some(dir.display().to_string())
+    })
+    .await;
+    task(&**db, "program", "printf", |t| {
+        t.arguments = Some(r#"["%s|%s", "a b", "$HOME"]"#.into())
+    })
+    .await;
+    let mut driver = Driver::start(db.url(), "outcomes", 3, &[]);
+
+    let ok = db.register_new("ok").await;
+    let exit3 = db.register_new("exit3").await;
+    let missing_cmd = db.register_new("missing-cmd").await;
+    let missing_dir = db.register_new("missing-dir").await;
+    let in_dir = db.register_new("in-dir").await;
+    let program = db.register_new("program").await;
+
+    let row = wait_final(&**db, ok, LIMIT).await;
+    assert_eq!(
+        row.status,
+        ProcessStatus::Completed,
+        "{db}: exit 0 is Completed"
+    );
+    assert_eq!(row.exit_code, Some(0));
+    assert!(
+        row.worker_assigned
+            .as_deref()
+            .is_some_and(|w| w.contains("/outcomes/")),
+        "{db}: WorkerAssigned names host/driver/slot: {row:?}"
+    );
+    let logs = db.logs(ok).await;
+    assert!(
+        logs.iter()
+            .any(|l| l.message == "stdout" && l.detail.as_deref() == Some("hello\n")),
+        "{db}: stdout kept: {logs:#?}"
+    );
+    assert!(
+        logs.iter().any(|l| l.message == "stderr"
+            && l.log_level == "Warning"
+            && l.detail.as_deref() == Some("warn\n")),
+        "{db}: stderr kept as Warning: {logs:#?}"
+    );
+
+    let row = wait_final(&**db, exit3, LIMIT).await;
+    assert_eq!(
+        (row.status, row.exit_code),
+        (ProcessStatus::Failed, Some(3)),
+        "{db}: non-zero exit is Failed with its code"
+    );
+    let logs = db.logs(exit3).await;
+    assert!(
+        logs.iter()
+            .any(|l| l.log_level == "Error" && l.message.contains("exited with code 3")),
+        "{db}: {logs:#?}"
+    );
+
+    let row = wait_final(&**db, missing_cmd, LIMIT).await;
+    assert_eq!(row.status, ProcessStatus::Failed);
+    let logs = db.logs(missing_cmd).await;
+    assert!(
+        logs.iter().any(|l| l.message.contains("command not found")),
+        "{db}: says the command was not found: {logs:#?}"
+    );
+
+    let row = wait_final(&**db, missing_dir, LIMIT).await;
+    assert_eq!(row.status, ProcessStatus::Failed);
+    let logs = db.logs(missing_dir).await;
+    assert!(
+        logs.iter()
+            .any(|l| l.message.contains("working directory does not exist")),
+        "{db}: {logs:#?}"
+    );
+
+    let row = wait_final(&**db, in_dir, LIMIT).await;
+    assert_eq!(row.status, ProcessStatus::Completed);
+    let pwd = std::fs::read_to_string(&marker).expect("the command wrote its working directory");
+    assert_eq!(
+        std::path::Path::new(pwd.trim()).canonicalize().ok(),
+        dir.canonicalize().ok(),
+        "{db}: ran in the task's working directory"
+    );
+
+    let row = wait_final(&**db, program, LIMIT).await;
+    assert_eq!(row.status, ProcessStatus::Completed);
+    let logs = db.logs(program).await;
+    assert!(
+        logs.iter()
+            .any(|l| l.message == "stdout" && l.detail.as_deref() == Some("a b|$HOME")),
+        "{db}: a program with arguments runs without a shell (no expansion): {logs:#?}"
+    );
+
+    driver.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(driver.exit_within(Duration::from_secs(20)).await.success());
+}
+
+conformance!(output_is_bounded_and_non_utf8_is_replaced);
+async fn output_is_bounded_and_non_utf8_is_replaced(db: &TestDb) {
+    task(
+        &**db,
+        "flood",
+        "head -c 10000000 /dev/zero | tr '\\0' 'x'; printf END",
+        |_| {},
+    )
+    .await;
+    task(&**db, "binary", "printf 'ok\\377\\376done'", |_| {}).await;
+    let mut driver = Driver::start(db.url(), "flood", 2, &[]);
+    let flood = db.register_new("flood").await;
+    let binary = db.register_new("binary").await;
+
+    assert_eq!(
+        wait_final(&**db, flood, LIMIT).await.status,
+        ProcessStatus::Completed
+    );
+    let logs = db.logs(flood).await;
+    let stdout = logs
+        .iter()
+        .find(|l| l.message == "stdout")
+        .expect("stdout logged");
+    let text = stdout.detail.as_deref().unwrap_or("");
+    assert!(
+        text.len() <= 64 * 1024,
+        "{db}: 10 MB of output is kept to 64 KiB, got {} bytes",
+        text.len()
+    );
+    assert!(
+        text.len() > 60 * 1024,
+        "{db}: the last 64 KiB are kept, got {} bytes",
+        text.len()
+    );
+    assert!(text.ends_with("END"), "{db}: the tail is the last bytes");
+
+    assert_eq!(
+        wait_final(&**db, binary, LIMIT).await.status,
+        ProcessStatus::Completed
+    );
+    let logs = db.logs(binary).await;
+    let stdout = logs
+        .iter()
+        .find(|l| l.message == "stdout")
+        .expect("stdout logged");
+    assert_eq!(
+        stdout.detail.as_deref(),
+        Some("ok\u{FFFD}\u{FFFD}done"),
+        "{db}: invalid UTF-8 replaced"
+    );
+
+    driver.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(driver.exit_within(Duration::from_secs(20)).await.success());
+}
+
+conformance!(parameters_reach_the_command_as_inert_environment);
+async fn parameters_reach_the_command_as_inert_environment(db: &TestDb) {
+    let dir = scratch("params");
+    let out = dir.join("env.txt");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "still here").unwrap();
+    let command = format!(
+        "printf '%s\\n%s\\n%s\\n%s\\n' \"$STAGEHAND_PARAMETERS\" \"$STAGEHAND_PROCESS_ID\" \"$STAGEHAND_PROCESS_NAME\" \"$STAGEHAND_ATTEMPT\" > '{}'",
+        out.display()
+    );
+    task(&**db, "params", &command, |_| {}).await;
+    let parameters = format!(
+        r#"{{"file":"'; rm -f {} #","other":"$(touch {}-pwned)`id`"}}"#,
+        victim.display(),
+        victim.display()
+    );
+    let mut driver = Driver::start(db.url(), "params", 1, &[]);
+    let id = db
+        .register("params", Some(&parameters), None)
+        .await
+        .expect("register")
+        .process_id;
+
+    assert_eq!(
+        wait_final(&**db, id, LIMIT).await.status,
+        ProcessStatus::Completed
+    );
+    let written = std::fs::read_to_string(&out).expect("the command wrote its environment");
+    let lines: Vec<&str> = written.lines().collect();
+    assert_eq!(
+        lines,
+        vec![parameters.as_str(), &id.to_string(), "params", "1"],
+        "{db}: environment as registered"
+    );
+    assert!(
+        victim.exists(),
+        "{db}: shell metacharacters in parameters never ran"
+    );
+    assert!(
+        !dir.join("victim-pwned").exists(),
+        "{db}: command substitution in parameters never ran"
+    );
+
+    driver.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(driver.exit_within(Duration::from_secs(20)).await.success());
+}
