@@ -18,9 +18,19 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Starts `stagehand run --workers N --name NAME` with short leases and intervals so
-    /// the tests see faults within seconds, plus any extra arguments.
+    /// Starts `stagehand run --workers N --name NAME` with short leases (3 s) and
+    /// intervals so the tests see faults within seconds, plus any extra arguments.
     pub fn start(url: &str, name: &str, workers: usize, extra: &[&str]) -> Driver {
+        Driver::start_with_lease(url, name, workers, 3, extra)
+    }
+
+    pub fn start_with_lease(
+        url: &str,
+        name: &str,
+        workers: usize,
+        lease_seconds: u32,
+        extra: &[&str],
+    ) -> Driver {
         let mut args: Vec<String> = vec![
             "run".into(),
             "--workers".into(),
@@ -28,7 +38,7 @@ impl Driver {
             "--name".into(),
             name.into(),
             "--lease-seconds".into(),
-            "3".into(),
+            lease_seconds.to_string(),
             "--heartbeat-ms".into(),
             "300".into(),
             "--reset-every-seconds".into(),
@@ -40,9 +50,9 @@ impl Driver {
         let child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
             .args(&args)
             .env("STAGEHAND_DATABASE_URL", url)
-            .env("RUST_LOG", "stagehand=debug")
+            .env("RUST_LOG", "stagehand=warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::inherit())
+            .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
@@ -142,5 +152,24 @@ pub fn alive(pid: i32) -> bool {
             .rsplit_once(") ")
             .is_some_and(|(_, rest)| !rest.starts_with('Z')),
         Err(_) => false,
+    }
+}
+
+/// Waits until the file has at least `count` lines; returns them.
+pub async fn wait_lines(path: &Path, count: usize, limit: Duration) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let found = lines(path);
+        if found.len() >= count {
+            return found;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!(
+                "{} has {} lines, expected {count} within {limit:?}: {found:?}",
+                path.display(),
+                found.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
