@@ -1,11 +1,10 @@
 -- stagehand: stage.SaveTasks, creates or updates several tasks with their triggers in one
--- transaction (stagehand task import, task add/update). Everything is checked before
--- anything is written; an error names the element (Tasks[2].overlapPolicy ...) and carries
--- stage.SaveTask's error number for the same rule. Each task is then written by
--- stage.SaveTask; its triggers are reconciled by TriggerIndex: an unchanged Definition keeps
--- its row and what the clock recorded on it (LastFiredFor, CreatedAt).
+-- transaction (stagehand task import, task add/update). Everything is checked first; an error
+-- names the element (Tasks[2].overlapPolicy ...) and writes nothing. stage.SaveTask writes
+-- each task; triggers are reconciled by TriggerIndex, and an unchanged Definition keeps its
+-- row and what the clock recorded on it (LastFiredFor, CreatedAt).
 CREATE OR ALTER PROCEDURE stage.SaveTasks
-    @Tasks nvarchar(max)  -- JSON array of {taskName, command, ..., triggers: [{triggerIndex, recurrence, enabled, definition, nextFireAt}]}
+    @Tasks nvarchar(max)  -- JSON array of {taskName, command, ..., triggers: [{triggerIndex, ...}]}
 AS
 BEGIN
     SET NOCOUNT ON;
@@ -60,7 +59,7 @@ BEGIN
             Recurrence   nvarchar(max) NULL,
             Enabled      bit           NULL,
             [Definition] nvarchar(max) NULL,
-            DefinedAs    tinyint       NULL,  -- JSON type of the text in definition
+            DefinedAs    tinyint       NULL,  -- JSON type of the text in definition ([...] shows it)
             NextFireText nvarchar(max) NULL,
             NextFireAt   datetime2(3)  NULL,
             PRIMARY KEY (TaskOrdinal, Ordinal)
@@ -96,8 +95,7 @@ BEGIN
                   [Definition]      nvarchar(max) '$.definition',
                   Triggers          nvarchar(max) '$.triggers' AS JSON) AS c;
 
-        -- Triggers are read even where "triggers" is no array: the type check reports that first.
-        -- DefinedAs: the text in definition wrapped in [...] shows its JSON type.
+        -- Read even where "triggers" is no array: the type check reports that first.
         INSERT @Trigger (TaskOrdinal, Ordinal, JsonType, Item, TriggerIndex, Recurrence, Enabled,
                          [Definition], DefinedAs, NextFireText, NextFireAt)
         SELECT t.Ordinal, CAST(g.[key] AS int), g.[type], CASE WHEN g.[type] = 5 THEN g.[value] END,
@@ -126,40 +124,34 @@ BEGIN
               SELECT CONCAT(N'Tasks[', g.TaskOrdinal, N'].triggers[', g.Ordinal, N']'), 2, g.JsonType, g.Item,
                      g.TaskOrdinal, g.Ordinal
               FROM @Trigger AS g) AS e
-        OUTER APPLY (SELECT TOP (1) k.Name, k.What
-                     FROM OPENJSON(e.Item) AS p
-                     INNER JOIN (VALUES (1, 1, N'taskName', 1, N'a string'),
-                                        (1, 2, N'command', 1, N'a string'),
-                                        (1, 3, N'workingDirectory', 1, N'a string'),
-                                        (1, 4, N'overlapPolicy', 1, N'a string'),
-                                        (1, 5, N'timeoutMinutes', 2, N'an integer'),
-                                        (1, 6, N'maxAttempts', 2, N'an integer'),
-                                        (1, 7, N'retryDelaySeconds', 2, N'an integer'),
-                                        (1, 8, N'executor', 1, N'a string'),
-                                        (1, 9, N'enabled', 3, N'true or false'),
-                                        (1, 10, N'description', 1, N'a string'),
-                                        (1, 11, N'arguments', 1, N'a string'),
-                                        (1, 12, N'timeZone', 1, N'a string'),
-                                        (1, 13, N'runIfMissed', 3, N'true or false'),
-                                        (1, 14, N'definition', 1, N'a string'),
-                                        (1, 15, N'triggers', 4, N'an array'),
-                                        (2, 1, N'triggerIndex', 2, N'an integer'),
-                                        (2, 2, N'recurrence', 1, N'a string'),
-                                        (2, 3, N'enabled', 3, N'true or false'),
-                                        (2, 4, N'definition', 1, N'a string'),
-                                        (2, 5, N'nextFireAt', 1, N'a string')) AS k (Level, Position, Name, JsonType, What)
-                             ON k.Level = e.Level
-                            AND k.Name  = p.[key] COLLATE Latin1_General_BIN2
-                     WHERE p.[type] NOT IN (0, k.JsonType)
-                        OR (p.[type] = 2 AND TRY_CAST(p.[value] AS int) IS NULL)
-                     ORDER BY k.Position) AS k
+        OUTER APPLY (
+            SELECT TOP (1) k.Name, k.What
+            FROM OPENJSON(e.Item) AS p
+            INNER JOIN (VALUES (1, 1, N'taskName', 1, N'a string'), (1, 2, N'command', 1, N'a string'),
+                               (1, 3, N'workingDirectory', 1, N'a string'), (1, 4, N'overlapPolicy', 1, N'a string'),
+                               (1, 5, N'timeoutMinutes', 2, N'an integer'), (1, 6, N'maxAttempts', 2, N'an integer'),
+                               (1, 7, N'retryDelaySeconds', 2, N'an integer'), (1, 8, N'executor', 1, N'a string'),
+                               (1, 9, N'enabled', 3, N'true or false'), (1, 10, N'description', 1, N'a string'),
+                               (1, 11, N'arguments', 1, N'a string'), (1, 12, N'timeZone', 1, N'a string'),
+                               (1, 13, N'runIfMissed', 3, N'true or false'), (1, 14, N'definition', 1, N'a string'),
+                               (1, 15, N'triggers', 4, N'an array'),
+                               (2, 1, N'triggerIndex', 2, N'an integer'), (2, 2, N'recurrence', 1, N'a string'),
+                               (2, 3, N'enabled', 3, N'true or false'), (2, 4, N'definition', 1, N'a string'),
+                               (2, 5, N'nextFireAt', 1, N'a string')) AS k (Level, Position, Name, JsonType, What)
+                    ON k.Level = e.Level
+                   AND k.Name  = p.[key] COLLATE Latin1_General_BIN2
+            WHERE p.[type] NOT IN (0, k.JsonType)
+               OR (p.[type] = 2 AND TRY_CAST(p.[value] AS int) IS NULL)
+            ORDER BY k.Position
+        ) AS k
         WHERE e.JsonType <> 5
            OR k.Name IS NOT NULL
         ORDER BY e.TaskOrdinal, e.Ordinal;
         IF @Problem IS NOT NULL
             THROW 50092, @Problem, 1;
 
-        -- 2. What the triggers hold. nextFireAt must carry Z or an offset, as RFC 3339 wants.
+        -- 2. What the triggers hold, one trigger per index (two would make the result depend
+        -- on order). nextFireAt must carry Z or an offset, as RFC 3339 wants.
         SELECT TOP (1) @Problem = CONCAT(N'Tasks[', p.TaskOrdinal, N'].triggers[', p.Ordinal, N'].', p.Problem)
         FROM (SELECT g.TaskOrdinal,
                      g.Ordinal,
@@ -176,112 +168,63 @@ BEGIN
                                 OR g.NextFireText NOT LIKE N'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]%'
                                 OR (g.NextFireText NOT LIKE N'%Z' AND g.NextFireText NOT LIKE N'%[+-][0-9][0-9]:[0-9][0-9]'))
                               THEN N'nextFireAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z'
+                          WHEN EXISTS (SELECT 1 FROM @Trigger AS earlier
+                                       WHERE earlier.TaskOrdinal = g.TaskOrdinal AND earlier.TriggerIndex = g.TriggerIndex
+                                         AND earlier.Ordinal < g.Ordinal)
+                              THEN CONCAT(N'triggerIndex ', g.TriggerIndex, N' appears more than once')
                      END AS Problem
               FROM @Trigger AS g) AS p
         WHERE p.Problem IS NOT NULL
         ORDER BY p.TaskOrdinal, p.Ordinal;
-        IF @Problem IS NOT NULL
-            THROW 50092, @Problem, 1;
-
-        -- 3. One trigger per index, one element per task: two would make the result depend on order.
-        SELECT TOP (1) @Problem = CONCAT(N'Tasks[', g.TaskOrdinal, N'].triggers[', g.Ordinal,
-                                         N'].triggerIndex ', g.TriggerIndex, N' appears more than once')
-        FROM @Trigger AS g
-        WHERE EXISTS (SELECT 1
-                      FROM @Trigger AS earlier
-                      WHERE earlier.TaskOrdinal  = g.TaskOrdinal
-                        AND earlier.TriggerIndex = g.TriggerIndex
-                        AND earlier.Ordinal      < g.Ordinal)
-        ORDER BY g.TaskOrdinal, g.Ordinal;
+        -- 3. One element per task, as stage.Task compares names.
         IF @Problem IS NULL
             SELECT TOP (1) @Problem = CONCAT(N'Tasks[', t.Ordinal, N'].taskName ', t.TaskName, N' appears more than once')
             FROM @Task AS t
-            WHERE EXISTS (SELECT 1
-                          FROM @Task AS earlier
-                          WHERE earlier.TaskName = t.TaskName
-                            AND earlier.Ordinal  < t.Ordinal)
+            WHERE EXISTS (SELECT 1 FROM @Task AS earlier WHERE earlier.TaskName = t.TaskName AND earlier.Ordinal < t.Ordinal)
             ORDER BY t.Ordinal;
         IF @Problem IS NOT NULL
             THROW 50092, @Problem, 1;
 
-        -- 4. The rules of stage.SaveTask, with its error numbers, checked for every element
-        -- before SaveTask writes the first one: SaveTask's own checks cannot do that, and
-        -- cannot name the element. Keep the two in step. (Enabled and RunIfMissed cannot be
-        -- NULL here: absent or null takes the default.)
+        -- 4. stage.SaveTask's rules and error numbers, for every element before the first is
+        -- written, naming the element: SaveTask's own checks can do neither (and inside
+        -- INSERT ... EXEC its ROLLBACK would replace its message). Keep the two in step.
+        -- Enabled and RunIfMissed are never NULL here: absent or null takes the default.
         SELECT TOP (1) @Number = r.Number, @Problem = CONCAT(N'Tasks[', t.Ordinal, N'].', r.Problem)
         FROM @Task AS t
-        CROSS APPLY (SELECT 50070, N'taskName must not be NULL or empty'
-                     WHERE t.TaskName IS NULL OR LTRIM(RTRIM(t.TaskName)) = N''
-                     UNION ALL
-                     SELECT 50071, N'taskName is longer than 255 characters'
-                     WHERE DATALENGTH(t.TaskName) / 2 > 255
-                     UNION ALL
-                     SELECT 50072, N'command must not be NULL or empty'
-                     WHERE t.Command IS NULL OR LTRIM(RTRIM(t.Command)) = N''
-                     UNION ALL
-                     SELECT 50073, N'command is longer than 4000 characters'
-                     WHERE DATALENGTH(t.Command) / 2 > 4000
-                     UNION ALL
-                     SELECT 50074, N'workingDirectory is longer than 1000 characters'
-                     WHERE DATALENGTH(t.WorkingDirectory) / 2 > 1000
-                     UNION ALL
-                     SELECT 50075, N'overlapPolicy must be one of skip, parallel, queue, killPrevious'
-                     WHERE t.OverlapPolicy COLLATE Latin1_General_BIN2 NOT IN (N'skip', N'parallel', N'queue', N'killPrevious')
-                     UNION ALL
-                     SELECT 50076, N'timeoutMinutes must be NULL or greater than 0'
-                     WHERE t.TimeoutMinutes < 1
-                     UNION ALL
-                     SELECT 50077, N'maxAttempts must be between 1 and 100'
-                     WHERE t.MaxAttempts < 1 OR t.MaxAttempts > 100
-                     UNION ALL
-                     SELECT 50078, N'retryDelaySeconds must be 0 or more'
-                     WHERE t.RetryDelaySeconds < 0
-                     UNION ALL
-                     SELECT 50079, N'executor must be one of driver, external'
-                     WHERE t.Executor COLLATE Latin1_General_BIN2 NOT IN (N'driver', N'external')
-                     UNION ALL
-                     SELECT 50081, N'description is longer than 1000 characters'
-                     WHERE DATALENGTH(t.Description) / 2 > 1000
-                     UNION ALL
-                     -- OPENJSON only ever sees valid JSON (the CASE), whatever the evaluation order
-                     SELECT 50082, N'arguments must be a JSON array of strings'
-                     WHERE t.Arguments IS NOT NULL
-                       AND (ISJSON(t.Arguments) = 0
-                            OR (SELECT j.[type]
-                                FROM OPENJSON(CASE WHEN ISJSON(t.Arguments) = 1 THEN N'[' + t.Arguments + N']' END) AS j) <> 4
-                            OR EXISTS (SELECT 1
-                                       FROM OPENJSON(CASE WHEN ISJSON(t.Arguments) = 1 THEN t.Arguments END) AS a
-                                       WHERE a.[type] <> 1))
-                     UNION ALL
-                     SELECT 50083, N'timeZone is longer than 64 characters'
-                     WHERE DATALENGTH(t.TimeZone) / 2 > 64
-                     UNION ALL
-                     SELECT 50085, N'definition is not valid JSON'
-                     WHERE t.[Definition] IS NOT NULL
-                       AND (ISJSON(N'[' + t.[Definition] + N']') = 0
-                            OR (SELECT COUNT(*)
-                                FROM OPENJSON(CASE WHEN ISJSON(N'[' + t.[Definition] + N']') = 1
-                                                   THEN N'[' + t.[Definition] + N']' END)) <> 1)) AS r (Number, Problem)
+        CROSS APPLY (
+            SELECT 50070, N'taskName must not be NULL or empty' WHERE t.TaskName IS NULL OR LTRIM(RTRIM(t.TaskName)) = N''
+            UNION ALL SELECT 50071, N'taskName is longer than 255 characters' WHERE DATALENGTH(t.TaskName) / 2 > 255
+            UNION ALL SELECT 50072, N'command must not be NULL or empty' WHERE t.Command IS NULL OR LTRIM(RTRIM(t.Command)) = N''
+            UNION ALL SELECT 50073, N'command is longer than 4000 characters' WHERE DATALENGTH(t.Command) / 2 > 4000
+            UNION ALL SELECT 50074, N'workingDirectory is longer than 1000 characters' WHERE DATALENGTH(t.WorkingDirectory) / 2 > 1000
+            UNION ALL SELECT 50075, N'overlapPolicy must be one of skip, parallel, queue, killPrevious'
+                      WHERE t.OverlapPolicy COLLATE Latin1_General_BIN2 NOT IN (N'skip', N'parallel', N'queue', N'killPrevious')
+            UNION ALL SELECT 50076, N'timeoutMinutes must be NULL or greater than 0' WHERE t.TimeoutMinutes < 1
+            UNION ALL SELECT 50077, N'maxAttempts must be between 1 and 100' WHERE t.MaxAttempts < 1 OR t.MaxAttempts > 100
+            UNION ALL SELECT 50078, N'retryDelaySeconds must be 0 or more' WHERE t.RetryDelaySeconds < 0
+            UNION ALL SELECT 50079, N'executor must be one of driver, external'
+                      WHERE t.Executor COLLATE Latin1_General_BIN2 NOT IN (N'driver', N'external')
+            UNION ALL SELECT 50081, N'description is longer than 1000 characters' WHERE DATALENGTH(t.Description) / 2 > 1000
+            -- OPENJSON only ever sees valid JSON (the CASE), whatever the evaluation order.
+            UNION ALL SELECT 50082, N'arguments must be a JSON array of strings'
+                      WHERE t.Arguments IS NOT NULL AND (ISJSON(t.Arguments) = 0
+                         OR (SELECT j.[type] FROM OPENJSON(CASE WHEN ISJSON(t.Arguments) = 1 THEN N'[' + t.Arguments + N']' END) AS j) <> 4
+                         OR EXISTS (SELECT 1 FROM OPENJSON(CASE WHEN ISJSON(t.Arguments) = 1 THEN t.Arguments END) AS a WHERE a.[type] <> 1))
+            UNION ALL SELECT 50083, N'timeZone is longer than 64 characters' WHERE DATALENGTH(t.TimeZone) / 2 > 64
+            UNION ALL SELECT 50085, N'definition is not valid JSON'
+                      WHERE t.[Definition] IS NOT NULL AND (ISJSON(N'[' + t.[Definition] + N']') = 0
+                         OR (SELECT COUNT(*) FROM OPENJSON(CASE WHEN ISJSON(N'[' + t.[Definition] + N']') = 1
+                                                                THEN N'[' + t.[Definition] + N']' END)) <> 1)
+        ) AS r (Number, Problem)
         ORDER BY t.Ordinal, r.Number;
         IF @Problem IS NOT NULL
             THROW @Number, @Problem, 1;
 
-        DECLARE @Ordinal           int = -1;
-        DECLARE @TaskName          nvarchar(4000);
-        DECLARE @Command           nvarchar(max);
-        DECLARE @WorkingDirectory  nvarchar(4000);
-        DECLARE @OverlapPolicy     varchar(20);
-        DECLARE @TimeoutMinutes    int;
-        DECLARE @MaxAttempts       int;
-        DECLARE @RetryDelaySeconds int;
-        DECLARE @Executor          varchar(10);
-        DECLARE @Enabled           bit;
-        DECLARE @Description       nvarchar(4000);
-        DECLARE @Arguments         nvarchar(max);
-        DECLARE @TimeZone          nvarchar(4000);
-        DECLARE @RunIfMissed       bit;
-        DECLARE @Definition        nvarchar(max);
-        DECLARE @Locked            int;
+        DECLARE @Ordinal int = -1, @Locked int, @TaskName nvarchar(4000), @Command nvarchar(max),
+                @WorkingDirectory nvarchar(4000), @OverlapPolicy varchar(20), @TimeoutMinutes int,
+                @MaxAttempts int, @RetryDelaySeconds int, @Executor varchar(10), @Enabled bit,
+                @Description nvarchar(4000), @Arguments nvarchar(max), @TimeZone nvarchar(4000),
+                @RunIfMissed bit, @Definition nvarchar(max);
 
         BEGIN TRANSACTION;
 
@@ -295,25 +238,15 @@ BEGIN
         INNER JOIN @Task AS t
                 ON t.TaskName = tk.TaskName;
 
-        -- One element at a time: SaveTask writes one task and returns its row (INSERT ... EXEC
-        -- keeps that row out of this procedure's result).
+        -- One element at a time. INSERT ... EXEC keeps SaveTask's row out of this result.
         WHILE 1 = 1
         BEGIN
-            SELECT TOP (1) @Ordinal           = t.Ordinal,
-                           @TaskName          = t.TaskName,
-                           @Command           = t.Command,
-                           @WorkingDirectory  = t.WorkingDirectory,
-                           @OverlapPolicy     = t.OverlapPolicy,
-                           @TimeoutMinutes    = t.TimeoutMinutes,
-                           @MaxAttempts       = t.MaxAttempts,
-                           @RetryDelaySeconds = t.RetryDelaySeconds,
-                           @Executor          = t.Executor,
-                           @Enabled           = t.Enabled,
-                           @Description       = t.Description,
-                           @Arguments         = t.Arguments,
-                           @TimeZone          = t.TimeZone,
-                           @RunIfMissed       = t.RunIfMissed,
-                           @Definition        = t.[Definition]
+            SELECT TOP (1) @Ordinal = t.Ordinal, @TaskName = t.TaskName, @Command = t.Command,
+                           @WorkingDirectory = t.WorkingDirectory, @OverlapPolicy = t.OverlapPolicy,
+                           @TimeoutMinutes = t.TimeoutMinutes, @MaxAttempts = t.MaxAttempts,
+                           @RetryDelaySeconds = t.RetryDelaySeconds, @Executor = t.Executor,
+                           @Enabled = t.Enabled, @Description = t.Description, @Arguments = t.Arguments,
+                           @TimeZone = t.TimeZone, @RunIfMissed = t.RunIfMissed, @Definition = t.[Definition]
             FROM @Task AS t
             WHERE t.Ordinal > @Ordinal
             ORDER BY t.Ordinal;
@@ -321,27 +254,21 @@ BEGIN
                 BREAK;
 
             DELETE @Saved;
+            -- Positional: the variables bear the parameters' names, in SaveTask's order.
             INSERT @Saved (TaskID, Created)
-            EXEC stage.SaveTask @TaskName          = @TaskName,
-                                @Command           = @Command,
-                                @WorkingDirectory  = @WorkingDirectory,
-                                @OverlapPolicy     = @OverlapPolicy,
-                                @TimeoutMinutes    = @TimeoutMinutes,
-                                @MaxAttempts       = @MaxAttempts,
-                                @RetryDelaySeconds = @RetryDelaySeconds,
-                                @Executor          = @Executor,
-                                @Enabled           = @Enabled,
-                                @Description       = @Description,
-                                @Arguments         = @Arguments,
-                                @TimeZone          = @TimeZone,
-                                @RunIfMissed       = @RunIfMissed,
-                                @Definition        = @Definition;
+            EXEC stage.SaveTask @TaskName, @Command, @WorkingDirectory, @OverlapPolicy, @TimeoutMinutes,
+                                @MaxAttempts, @RetryDelaySeconds, @Executor, @Enabled, @Description,
+                                @Arguments, @TimeZone, @RunIfMissed, @Definition;
 
+            -- The name as stored, too: an existing task keeps its spelling.
             UPDATE t
-            SET    TaskID  = s.TaskID,
-                   Created = s.Created
+            SET    TaskID   = s.TaskID,
+                   Created  = s.Created,
+                   TaskName = tk.TaskName
             FROM @Task AS t
             CROSS JOIN @Saved AS s
+            INNER JOIN stage.Task AS tk
+                    ON tk.TaskID = s.TaskID
             WHERE t.Ordinal = @Ordinal;
         END;
 
@@ -351,10 +278,7 @@ BEGIN
         FROM stage.TaskTrigger AS g
         INNER JOIN @Task AS t
                 ON t.TaskID = g.TaskID
-        WHERE NOT EXISTS (SELECT 1
-                          FROM @Trigger AS n
-                          WHERE n.TaskOrdinal  = t.Ordinal
-                            AND n.TriggerIndex = g.TriggerIndex);
+        WHERE NOT EXISTS (SELECT 1 FROM @Trigger AS n WHERE n.TaskOrdinal = t.Ordinal AND n.TriggerIndex = g.TriggerIndex);
 
         UPDATE g
         SET    Recurrence   = RTRIM(n.Recurrence),
@@ -377,18 +301,8 @@ BEGIN
         FROM @Trigger AS n
         INNER JOIN @Task AS t
                 ON t.Ordinal = n.TaskOrdinal
-        WHERE NOT EXISTS (SELECT 1
-                          FROM stage.TaskTrigger AS g
-                          WHERE g.TaskID       = t.TaskID
-                            AND g.TriggerIndex = n.TriggerIndex)
+        WHERE NOT EXISTS (SELECT 1 FROM stage.TaskTrigger AS g WHERE g.TaskID = t.TaskID AND g.TriggerIndex = n.TriggerIndex)
         ORDER BY t.Ordinal, n.TriggerIndex;
-
-        -- The name as stored: an existing task keeps its spelling.
-        UPDATE t
-        SET    TaskName = tk.TaskName
-        FROM @Task AS t
-        INNER JOIN stage.Task AS tk
-                ON tk.TaskID = t.TaskID;
 
         COMMIT TRANSACTION;
 

@@ -320,6 +320,16 @@ impl TestDb {
         }
     }
 
+    /// A boolean literal (`bit` on SQL Server).
+    pub fn boolean(&self, value: bool) -> &'static str {
+        match (self.kind, value) {
+            (BackendKind::Postgres, true) => "true",
+            (BackendKind::Postgres, false) => "false",
+            (BackendKind::SqlServer, true) => "1",
+            (BackendKind::SqlServer, false) => "0",
+        }
+    }
+
     /// A call of `stage.<procedure>` with positional SQL arguments, as an application
     /// would write it (for arguments the typed store cannot express, e.g. NULL names).
     pub fn call_sql(&self, procedure: &str, args: &[&str]) -> String {
