@@ -45,7 +45,6 @@ BEGIN
             TimeZone          nvarchar(max) NULL,
             RunIfMissed       bit           NULL,
             [Definition]      nvarchar(max) NULL,
-            Triggers          nvarchar(max) NULL,
             TaskID            int           NULL,  -- as saved
             Created           bit           NULL
         );
@@ -69,14 +68,14 @@ BEGIN
         -- Elements that are not objects give all-NULL rows (and fail the type check).
         INSERT @Task (Ordinal, JsonType, Item, TaskName, Command, WorkingDirectory, OverlapPolicy,
                       TimeoutMinutes, MaxAttempts, RetryDelaySeconds, Executor, Enabled, Description,
-                      Arguments, TimeZone, RunIfMissed, [Definition], Triggers)
+                      Arguments, TimeZone, RunIfMissed, [Definition])
         SELECT CAST(e.[key] AS int), e.[type], CASE WHEN e.[type] = 5 THEN e.[value] END,
                c.TaskName, c.Command, c.WorkingDirectory, ISNULL(c.OverlapPolicy, N'skip'),
                TRY_CAST(c.TimeoutMinutes AS int), ISNULL(TRY_CAST(c.MaxAttempts AS int), 1),
                ISNULL(TRY_CAST(c.RetryDelaySeconds AS int), 60), ISNULL(c.Executor, N'driver'),
                CASE c.Enabled WHEN N'false' THEN 0 ELSE 1 END, c.Description,
                c.Arguments, c.TimeZone, CASE c.RunIfMissed WHEN N'true' THEN 1 ELSE 0 END,
-               c.[Definition], c.Triggers
+               c.[Definition]
         FROM OPENJSON(@Tasks) AS e
         OUTER APPLY OPENJSON(CASE WHEN e.[type] = 5 THEN e.[value] END)
             WITH (TaskName          nvarchar(max) '$.taskName',
@@ -92,10 +91,10 @@ BEGIN
                   Arguments         nvarchar(max) '$.arguments',
                   TimeZone          nvarchar(max) '$.timeZone',
                   RunIfMissed       nvarchar(max) '$.runIfMissed',
-                  [Definition]      nvarchar(max) '$.definition',
-                  Triggers          nvarchar(max) '$.triggers' AS JSON) AS c;
+                  [Definition]      nvarchar(max) '$.definition') AS c;
 
-        -- Read even where "triggers" is no array: the type check reports that first.
+        -- The elements of each task's "triggers" array (OPENJSON types: 0 null, 1 string,
+        -- 2 number, 3 boolean, 4 array, 5 object).
         INSERT @Trigger (TaskOrdinal, Ordinal, JsonType, Item, TriggerIndex, Recurrence, Enabled,
                          [Definition], DefinedAs, NextFireText, NextFireAt)
         SELECT t.Ordinal, CAST(g.[key] AS int), g.[type], CASE WHEN g.[type] = 5 THEN g.[value] END,
@@ -105,7 +104,9 @@ BEGIN
                 FROM OPENJSON(CASE WHEN ISJSON(c.[Definition]) = 1 THEN N'[' + c.[Definition] + N']' END) AS d),
                c.NextFireAt, CONVERT(datetime2(3), SWITCHOFFSET(TRY_CONVERT(datetimeoffset(7), c.NextFireAt), 0))
         FROM @Task AS t
-        CROSS APPLY OPENJSON(t.Triggers) AS g
+        CROSS APPLY OPENJSON(t.Item) AS a
+        CROSS APPLY OPENJSON(CASE WHEN a.[key] = N'triggers' COLLATE Latin1_General_BIN2 AND a.[type] = 4
+                                  THEN a.[value] END) AS g
         OUTER APPLY OPENJSON(CASE WHEN g.[type] = 5 THEN g.[value] END)
             WITH (TriggerIndex nvarchar(max) '$.triggerIndex',
                   Recurrence   nvarchar(max) '$.recurrence',
@@ -113,11 +114,10 @@ BEGIN
                   [Definition] nvarchar(max) '$.definition',
                   NextFireAt   nvarchar(max) '$.nextFireAt') AS c;
 
-        -- 1. JSON types of the elements and their keys, a task's own before its triggers'
-        -- (OPENJSON types: 0 null, 1 string, 2 number, 3 boolean, 4 array, 5 object).
-        SELECT TOP (1) @Problem = CONCAT(e.Path, CASE WHEN e.JsonType <> 5 THEN N' must be a JSON object'
+        -- 1. JSON types of the elements and their keys, a task's own before its triggers'.
+        SELECT TOP (1) @Problem = CONCAT(e.Subject, CASE WHEN e.JsonType <> 5 THEN N' must be a JSON object'
                                                       ELSE CONCAT(N'.', k.Name, N' must be ', k.What) END)
-        FROM (SELECT CONCAT(N'Tasks[', t.Ordinal, N']') AS Path, 1 AS Level, t.JsonType, t.Item,
+        FROM (SELECT CONCAT(N'Tasks[', t.Ordinal, N']') AS Subject, 1 AS Kind, t.JsonType, t.Item,
                      t.Ordinal AS TaskOrdinal, -1 AS Ordinal
               FROM @Task AS t
               UNION ALL
@@ -137,12 +137,12 @@ BEGIN
                                (1, 15, N'triggers', 4, N'an array'),
                                (2, 1, N'triggerIndex', 2, N'an integer'), (2, 2, N'recurrence', 1, N'a string'),
                                (2, 3, N'enabled', 3, N'true or false'), (2, 4, N'definition', 1, N'a string'),
-                               (2, 5, N'nextFireAt', 1, N'a string')) AS k (Level, Position, Name, JsonType, What)
-                    ON k.Level = e.Level
+                               (2, 5, N'nextFireAt', 1, N'a string')) AS k (Kind, Pos, Name, JsonType, What)
+                    ON k.Kind = e.Kind
                    AND k.Name  = p.[key] COLLATE Latin1_General_BIN2
             WHERE p.[type] NOT IN (0, k.JsonType)
                OR (p.[type] = 2 AND TRY_CAST(p.[value] AS int) IS NULL)
-            ORDER BY k.Position
+            ORDER BY k.Pos
         ) AS k
         WHERE e.JsonType <> 5
            OR k.Name IS NOT NULL

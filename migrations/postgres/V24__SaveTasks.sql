@@ -34,109 +34,97 @@ BEGIN
         RAISE EXCEPTION 'Tasks must be a JSON array of task objects' USING ERRCODE = '22023';
     END IF;
 
-    -- 1. JSON types (elements numbered from 0, as in JSON paths). A key that is absent or
-    -- null takes SaveTask's default.
-    SELECT format('Tasks[%s]%s', e.i - 1, p.problem) INTO v_error
-    FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+    -- 1. JSON types of the elements and their keys, a task's own before its triggers'
+    -- (elements numbered from 0, as in JSON paths). A key that is absent or null takes
+    -- SaveTask's default.
+    SELECT el.subject || p.problem INTO v_error
+    FROM (SELECT format('Tasks[%s]', e.i - 1) AS subject, 1 AS kind, e.item, e.i, 0::bigint AS j
+          FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+          UNION ALL
+          SELECT format('Tasks[%s].triggers[%s]', e.i - 1, g.j - 1), 2, g.item, e.i, g.j
+          FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+          CROSS JOIN LATERAL jsonb_array_elements(
+              CASE WHEN jsonb_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END)
+              WITH ORDINALITY AS g(item, j)) AS el
     CROSS JOIN LATERAL (
         SELECT 0 AS pos, ' must be a JSON object' AS problem
-        WHERE jsonb_typeof(e.item) <> 'object'
+        WHERE jsonb_typeof(el.item) <> 'object'
         UNION ALL
         SELECT k.pos, format('.%s must be %s', k.name, k.what)
-        FROM (VALUES (1, 'taskName', 'string', 'a string'),
-                     (2, 'command', 'string', 'a string'),
-                     (3, 'workingDirectory', 'string', 'a string'),
-                     (4, 'overlapPolicy', 'string', 'a string'),
-                     (5, 'timeoutMinutes', 'number', 'an integer'),
-                     (6, 'maxAttempts', 'number', 'an integer'),
-                     (7, 'retryDelaySeconds', 'number', 'an integer'),
-                     (8, 'executor', 'string', 'a string'),
-                     (9, 'enabled', 'boolean', 'true or false'),
-                     (10, 'description', 'string', 'a string'),
-                     (11, 'arguments', 'string', 'a string'),
-                     (12, 'timeZone', 'string', 'a string'),
-                     (13, 'runIfMissed', 'boolean', 'true or false'),
-                     (14, 'definition', 'string', 'a string'),
-                     (15, 'triggers', 'array', 'an array')) AS k(pos, name, kind, what)
-        WHERE jsonb_typeof(e.item) = 'object'
-          AND jsonb_typeof(e.item -> k.name) <> 'null'
+        FROM (VALUES (1, 1, 'taskName', 'string', 'a string'), (1, 2, 'command', 'string', 'a string'),
+                     (1, 3, 'workingDirectory', 'string', 'a string'), (1, 4, 'overlapPolicy', 'string', 'a string'),
+                     (1, 5, 'timeoutMinutes', 'number', 'an integer'), (1, 6, 'maxAttempts', 'number', 'an integer'),
+                     (1, 7, 'retryDelaySeconds', 'number', 'an integer'), (1, 8, 'executor', 'string', 'a string'),
+                     (1, 9, 'enabled', 'boolean', 'true or false'), (1, 10, 'description', 'string', 'a string'),
+                     (1, 11, 'arguments', 'string', 'a string'), (1, 12, 'timeZone', 'string', 'a string'),
+                     (1, 13, 'runIfMissed', 'boolean', 'true or false'), (1, 14, 'definition', 'string', 'a string'),
+                     (1, 15, 'triggers', 'array', 'an array'),
+                     (2, 1, 'triggerIndex', 'number', 'an integer'), (2, 2, 'recurrence', 'string', 'a string'),
+                     (2, 3, 'enabled', 'boolean', 'true or false'), (2, 4, 'definition', 'string', 'a string'),
+                     (2, 5, 'nextFireAt', 'string', 'a string')) AS k(kind, pos, name, type, what)
+        WHERE k.kind = el.kind
+          AND jsonb_typeof(el.item) = 'object'
+          AND jsonb_typeof(el.item -> k.name) <> 'null'
           -- CASE, not OR: the cast must only see integer text
-          AND CASE WHEN jsonb_typeof(e.item -> k.name) <> k.kind THEN true
-                   WHEN k.kind <> 'number' THEN false
-                   WHEN (e.item ->> k.name) !~ '^-?[0-9]{1,10}$' THEN true
-                   ELSE (e.item ->> k.name)::bigint NOT BETWEEN -2147483648 AND 2147483647
+          AND CASE WHEN jsonb_typeof(el.item -> k.name) <> k.type THEN true
+                   WHEN k.type <> 'number' THEN false
+                   WHEN (el.item ->> k.name) !~ '^-?[0-9]{1,10}$' THEN true
+                   ELSE (el.item ->> k.name)::bigint NOT BETWEEN -2147483648 AND 2147483647
               END
     ) AS p
-    ORDER BY e.i, p.pos
+    ORDER BY el.i, el.j, p.pos
     LIMIT 1;
 
-    -- 2. Triggers, one by one: whether a text is JSON or an instant is only known by parsing it.
+    -- 2. What the triggers hold, one trigger per index (two would make the result depend on
+    -- order). One by one: whether a text is JSON or an instant is only known by parsing it.
     IF v_error IS NULL THEN
         FOR v_trigger IN
-            SELECT e.i - 1 AS task_no, g.j - 1 AS trigger_no, g.item
+            SELECT e.i - 1 AS task_no, g.j - 1 AS trigger_no, g.item,
+                   row_number() OVER (PARTITION BY e.i, (g.item ->> 'triggerIndex')::integer ORDER BY g.j) AS seen
             FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
             CROSS JOIN LATERAL jsonb_array_elements(
                 CASE WHEN jsonb_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END)
                 WITH ORDINALITY AS g(item, j)
             ORDER BY e.i, g.j
         LOOP
-            v_error := CASE
-                WHEN jsonb_typeof(v_trigger.item) <> 'object'
-                    THEN ' must be a JSON object'
-                WHEN jsonb_typeof(v_trigger.item -> 'triggerIndex') IS DISTINCT FROM 'number'
-                     OR (v_trigger.item ->> 'triggerIndex') !~ '^[0-9]{1,9}$'
-                    THEN '.triggerIndex must be an integer of 0 or more'
-                WHEN jsonb_typeof(v_trigger.item -> 'recurrence') IS DISTINCT FROM 'string'
-                     OR v_trigger.item ->> 'recurrence' NOT IN ('once', 'minutely', 'daily', 'weekly', 'monthly', 'cron')
-                    THEN '.recurrence must be one of once, minutely, daily, weekly, monthly, cron'
-                WHEN jsonb_typeof(v_trigger.item -> 'enabled') NOT IN ('boolean', 'null')
-                    THEN '.enabled must be true or false'
-                WHEN jsonb_typeof(v_trigger.item -> 'definition') IS DISTINCT FROM 'string'
-                    THEN '.definition must be a string holding a JSON object'
-                -- an offset is required: without one the session's time zone would decide
-                WHEN jsonb_typeof(v_trigger.item -> 'nextFireAt') NOT IN ('string', 'null')
-                     OR (v_trigger.item ->> 'nextFireAt')
-                        !~* '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$'
-                    THEN '.nextFireAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z'
+            v_json := NULL;
+            BEGIN
+                v_json := (v_trigger.item ->> 'definition')::jsonb;
+            EXCEPTION WHEN data_exception THEN
+                NULL;  -- not JSON: reported below
             END;
-            IF v_error IS NULL THEN
-                BEGIN
-                    v_json := (v_trigger.item ->> 'definition')::jsonb;
-                EXCEPTION WHEN data_exception THEN
-                    v_json := NULL;
-                END;
-                IF jsonb_typeof(v_json) IS DISTINCT FROM 'object' THEN
-                    v_error := '.definition must be a string holding a JSON object';
-                END IF;
-            END IF;
+            v_error := CASE
+                WHEN (v_trigger.item ->> 'triggerIndex')::integer IS NULL
+                     OR (v_trigger.item ->> 'triggerIndex')::integer < 0
+                    THEN 'triggerIndex must be an integer of 0 or more'
+                WHEN v_trigger.item ->> 'recurrence' IS NULL
+                     OR v_trigger.item ->> 'recurrence' NOT IN ('once', 'minutely', 'daily', 'weekly', 'monthly', 'cron')
+                    THEN 'recurrence must be one of once, minutely, daily, weekly, monthly, cron'
+                WHEN jsonb_typeof(v_json) IS DISTINCT FROM 'object'
+                    THEN 'definition must be a string holding a JSON object'
+                -- an offset is required: without one the session's time zone would decide
+                WHEN (v_trigger.item ->> 'nextFireAt')
+                     !~* '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$'
+                    THEN 'nextFireAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z'
+            END;
             IF v_error IS NULL THEN
                 BEGIN
                     PERFORM (v_trigger.item ->> 'nextFireAt')::timestamptz;
                 EXCEPTION WHEN data_exception THEN
-                    v_error := '.nextFireAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z';
+                    v_error := 'nextFireAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z';
                 END;
             END IF;
+            IF v_error IS NULL AND v_trigger.seen > 1 THEN
+                v_error := format('triggerIndex %s appears more than once', v_trigger.item ->> 'triggerIndex');
+            END IF;
             IF v_error IS NOT NULL THEN
-                v_error := format('Tasks[%s].triggers[%s]%s', v_trigger.task_no, v_trigger.trigger_no, v_error);
+                v_error := format('Tasks[%s].triggers[%s].%s', v_trigger.task_no, v_trigger.trigger_no, v_error);
                 EXIT;
             END IF;
         END LOOP;
     END IF;
 
-    -- 3. One element per task, one trigger per index: two would make the result depend on order.
-    IF v_error IS NULL THEN
-        SELECT format('Tasks[%s].triggers[%s].triggerIndex %s appears more than once', d.i - 1, d.j - 1, d.idx)
-        INTO v_error
-        FROM (SELECT e.i, g.j, (g.item ->> 'triggerIndex')::integer AS idx,
-                     row_number() OVER (PARTITION BY e.i, (g.item ->> 'triggerIndex')::integer ORDER BY g.j) AS n
-              FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
-              CROSS JOIN LATERAL jsonb_array_elements(
-                  CASE WHEN jsonb_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END)
-                  WITH ORDINALITY AS g(item, j)) AS d
-        WHERE d.n > 1
-        ORDER BY d.i, d.j
-        LIMIT 1;
-    END IF;
+    -- 3. One element per task.
     IF v_error IS NULL THEN
         SELECT format('Tasks[%s].taskName %s appears more than once', d.i - 1, d.name) INTO v_error
         FROM (SELECT e.i, e.item ->> 'taskName' AS name,
