@@ -6,6 +6,18 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = stagehand::cli::Cli::parse();
+    #[cfg(unix)]
+    if !matches!(cli.command, stagehand::cli::Command::Run(_)) {
+        // `stagehand task show x | head` should end quietly like any Unix tool, not panic
+        // on a closed pipe. The driver keeps SIGPIPE ignored: it must outlive its stdout.
+        // SAFETY: only restores the default disposition; no handler of ours is installed.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGPIPE,
+                nix::sys::signal::SigHandler::SigDfl,
+            );
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -148,15 +148,18 @@ pub async fn run(
     }
 }
 
-/// The one line per finished process that `stagehand run` prints.
+/// The one line per finished process that `stagehand run` prints. A closed standard
+/// output must never stop the driver, so write errors are ignored.
 fn print_summary(finished: &Finished) {
+    use std::io::Write;
     let p = &finished.process;
     let outcome = match report_for(finished) {
         Report::Complete(c) => c.status.as_str().to_string(),
         Report::Release => "Released".to_string(),
         Report::Nothing(_) => "Abandoned".to_string(),
     };
-    println!(
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "{} {} #{} {} in {:.2}s: {}",
         chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
         p.process_name,
