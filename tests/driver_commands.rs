@@ -134,7 +134,13 @@ async fn output_is_bounded_and_non_utf8_is_replaced(db: &TestDb) {
     )
     .await;
     task(&**db, "binary", "printf 'ok\\377\\376done'", |_| {}).await;
-    let mut driver = Driver::start(db.url(), "flood", 2, &[]);
+    let log_dir = scratch("flood-logs");
+    let mut driver = Driver::start(
+        db.url(),
+        "flood",
+        2,
+        &["--log-dir", log_dir.to_str().unwrap()],
+    );
     let flood = db.register_new("flood").await;
     let binary = db.register_new("binary").await;
 
@@ -159,6 +165,13 @@ async fn output_is_bounded_and_non_utf8_is_replaced(db: &TestDb) {
         text.len()
     );
     assert!(text.ends_with("END"), "{db}: the tail is the last bytes");
+    let whole = std::fs::metadata(log_dir.join(format!("{flood}-1.log")))
+        .expect("--log-dir keeps the whole output");
+    assert_eq!(
+        whole.len(),
+        10_000_003,
+        "{db}: all of it, in the log directory"
+    );
 
     assert_eq!(
         wait_final(&**db, binary, LIMIT).await.status,
