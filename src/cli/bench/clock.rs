@@ -89,7 +89,9 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &ClockArgs) -> Resul
         (0..args.tasks).map(|i| {
             let (hour, minute) = (i % 24, (i / 24) % 60);
             let triggers = format!(
-                r#"[{{"recurrence":"daily","start":"2024-01-01T{hour:02}:{minute:02}:00"}},{{"recurrence":"weekly","start":"2024-01-01T{minute:02}:{hour:02}:00","weekdays":["mon","thu"]}}]"#
+                r#"[{{"recurrence":"daily","start":"2024-01-01T{hour:02}:{minute:02}:00"}},{{"recurrence":"weekly","start":"2024-01-01T{:02}:{:02}:00","weekdays":["mon","thu"]}}]"#,
+                (i * 7) % 24,
+                (i * 13) % 60
             );
             task_json(&format!("{prefix}{i}"), i, &triggers)
         }),
