@@ -49,6 +49,7 @@ impl Claimer {
                 Ok(claimed) => {
                     db_backoff.reset();
                     let found = claimed.len();
+                    tracing::trace!(requested = free.len(), found, "claimed");
                     for process in claimed {
                         self.start(process);
                     }

@@ -19,9 +19,10 @@ const POLL: Duration = Duration::from_millis(20);
 /// How long the kernel may take to end a group after SIGKILL.
 const KILL_SETTLE: Duration = Duration::from_secs(1);
 
-/// A command through the platform shell.
+/// A command through the platform shell. `/bin/sh` by its POSIX path: no PATH search
+/// on the way to every command.
 pub(super) fn shell(command: &str) -> Command {
-    let mut cmd = Command::new("sh");
+    let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(command);
     cmd
 }
