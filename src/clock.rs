@@ -113,10 +113,12 @@ pub async fn load(
     started_at: DateTime<Utc>,
 ) -> StoreResult<ClockState> {
     let tasks = catalog::load(db).await?;
+    let task_count = tasks.len();
     let mut watched = HashMap::new();
     let mut queue = BinaryHeap::new();
     let mut next_fire = Vec::new();
-    for task in &tasks {
+    // Consumed as it goes: with many tasks, rows already compiled are freed early.
+    for task in tasks {
         let definition = match &task.definition {
             Ok(d) => d,
             Err(why) => {
@@ -184,7 +186,7 @@ pub async fn load(
         db.update_next_fire(&next_fire).await?;
     }
     tracing::info!(
-        tasks = tasks.len(),
+        tasks = task_count,
         triggers = watched.len(),
         version,
         "schedule loaded"

@@ -4,7 +4,7 @@
 CREATE OR ALTER PROCEDURE stage.LogMessage
     @ProcessID bigint,
     @Message   nvarchar(max),
-    @LogLevel  varchar(10)   = 'Info',  -- Info, Warning or Error
+    @LogLevel  nvarchar(10)  = N'Info', -- Info, Warning or Error (nvarchar: no code-page mapping)
     @Detail    nvarchar(max) = NULL
 AS
 BEGIN
@@ -15,13 +15,15 @@ BEGIN
         -- NULL, empty or only blanks (space, tab, LF, CR)
         IF @Message IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @Message) = 0
             THROW 50055, N'Message must not be NULL or empty', 1;
-        IF @LogLevel IS NULL OR @LogLevel COLLATE Latin1_General_BIN2 NOT IN ('Info', 'Warning', 'Error')
+        -- Exact case (BIN2); = ignores trailing blanks, so DATALENGTH catches them.
+        IF @LogLevel IS NULL OR @LogLevel COLLATE Latin1_General_BIN2 NOT IN (N'Info', N'Warning', N'Error')
+           OR DATALENGTH(@LogLevel) <> DATALENGTH(RTRIM(@LogLevel))
             THROW 50056, N'LogLevel must be one of Info, Warning, Error', 1;
 
         INSERT stage.ProcessLog (ProcessID, Message, LogLevel, LogTime, Detail)
         VALUES (@ProcessID,
                 LEFT(@Message, 500),
-                RTRIM(@LogLevel),
+                @LogLevel,
                 SYSUTCDATETIME(),
                 -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
                 CASE WHEN @Detail IS NULL AND DATALENGTH(@Message) / 2 > 500 THEN @Message ELSE @Detail END);

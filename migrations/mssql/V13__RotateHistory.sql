@@ -36,7 +36,8 @@ BEGIN
         DECLARE @LogsDone       bit          = 0;
         DECLARE @Batch TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
 
-        -- 1. Finished processes older than the cutoff, oldest first (IX_FileControl_Finished),
+        -- 1. Finished processes older than the cutoff, oldest first: by EndTime, then ProcessID
+        --    (the key order of IX_FileControl_Finished, whose rows carry the clustered key),
         --    each batch moving up to @BatchSize processes together with all their log rows.
         WHILE @ProcessesDone = 0 AND (@MaxBatches IS NULL OR @Batches < @MaxBatches)
         BEGIN
@@ -50,7 +51,7 @@ BEGIN
             FROM stage.FileControl AS fc WITH (UPDLOCK, READPAST, ROWLOCK, READCOMMITTEDLOCK)
             WHERE fc.Status IN ('Completed', 'Failed', 'Cancelled')
               AND fc.EndTime < @Cutoff
-            ORDER BY fc.EndTime;
+            ORDER BY fc.EndTime, fc.ProcessID;
             SET @Rows = @@ROWCOUNT;
 
             -- Their log rows, @BatchSize per statement: a process may have many.
@@ -92,19 +93,25 @@ BEGIN
         END;
 
         -- 2. Log rows older than the cutoff whose process is gone from FileControl (or that
-        --    belong to no process), oldest first (IX_ProcessLog_Time).
+        --    belong to no process), oldest first: by LogTime, then LogID (IX_ProcessLog_Time).
+        --    DELETE TOP cannot take an ORDER BY; a CTE with TOP ... ORDER BY can be deleted from.
         WHILE @ProcessesDone = 1 AND @LogsDone = 0 AND (@MaxBatches IS NULL OR @Batches < @MaxBatches)
         BEGIN
             BEGIN TRANSACTION;
 
-            DELETE TOP (@BatchSize) pl
+            WITH OldLog AS
+            (
+                SELECT TOP (@BatchSize) pl.LogID, pl.ProcessID, pl.Message, pl.LogLevel, pl.LogTime, pl.Detail
+                FROM stage.ProcessLog AS pl WITH (UPDLOCK, READPAST, ROWLOCK, READCOMMITTEDLOCK)
+                WHERE pl.LogTime < @Cutoff
+                  -- also true for a NULL ProcessID; without an OR it stays an anti-semi-join seek
+                  AND NOT EXISTS (SELECT 1 FROM stage.FileControl AS fc WHERE fc.ProcessID = pl.ProcessID)
+                ORDER BY pl.LogTime, pl.LogID
+            )
+            DELETE FROM OldLog
             OUTPUT deleted.LogID, deleted.ProcessID, deleted.Message, deleted.LogLevel,
                    deleted.LogTime, deleted.Detail
-            INTO stage.ProcessLog_History (LogID, ProcessID, Message, LogLevel, LogTime, Detail)
-            FROM stage.ProcessLog AS pl WITH (READPAST, ROWLOCK, READCOMMITTEDLOCK)
-            WHERE pl.LogTime < @Cutoff
-              AND (   pl.ProcessID IS NULL
-                   OR NOT EXISTS (SELECT 1 FROM stage.FileControl AS fc WHERE fc.ProcessID = pl.ProcessID));
+            INTO stage.ProcessLog_History (LogID, ProcessID, Message, LogLevel, LogTime, Detail);
             SET @Rows = @@ROWCOUNT;
 
             COMMIT TRANSACTION;

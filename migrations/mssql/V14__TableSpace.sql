@@ -1,5 +1,6 @@
--- stagehand: stage.TableSpace, rows and reserved bytes per stage table, computed as
--- sp_spaceused does (sys.dm_db_partition_stats, all indexes, LOB and overflow pages).
+-- stagehand: stage.TableSpace, rows and reserved bytes of every table in schema stage, by
+-- name, computed as sp_spaceused does (sys.dm_db_partition_stats, all indexes, LOB and
+-- overflow pages).
 -- EXECUTE AS OWNER: the DMV needs VIEW DATABASE STATE, which stage_admin is not given.
 CREATE OR ALTER PROCEDURE stage.TableSpace
 WITH EXECUTE AS OWNER
@@ -18,14 +19,7 @@ BEGIN
                 ON ps.object_id = t.object_id
         WHERE t.schema_id = SCHEMA_ID(N'stage')
         GROUP BY t.name
-        -- the queue's own tables first, in the order the PostgreSQL twin lists them
-        ORDER BY CASE t.name WHEN N'Task'                THEN 1
-                             WHEN N'FileControl'         THEN 2
-                             WHEN N'ProcessLog'          THEN 3
-                             WHEN N'FileControl_History' THEN 4
-                             WHEN N'ProcessLog_History'  THEN 5
-                             ELSE 6 END,
-                 t.name;
+        ORDER BY t.name;
     END TRY
     BEGIN CATCH
         IF XACT_STATE() <> 0

@@ -14,12 +14,22 @@ BEGIN
             THROW 50088, N'TaskName must not be NULL or empty', 1;
 
         DECLARE @Now       datetime2(3) = SYSUTCDATETIME();
+        DECLARE @Triggers  int;
         DECLARE @Deleted   TABLE (TaskID int NOT NULL PRIMARY KEY, TaskName nvarchar(255) NOT NULL);
         DECLARE @Pending   TABLE (ProcessID bigint NOT NULL PRIMARY KEY, Executor varchar(10) COLLATE DATABASE_DEFAULT NOT NULL);
         DECLARE @Locked    TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
         DECLARE @Cancelled TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
 
         BEGIN TRANSACTION;
+
+        -- The task's trigger rows first (the delete cascades to them), then the task: the
+        -- order in which FireTrigger takes them (its trigger row, then the task it reads in
+        -- RegisterProcessCore), so the two cannot deadlock when READ_COMMITTED_SNAPSHOT is off.
+        SELECT @Triggers = COUNT(*)
+        FROM stage.TaskTrigger AS g WITH (UPDLOCK, ROWLOCK)
+        INNER JOIN stage.Task AS t
+                ON t.TaskID = g.TaskID
+        WHERE t.TaskName = @TaskName;
 
         DELETE t
         OUTPUT deleted.TaskID, deleted.TaskName INTO @Deleted (TaskID, TaskName)

@@ -3,7 +3,7 @@
 -- The k-th oldest runnable Pending process of @Executor goes to the k-th name of @Workers;
 -- rows other claimers hold are skipped (READPAST), not waited for.
 CREATE OR ALTER PROCEDURE stage.ClaimForWorkers
-    @Executor     varchar(10),
+    @Executor     varchar(10),    -- varchar as FileControl.Executor: the seek needs no conversion
     @Workers      nvarchar(max),  -- JSON array of worker names
     @LeaseSeconds int = NULL      -- NULL: no lease (external executors)
 AS
@@ -12,7 +12,9 @@ BEGIN
     SET XACT_ABORT ON;
 
     BEGIN TRY
+        -- Exact case (BIN2); = ignores trailing blanks, so DATALENGTH catches them.
         IF @Executor IS NULL OR @Executor COLLATE Latin1_General_BIN2 NOT IN ('driver', 'external')
+           OR DATALENGTH(@Executor) <> DATALENGTH(RTRIM(@Executor))
             THROW 50010, N'Executor must be one of driver, external', 1;
         IF @LeaseSeconds < 1
             THROW 50012, N'LeaseSeconds must be NULL or at least 1', 1;

@@ -26,11 +26,11 @@ BEGIN
         -- promise to stop at the first true OR term. Wrapped in [...], the value's own JSON
         -- type shows (4 = array); labels are non-empty strings (type 1) or numbers (2).
         IF @Slots IS NOT NULL AND ISJSON(@Slots) = 0
-            THROW 50024, N'Slots must be a JSON array of slot labels (non-empty strings)', 1;
+            THROW 50024, N'Slots must be a JSON array of slot labels (non-empty strings or numbers)', 1;
         IF @Slots IS NOT NULL AND (SELECT j.[type] FROM OPENJSON(N'[' + @Slots + N']') AS j) <> 4
-            THROW 50024, N'Slots must be a JSON array of slot labels (non-empty strings)', 1;
+            THROW 50024, N'Slots must be a JSON array of slot labels (non-empty strings or numbers)', 1;
         IF EXISTS (SELECT 1 FROM OPENJSON(@Slots) AS s WHERE s.[type] NOT IN (1, 2) OR DATALENGTH(s.[value]) = 0)
-            THROW 50024, N'Slots must be a JSON array of slot labels (non-empty strings)', 1;
+            THROW 50024, N'Slots must be a JSON array of slot labels (non-empty strings or numbers)', 1;
 
         -- The k-th claimed process runs as the k-th name: @WorkerName @MaxCount times, or
         -- 'WorkerName/slot' for the first @MaxCount slots.

@@ -12,7 +12,10 @@ BEGIN
     BEGIN TRY
         -- Separate IFs: OPENJSON raises its own error on invalid JSON, and T-SQL does not
         -- promise to stop at the first true OR term.
-        IF @Completions IS NULL OR ISJSON(@Completions) = 0
+        IF @Completions IS NULL
+            THROW 50041, N'Completions must be a JSON array of completion objects', 1;
+        -- ISJSON: an object or an array (a bare scalar is not valid JSON here, nor on PostgreSQL).
+        IF ISJSON(@Completions) = 0
             THROW 50040, N'Completions is not valid JSON', 1;
         -- Wrapped in [...], the value's own JSON type shows (4 = array, 5 = object).
         IF (SELECT j.[type] FROM OPENJSON(N'[' + @Completions + N']') AS j) <> 4
@@ -95,8 +98,10 @@ BEGIN
                               THEN N'.processId is missing or not an integer'
                           WHEN i.WorkerNameType IS NULL OR i.WorkerNameType <> 1 OR DATALENGTH(i.WorkerName) = 0
                               THEN N'.workerName is missing or empty'
+                          -- exact case (BIN2); = ignores trailing blanks, DATALENGTH does not
                           WHEN i.StatusText IS NULL
                             OR i.StatusText COLLATE Latin1_General_BIN2 NOT IN (N'Completed', N'Failed', N'Cancelled')
+                            OR DATALENGTH(i.StatusText) <> DATALENGTH(RTRIM(i.StatusText))
                               THEN N'.status must be one of Completed, Failed, Cancelled'
                           WHEN i.AttemptType NOT IN (0, 2)
                             OR (i.AttemptType = 2 AND (   i.AttemptText LIKE N'%[^0-9-]%'
@@ -151,7 +156,7 @@ BEGIN
                                       AND fc.Attempt < fc.MaxAttempts
                                       AND fc.CancelRequested = 0
                                      THEN 'Pending'
-                                     ELSE CAST(RTRIM(i.StatusText) AS varchar(20)) END,
+                                     ELSE CAST(i.StatusText AS varchar(20)) END,
                RetryAt        = DATEADD(SECOND,
                                         CAST(CASE WHEN d.Seconds > 2147483647 THEN 2147483647 ELSE d.Seconds END AS int),
                                         @Now)

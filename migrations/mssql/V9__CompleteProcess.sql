@@ -4,7 +4,7 @@
 CREATE OR ALTER PROCEDURE stage.CompleteProcess
     @ProcessID  bigint,
     @WorkerName nvarchar(4000),                  -- wider than the column: a long name is refused, never cut
-    @Status     varchar(20)   = 'Completed',     -- Completed, Failed or Cancelled
+    @Status     nvarchar(20)  = N'Completed',    -- Completed, Failed or Cancelled (nvarchar: no code-page mapping)
     @ExitCode   int           = NULL,
     @Message    nvarchar(max) = NULL,
     @Attempt    int           = NULL             -- NULL: whatever attempt is running
@@ -19,7 +19,9 @@ BEGIN
         -- NULL, empty or only blanks (space, tab, LF, CR)
         IF @WorkerName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @WorkerName) = 0
             THROW 50046, N'WorkerName must not be NULL or empty', 1;
-        IF @Status IS NULL OR @Status COLLATE Latin1_General_BIN2 NOT IN ('Completed', 'Failed', 'Cancelled')
+        -- Exact case (BIN2); = ignores trailing blanks, so DATALENGTH catches them.
+        IF @Status IS NULL OR @Status COLLATE Latin1_General_BIN2 NOT IN (N'Completed', N'Failed', N'Cancelled')
+           OR DATALENGTH(@Status) <> DATALENGTH(RTRIM(@Status))
             THROW 50047, N'Status must be one of Completed, Failed, Cancelled', 1;
 
         -- FOR JSON leaves NULL values out, which is what "absent" means to CompleteProcesses.

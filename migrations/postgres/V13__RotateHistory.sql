@@ -1,7 +1,8 @@
 -- stage.RotateHistory: moves finished processes older than the retention, with all their
 -- log rows, into the *_History tables, then old log rows whose process is gone. Works in
--- batches (ordered by ProcessID / LogID); a PostgreSQL function is one transaction, so a
--- caller wanting a commit per batch calls it repeatedly with p_max_batches => 1.
+-- batches, oldest first (by EndTime then ProcessID, by LogTime then LogID: the order of
+-- IX_FileControl_Finished and IX_ProcessLog_Time); a PostgreSQL function is one
+-- transaction, so a caller wanting a commit per batch calls it with p_max_batches => 1.
 CREATE OR REPLACE FUNCTION stage.RotateHistory(
     p_retention_months integer DEFAULT 6,
     p_batch_size       integer DEFAULT 1000,
@@ -34,7 +35,10 @@ BEGIN
     IF p_max_batches < 1 THEN
         RAISE EXCEPTION 'MaxBatches must be NULL or at least 1' USING ERRCODE = '22023';
     END IF;
-    v_cutoff := now() - make_interval(months => p_retention_months);
+    -- A retention reaching back past the calendar would overflow: nothing is that old.
+    v_cutoff := CASE WHEN p_retention_months <= 12 * 4000
+                     THEN now() - make_interval(months => p_retention_months)
+                     ELSE '-infinity' END;
 
     -- A batch that finds nothing to move does not count against p_max_batches, so a
     -- caller looping with p_max_batches => 1 always progresses to Done.
@@ -44,7 +48,7 @@ BEGIN
             FROM stage.FileControl AS f
             WHERE f.Status IN ('Completed', 'Failed', 'Cancelled')
               AND f.EndTime < v_cutoff
-            ORDER BY f.ProcessID
+            ORDER BY f.EndTime, f.ProcessID
             LIMIT p_batch_size
             FOR UPDATE OF f SKIP LOCKED
         ),
@@ -97,9 +101,9 @@ BEGIN
             SELECT l.LogID
             FROM stage.ProcessLog AS l
             WHERE l.LogTime < v_cutoff
-              AND (l.ProcessID IS NULL
-                   OR NOT EXISTS (SELECT 1 FROM stage.FileControl AS f WHERE f.ProcessID = l.ProcessID))
-            ORDER BY l.LogID
+              -- also true for a NULL ProcessID; without an OR it stays an anti-join probe
+              AND NOT EXISTS (SELECT 1 FROM stage.FileControl AS f WHERE f.ProcessID = l.ProcessID)
+            ORDER BY l.LogTime, l.LogID
             LIMIT p_batch_size
             FOR UPDATE OF l SKIP LOCKED
         ),

@@ -16,6 +16,14 @@ BEGIN
         RAISE EXCEPTION 'TaskName must not be NULL or empty' USING ERRCODE = '22023';
     END IF;
 
+    -- The task's trigger rows first, then the task: the order in which FireTrigger takes
+    -- them (its trigger row, then the task), as the SQL Server twin must to avoid a deadlock.
+    PERFORM 1
+    FROM stage.TaskTrigger AS g
+    JOIN stage.Task AS t ON t.TaskID = g.TaskID
+    WHERE t.TaskName = p_task_name
+    FOR UPDATE OF g;
+
     DELETE FROM stage.Task AS t
     WHERE t.TaskName = p_task_name
     RETURNING t.TaskID INTO v_task_id;

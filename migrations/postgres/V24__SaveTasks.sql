@@ -1,6 +1,6 @@
 -- stage.SaveTasks: creates or updates several tasks with their triggers in one transaction
--- (stagehand task import, task add/update). Each task goes through stage.SaveTask, so one
--- set of rules checks it; an error comes back naming the element (Tasks[2].overlapPolicy
+-- (stagehand task import, task add/update). Each task goes through stage.SaveTaskCore (V30),
+-- so SaveTask's rules check it; an error comes back naming the element (Tasks[2].overlapPolicy
 -- ...) and writes nothing. Triggers are reconciled by TriggerIndex: an unchanged Definition
 -- keeps its row and what the clock recorded on it (LastFiredFor, CreatedAt).
 CREATE OR REPLACE FUNCTION stage.SaveTasks(
@@ -15,22 +15,26 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_tasks    jsonb;
+    v_tasks    json;  -- not jsonb: numbers keep their text as written (1e2 is not an integer here)
     v_error    text;
     v_trigger  record;
     v_task     record;
     v_saved    record;
-    v_json     jsonb;
+    v_json     json;
     v_ordinals bigint[] := '{}';
     v_task_ids integer[] := '{}';
     v_created  boolean[] := '{}';
 BEGIN
     BEGIN
-        v_tasks := p_tasks::jsonb;
+        v_tasks := p_tasks::json;
     EXCEPTION WHEN data_exception THEN
         RAISE EXCEPTION 'Tasks is not valid JSON' USING ERRCODE = '22023';
     END;
-    IF v_tasks IS NULL OR jsonb_typeof(v_tasks) <> 'array' THEN
+    -- Valid JSON is an object or an array (what ISJSON accepts on SQL Server); a scalar is not.
+    IF json_typeof(v_tasks) NOT IN ('object', 'array') THEN
+        RAISE EXCEPTION 'Tasks is not valid JSON' USING ERRCODE = '22023';
+    END IF;
+    IF v_tasks IS NULL OR json_typeof(v_tasks) = 'object' THEN
         RAISE EXCEPTION 'Tasks must be a JSON array of task objects' USING ERRCODE = '22023';
     END IF;
 
@@ -39,16 +43,16 @@ BEGIN
     -- SaveTask's default.
     SELECT el.subject || p.problem INTO v_error
     FROM (SELECT format('Tasks[%s]', e.i - 1) AS subject, 1 AS kind, e.item, e.i, 0::bigint AS j
-          FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+          FROM json_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
           UNION ALL
           SELECT format('Tasks[%s].triggers[%s]', e.i - 1, g.j - 1), 2, g.item, e.i, g.j
-          FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
-          CROSS JOIN LATERAL jsonb_array_elements(
-              CASE WHEN jsonb_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END)
+          FROM json_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+          CROSS JOIN LATERAL json_array_elements(
+              CASE WHEN json_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END)
               WITH ORDINALITY AS g(item, j)) AS el
     CROSS JOIN LATERAL (
         SELECT 0 AS pos, ' must be a JSON object' AS problem
-        WHERE jsonb_typeof(el.item) <> 'object'
+        WHERE json_typeof(el.item) <> 'object'
         UNION ALL
         SELECT k.pos, format('.%s must be %s', k.name, k.what)
         FROM (VALUES (1, 1, 'taskName', 'string', 'a string'), (1, 2, 'command', 'string', 'a string'),
@@ -63,10 +67,10 @@ BEGIN
                      (2, 3, 'enabled', 'boolean', 'true or false'), (2, 4, 'definition', 'string', 'a string'),
                      (2, 5, 'nextFireAt', 'string', 'a string')) AS k(kind, pos, name, type, what)
         WHERE k.kind = el.kind
-          AND jsonb_typeof(el.item) = 'object'
-          AND jsonb_typeof(el.item -> k.name) <> 'null'
+          AND json_typeof(el.item) = 'object'
+          AND json_typeof(el.item -> k.name) <> 'null'
           -- CASE, not OR: the cast must only see integer text
-          AND CASE WHEN jsonb_typeof(el.item -> k.name) <> k.type THEN true
+          AND CASE WHEN json_typeof(el.item -> k.name) <> k.type THEN true
                    WHEN k.type <> 'number' THEN false
                    WHEN (el.item ->> k.name) !~ '^-?[0-9]{1,10}$' THEN true
                    ELSE (el.item ->> k.name)::bigint NOT BETWEEN -2147483648 AND 2147483647
@@ -81,15 +85,15 @@ BEGIN
         FOR v_trigger IN
             SELECT e.i - 1 AS task_no, g.j - 1 AS trigger_no, g.item,
                    row_number() OVER (PARTITION BY e.i, (g.item ->> 'triggerIndex')::integer ORDER BY g.j) AS seen
-            FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
-            CROSS JOIN LATERAL jsonb_array_elements(
-                CASE WHEN jsonb_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END)
+            FROM json_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+            CROSS JOIN LATERAL json_array_elements(
+                CASE WHEN json_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END)
                 WITH ORDINALITY AS g(item, j)
             ORDER BY e.i, g.j
         LOOP
             v_json := NULL;
             BEGIN
-                v_json := (v_trigger.item ->> 'definition')::jsonb;
+                v_json := (v_trigger.item ->> 'definition')::json;
             EXCEPTION WHEN data_exception THEN
                 NULL;  -- not JSON: reported below
             END;
@@ -100,11 +104,12 @@ BEGIN
                 WHEN v_trigger.item ->> 'recurrence' IS NULL
                      OR v_trigger.item ->> 'recurrence' NOT IN ('once', 'minutely', 'daily', 'weekly', 'monthly', 'cron')
                     THEN 'recurrence must be one of once, minutely, daily, weekly, monthly, cron'
-                WHEN jsonb_typeof(v_json) IS DISTINCT FROM 'object'
+                WHEN json_typeof(v_json) IS DISTINCT FROM 'object'
                     THEN 'definition must be a string holding a JSON object'
-                -- an offset is required: without one the session's time zone would decide
+                -- An offset is required (without one the session's time zone would decide);
+                -- the ranges are those SQL Server's datetimeoffset accepts.
                 WHEN (v_trigger.item ->> 'nextFireAt')
-                     !~* '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$'
+                     !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$'
                     THEN 'nextFireAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z'
             END;
             IF v_error IS NULL THEN
@@ -129,7 +134,7 @@ BEGIN
         SELECT format('Tasks[%s].taskName %s appears more than once', d.i - 1, d.name) INTO v_error
         FROM (SELECT e.i, e.item ->> 'taskName' AS name,
                      row_number() OVER (PARTITION BY e.item ->> 'taskName' ORDER BY e.i) AS n
-              FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)) AS d
+              FROM json_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)) AS d
         WHERE d.n > 1 AND d.name IS NOT NULL
         ORDER BY d.i
         LIMIT 1;
@@ -138,39 +143,43 @@ BEGIN
         RAISE EXCEPTION '%', v_error USING ERRCODE = '22023';
     END IF;
 
-    -- 4. The tasks, through SaveTask. Its errors name its parameter (OverlapPolicy ...);
-    -- here they name the element's key (Tasks[2].overlapPolicy ...). The raise undoes the
-    -- elements saved before.
+    -- 4. The tasks, through SaveTaskCore. Its problems name SaveTask's parameter
+    -- (OverlapPolicy ...); here they name the element's key (Tasks[2].overlapPolicy ...).
+    -- The raise undoes the elements saved before. Their trigger rows are locked first, then
+    -- the tasks: the order in which FireTrigger takes them (as DeleteTask does).
+    PERFORM 1
+    FROM stage.TaskTrigger AS g
+    JOIN stage.Task AS t ON t.TaskID = g.TaskID
+    WHERE t.TaskName IN (SELECT e.item ->> 'taskName' FROM json_array_elements(v_tasks) AS e(item))
+    FOR UPDATE OF g;
     FOR v_task IN
         SELECT e.i, e.item
-        FROM jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
+        FROM json_array_elements(v_tasks) WITH ORDINALITY AS e(item, i)
         ORDER BY e.i
     LOOP
-        BEGIN
-            SELECT s.TaskID, s.Created INTO v_saved
-            FROM stage.SaveTask(
-                v_task.item ->> 'taskName',
-                v_task.item ->> 'command',
-                v_task.item ->> 'workingDirectory',
-                COALESCE(v_task.item ->> 'overlapPolicy', 'skip'),
-                (v_task.item ->> 'timeoutMinutes')::integer,
-                COALESCE((v_task.item ->> 'maxAttempts')::integer, 1),
-                COALESCE((v_task.item ->> 'retryDelaySeconds')::integer, 60),
-                COALESCE(v_task.item ->> 'executor', 'driver'),
-                COALESCE((v_task.item ->> 'enabled')::boolean, true),
-                v_task.item ->> 'description',
-                v_task.item ->> 'arguments',
-                v_task.item ->> 'timeZone',
-                COALESCE((v_task.item ->> 'runIfMissed')::boolean, false),
-                v_task.item ->> 'definition') AS s;
-        EXCEPTION WHEN invalid_parameter_value THEN
-            GET STACKED DIAGNOSTICS v_error = MESSAGE_TEXT;
-            RAISE EXCEPTION 'Tasks[%].%', v_task.i - 1, lower(left(v_error, 1)) || substr(v_error, 2)
+        SELECT * INTO v_saved
+        FROM stage.SaveTaskCore(
+            v_task.item ->> 'taskName',
+            v_task.item ->> 'command',
+            v_task.item ->> 'workingDirectory',
+            COALESCE(v_task.item ->> 'overlapPolicy', 'skip'),
+            (v_task.item ->> 'timeoutMinutes')::integer,
+            COALESCE((v_task.item ->> 'maxAttempts')::integer, 1),
+            COALESCE((v_task.item ->> 'retryDelaySeconds')::integer, 60),
+            COALESCE(v_task.item ->> 'executor', 'driver'),
+            COALESCE((v_task.item ->> 'enabled')::boolean, true),
+            v_task.item ->> 'description',
+            v_task.item ->> 'arguments',
+            v_task.item ->> 'timeZone',
+            COALESCE((v_task.item ->> 'runIfMissed')::boolean, false),
+            v_task.item ->> 'definition');
+        IF v_saved.p_problem IS NOT NULL THEN
+            RAISE EXCEPTION 'Tasks[%].%', v_task.i - 1, lower(left(v_saved.p_problem, 1)) || substr(v_saved.p_problem, 2)
                 USING ERRCODE = '22023';
-        END;
+        END IF;
         v_ordinals := v_ordinals || v_task.i;
-        v_task_ids := v_task_ids || v_saved.TaskID;
-        v_created  := v_created || v_saved.Created;
+        v_task_ids := v_task_ids || v_saved.p_task_id;
+        v_created  := v_created || v_saved.p_created;
     END LOOP;
 
     -- 5. Their triggers, all in one statement (the CTEs touch disjoint rows).
@@ -186,9 +195,9 @@ BEGIN
                g.item ->> 'definition' AS Definition,
                (g.item ->> 'nextFireAt')::timestamptz AS NextFireAt
         FROM saved AS s
-        JOIN jsonb_array_elements(v_tasks) WITH ORDINALITY AS e(item, i) ON e.i = s.i
-        CROSS JOIN LATERAL jsonb_array_elements(
-            CASE WHEN jsonb_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END) AS g(item)
+        JOIN json_array_elements(v_tasks) WITH ORDINALITY AS e(item, i) ON e.i = s.i
+        CROSS JOIN LATERAL json_array_elements(
+            CASE WHEN json_typeof(e.item -> 'triggers') = 'array' THEN e.item -> 'triggers' ELSE '[]' END) AS g(item)
     ),
     removed AS (
         DELETE FROM stage.TaskTrigger AS g

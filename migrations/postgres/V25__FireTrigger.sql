@@ -2,7 +2,8 @@
 -- however many drivers call it: the conditional UPDATE of LastFiredFor decides. A second
 -- caller waits for the first one's row lock, re-checks the condition on the row it then
 -- finds, updates nothing and returns Fired = false. Runs register through
--- stage.RegisterProcess, so the task's overlap policy applies.
+-- stage.RegisterProcessCore (V29), as RegisterProcess does, so the task's overlap policy
+-- applies.
 CREATE OR REPLACE FUNCTION stage.FireTrigger(
     p_trigger_id   integer,
     p_occurrence   timestamptz,
@@ -63,15 +64,15 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT r.ProcessID, r.Registered, r.Status INTO v_run
-    FROM stage.RegisterProcess(v_task_name, NULL, p_occurrence) AS r;
-    IF p_mode = 'late' AND v_run.Registered THEN
+    SELECT * INTO v_run
+    FROM stage.RegisterProcessCore(v_task_name, NULL, p_occurrence);
+    IF p_mode = 'late' AND v_run.p_registered THEN
         INSERT INTO stage.ProcessLog (ProcessID, Message, LogLevel)
-        VALUES (v_run.ProcessID,
+        VALUES (v_run.p_process_id,
                 format('Late run for the occurrence of %s (%s missed while no driver was running)',
                        v_occurrence, p_missed_count),
                 'Info');
     END IF;
-    RETURN QUERY SELECT true, v_run.ProcessID, v_run.Registered, v_run.Status;
+    RETURN QUERY SELECT true, v_run.p_process_id, v_run.p_registered, v_run.p_status;
 END;
 $$;

@@ -14,8 +14,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_ids     jsonb;
-    v_message text := COALESCE(NULLIF(btrim(p_message, E' \t\r\n'), ''), 'Released by driver shutdown');
+    v_ids     json;  -- not jsonb: numbers keep their text as written (1e2 is not an integer here)
+    -- NULL or only blanks (space, tab, CR, LF): the default text; any other text as given
+    v_message text := CASE WHEN btrim(p_message, E' \t\r\n') <> '' THEN p_message
+                           ELSE 'Released by driver shutdown' END;
 BEGIN
     IF p_worker_name IS NULL OR btrim(p_worker_name, E' \t\r\n') = '' THEN
         RAISE EXCEPTION 'WorkerName must not be NULL or empty' USING ERRCODE = '22023';
@@ -27,20 +29,20 @@ BEGIN
         RAISE EXCEPTION 'Message is longer than 500 characters' USING ERRCODE = '22023';
     END IF;
     BEGIN
-        v_ids := p_process_ids::jsonb;
+        v_ids := p_process_ids::json;
     EXCEPTION WHEN data_exception THEN
         v_ids := NULL;
     END;
-    IF v_ids IS NULL OR jsonb_typeof(v_ids) <> 'array'
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_ids) AS e(id)
-                  WHERE jsonb_typeof(e.id) <> 'number' OR e.id #>> '{}' !~ '^-?[0-9]{1,18}$') THEN
+    IF v_ids IS NULL OR json_typeof(v_ids) <> 'array'
+       OR EXISTS (SELECT 1 FROM json_array_elements(v_ids) AS e(id)
+                  WHERE json_typeof(e.id) <> 'number' OR e.id #>> '{}' !~ '^-?[0-9]{1,18}$') THEN
         RAISE EXCEPTION 'ProcessIDs must be a JSON array of integers' USING ERRCODE = '22023';
     END IF;
 
     RETURN QUERY
     WITH req AS (
         SELECT (e.id #>> '{}')::bigint AS ProcessID, e.i
-        FROM jsonb_array_elements(v_ids) WITH ORDINALITY AS e(id, i)
+        FROM json_array_elements(v_ids) WITH ORDINALITY AS e(id, i)
     ),
     released AS (
         UPDATE stage.FileControl AS f

@@ -12,13 +12,12 @@ REVOKE ALL ON stage.TaskTrigger, stage.ScheduleVersion FROM PUBLIC;
 
 GRANT SELECT ON stage.TaskTrigger TO stage_reader;
 
+-- The driver's clock runs as stage_worker: it fires triggers and records NextFireAt.
 GRANT EXECUTE ON FUNCTION
     stage.FireTrigger(integer, timestamptz, timestamptz, varchar, integer),
+    stage.UpdateNextFire(text),
     stage.ReleaseProcesses(text, text, text)
     TO stage_worker;
 GRANT SELECT ON stage.TaskTrigger, stage.ScheduleVersion TO stage_worker;
 
-GRANT EXECUTE ON FUNCTION
-    stage.SaveTasks(text),
-    stage.UpdateNextFire(text)
-    TO stage_admin;
+GRANT EXECUTE ON FUNCTION stage.SaveTasks(text) TO stage_admin;

@@ -43,7 +43,8 @@ BEGIN
     END;
     IF v_workers IS NULL OR jsonb_typeof(v_workers) <> 'array'
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_workers) AS w(name)
-                  WHERE jsonb_typeof(w.name) <> 'string' OR w.name #>> '{}' = '') THEN
+                  WHERE jsonb_typeof(w.name) <> 'string' OR w.name #>> '{}' = ''
+                     OR length(w.name #>> '{}') > 255) THEN
         RAISE EXCEPTION 'Workers must be a JSON array of non-empty worker names' USING ERRCODE = '22023';
     END IF;
     IF jsonb_array_length(v_workers) = 0 THEN

@@ -26,7 +26,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_slots   jsonb;
+    v_slots   json;  -- json, not jsonb: a number label keeps its text as written (1e2, 1.50)
     v_workers jsonb;
 BEGIN
     IF p_worker_name IS NULL OR btrim(p_worker_name, E' \t\r\n') = '' THEN
@@ -47,17 +47,17 @@ BEGIN
         FROM generate_series(1, p_max_count);
     ELSE
         BEGIN
-            v_slots := p_slots::jsonb;
+            v_slots := p_slots::json;
         EXCEPTION WHEN data_exception THEN
             v_slots := NULL;
         END;
-        IF v_slots IS NULL OR jsonb_typeof(v_slots) <> 'array'
-           OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_slots) AS s(label)
-                      WHERE jsonb_typeof(s.label) NOT IN ('string', 'number') OR s.label #>> '{}' = '') THEN
-            RAISE EXCEPTION 'Slots must be a JSON array of slot labels (non-empty strings)' USING ERRCODE = '22023';
+        IF v_slots IS NULL OR json_typeof(v_slots) <> 'array'
+           OR EXISTS (SELECT 1 FROM json_array_elements(v_slots) AS s(label)
+                      WHERE json_typeof(s.label) NOT IN ('string', 'number') OR s.label #>> '{}' = '') THEN
+            RAISE EXCEPTION 'Slots must be a JSON array of slot labels (non-empty strings or numbers)' USING ERRCODE = '22023';
         END IF;
         SELECT jsonb_agg(p_worker_name || '/' || s.label ORDER BY s.k) INTO v_workers
-        FROM jsonb_array_elements_text(v_slots) WITH ORDINALITY AS s(label, k)
+        FROM json_array_elements_text(v_slots) WITH ORDINALITY AS s(label, k)
         WHERE s.k <= p_max_count;
         IF EXISTS (SELECT 1 FROM jsonb_array_elements_text(v_workers) AS w(name) WHERE length(w.name) > 255) THEN
             RAISE EXCEPTION 'Slots: WorkerName/slot is longer than 255 characters' USING ERRCODE = '22023';

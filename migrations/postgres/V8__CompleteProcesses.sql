@@ -16,45 +16,49 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_items    jsonb;
+    v_items    json;  -- not jsonb: numbers keep their text as written (1e2 is not an integer here)
     v_error    text;
     v_accepted bigint[];
     v_statuses varchar[];
 BEGIN
     BEGIN
-        v_items := p_completions::jsonb;
+        v_items := p_completions::json;
     EXCEPTION WHEN data_exception THEN
         RAISE EXCEPTION 'Completions is not valid JSON' USING ERRCODE = '22023';
     END;
-    IF v_items IS NULL OR jsonb_typeof(v_items) <> 'array' THEN
+    -- Valid JSON is an object or an array (what ISJSON accepts on SQL Server); a scalar is not.
+    IF json_typeof(v_items) NOT IN ('object', 'array') THEN
+        RAISE EXCEPTION 'Completions is not valid JSON' USING ERRCODE = '22023';
+    END IF;
+    IF v_items IS NULL OR json_typeof(v_items) = 'object' THEN
         RAISE EXCEPTION 'Completions must be a JSON array of completion objects' USING ERRCODE = '22023';
     END IF;
 
     -- The first bad element names itself (0-based, as in JSON paths): nothing is written.
     SELECT format('Completions[%s]%s', e.i - 1, v.problem) INTO v_error
-    FROM jsonb_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+    FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)
     CROSS JOIN LATERAL (SELECT CASE
-        WHEN jsonb_typeof(e.item) <> 'object'
+        WHEN json_typeof(e.item) <> 'object'
             THEN ' must be a JSON object'
-        WHEN jsonb_typeof(e.item -> 'processId') IS DISTINCT FROM 'number'
+        WHEN json_typeof(e.item -> 'processId') IS DISTINCT FROM 'number'
              OR (e.item ->> 'processId') !~ '^-?[0-9]{1,18}$'
             THEN '.processId is missing or not an integer'
-        WHEN jsonb_typeof(e.item -> 'workerName') IS DISTINCT FROM 'string' OR e.item ->> 'workerName' = ''
+        WHEN json_typeof(e.item -> 'workerName') IS DISTINCT FROM 'string' OR e.item ->> 'workerName' = ''
             THEN '.workerName is missing or empty'
         WHEN e.item ->> 'status' IS NULL OR e.item ->> 'status' NOT IN ('Completed', 'Failed', 'Cancelled')
             THEN '.status must be one of Completed, Failed, Cancelled'
-        WHEN jsonb_typeof(e.item -> 'attempt') NOT IN ('number', 'null')
+        WHEN json_typeof(e.item -> 'attempt') NOT IN ('number', 'null')
              OR (e.item ->> 'attempt') !~ '^-?[0-9]{1,9}$'
             THEN '.attempt must be an integer'
-        WHEN jsonb_typeof(e.item -> 'exitCode') NOT IN ('number', 'null')
+        WHEN json_typeof(e.item -> 'exitCode') NOT IN ('number', 'null')
              OR (e.item ->> 'exitCode') !~ '^-?[0-9]{1,10}$'
              OR (e.item ->> 'exitCode')::numeric NOT BETWEEN -2147483648 AND 2147483647
             THEN '.exitCode must be a 32-bit integer'
-        WHEN jsonb_typeof(e.item -> 'message') NOT IN ('string', 'null')
+        WHEN json_typeof(e.item -> 'message') NOT IN ('string', 'null')
             THEN '.message must be a string'
-        WHEN jsonb_typeof(e.item -> 'stdout') NOT IN ('string', 'null')
+        WHEN json_typeof(e.item -> 'stdout') NOT IN ('string', 'null')
             THEN '.stdout must be a string'
-        WHEN jsonb_typeof(e.item -> 'stderr') NOT IN ('string', 'null')
+        WHEN json_typeof(e.item -> 'stderr') NOT IN ('string', 'null')
             THEN '.stderr must be a string'
         END AS problem) AS v
     WHERE v.problem IS NOT NULL
@@ -65,7 +69,7 @@ BEGIN
         SELECT format('Completions[%s].processId %s appears more than once', d.i - 1, d.id) INTO v_error
         FROM (SELECT e.i, (e.item ->> 'processId')::bigint AS id,
                      row_number() OVER (PARTITION BY (e.item ->> 'processId')::bigint ORDER BY e.i) AS n
-              FROM jsonb_array_elements(v_items) WITH ORDINALITY AS e(item, i)) AS d
+              FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)) AS d
         WHERE d.n > 1
         ORDER BY d.i
         LIMIT 1;
@@ -87,7 +91,7 @@ BEGIN
                NULLIF(e.item ->> 'message', '') AS Message,
                NULLIF(e.item ->> 'stdout', '') AS Stdout,
                NULLIF(e.item ->> 'stderr', '') AS Stderr
-        FROM jsonb_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+        FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)
     ),
     target AS (
         SELECT f.ProcessID, r.Status, r.ExitCode, r.Message, r.Stdout, r.Stderr,
@@ -155,7 +159,7 @@ BEGIN
                (e.item ->> 'processId')::bigint AS ProcessID,
                e.item ->> 'workerName' AS WorkerName,
                (e.item ->> 'attempt')::integer AS Attempt
-        FROM jsonb_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+        FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)
     ),
     accepted AS (
         SELECT a.ProcessID, a.Status
@@ -168,7 +172,7 @@ BEGIN
                     WHEN f.WorkerAssigned IS DISTINCT FROM r.WorkerName
                         THEN format('Completion refused: process is assigned to %s, not %s',
                                     COALESCE(f.WorkerAssigned, 'nobody'), r.WorkerName)
-                    WHEN r.Attempt IS DISTINCT FROM f.Attempt
+                    WHEN r.Attempt <> f.Attempt
                         THEN format('Completion refused: attempt %s from %s is not the current attempt %s',
                                     r.Attempt, r.WorkerName, f.Attempt)
                     ELSE format('Completion refused: process changed concurrently (completion from %s)', r.WorkerName)

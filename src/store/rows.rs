@@ -213,9 +213,11 @@ pub(super) fn log_row(row: &impl ResultRow) -> StoreResult<LogRow> {
     })
 }
 
-/// The columns [`task_row`] reads, for `SELECT ... FROM stage.Task`.
+/// The columns [`task_row`] reads, for `SELECT ... FROM stage.Task`. Not Definition:
+/// the columns are the truth (see `catalog`), and with many tasks the JSON copies would
+/// dominate what a reload reads and holds.
 pub(super) const TASK_COLUMNS: &str = "TaskID, TaskName, Command, WorkingDirectory, OverlapPolicy, TimeoutMinutes, \
-     MaxAttempts, RetryDelaySeconds, Executor, Enabled, Description, Arguments, TimeZone, RunIfMissed, Definition, \
+     MaxAttempts, RetryDelaySeconds, Executor, Enabled, Description, Arguments, TimeZone, RunIfMissed, \
      CreatedAt, UpdatedAt";
 
 pub(super) fn task_row(row: &impl ResultRow) -> StoreResult<TaskRow> {
@@ -235,10 +237,10 @@ pub(super) fn task_row(row: &impl ResultRow) -> StoreResult<TaskRow> {
             arguments: row.text(11)?,
             time_zone: row.text(12)?,
             run_if_missed: row.bool_req(13)?,
-            definition: row.text(14)?,
+            definition: None,
         },
-        created_at: row.instant_req(15)?,
-        updated_at: row.instant_req(16)?,
+        created_at: row.instant_req(14)?,
+        updated_at: row.instant_req(15)?,
     })
 }
 
