@@ -52,7 +52,11 @@ import json
 import sys
 
 is_migration = sys.argv[1] == "1"
-tree = json.load(sys.stdin)[0]["segments"]
+parsed = json.load(sys.stdin)
+if not parsed or not parsed[0].get("segments"):
+    print("not parsed (sqlfluff skipped the file)")
+    sys.exit(1)
+tree = parsed[0]["segments"]
 
 def items(node):
     """Every (segment type, value) pair in the tree, depth first."""
@@ -81,8 +85,9 @@ statements = [
 summary = statements[0] if len(statements) == 1 else f"{len(statements)} statements"
 
 if is_migration:
+    # sqlfluff 4.5 calls a trigger's node create_trigger, without the _statement of the others.
     alone = {"create_procedure_statement", "create_view_statement", "create_function_statement",
-             "create_trigger_statement", "create_schema_statement"}
+             "create_trigger", "create_schema_statement"}
     if any(key == "go_statement" for key, _ in items(tree)) or len(batches) > 1:
         print("GO in a migration: refinery sends the file as one batch")
         sys.exit(1)
@@ -97,6 +102,14 @@ PY
 
 ensure_sqlfluff
 
+# sqlfluff skips files over 20,000 bytes by default (large_file_skip_byte_limit) and then
+# prints an empty tree: the limit is lifted here, and local config files are ignored so that
+# every machine parses alike. Its messages go to a file of their own, away from the JSON.
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+printf '[sqlfluff]\nlarge_file_skip_byte_limit = 0\n' >"$WORK/config"
+SQLFLUFF=("$VENV/bin/sqlfluff" parse --dialect tsql --templater raw --ignore-local-config --config "$WORK/config")
+
 mapfile -t files < <(find migrations/mssql sql/mssql -type f -name '*.sql' | sort -V)
 if [ "${#files[@]}" -eq 0 ]; then
   echo "parse-tsql: no .sql files under migrations/mssql or sql/mssql" >&2
@@ -108,11 +121,11 @@ for file in "${files[@]}"; do
   is_migration=0
   case "$file" in migrations/*) is_migration=1 ;; esac
   status=0
-  tree=$("$VENV/bin/sqlfluff" parse --dialect tsql --templater raw --format json "$file" 2>&1) || status=$?
+  tree=$("${SQLFLUFF[@]}" --format json "$file" 2>"$WORK/stderr") || status=$?
   # Belt and braces: the exit code, a grep of the output, and the tree walk must all agree.
   if [ "$status" -ne 0 ] || grep -q '"unparsable"' <<<"$tree"; then
     echo "FAILED  $file  (sqlfluff exit $status, unparsable section)"
-    "$VENV/bin/sqlfluff" parse --dialect tsql --templater raw "$file" 2>&1 |
+    "${SQLFLUFF[@]}" "$file" 2>&1 |
       sed -n '/==== parsing violations ====/,$p' | sed 's/^/        /' || true
     failed=$((failed + 1))
   elif summary=$("$VENV/bin/python" -c "$CHECK_TREE" "$is_migration" <<<"$tree"); then

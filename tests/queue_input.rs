@@ -6,7 +6,7 @@
 mod common;
 
 use common::{assert_invalid_argument, Must, TestDb};
-use stagehand::store::{ClaimRequest, TaskRecord};
+use stagehand::store::{ClaimRequest, LogLevel, ProcessStatus, TaskRecord};
 
 /// Rows in the tables a refused call must not touch.
 async fn footprint(db: &TestDb) -> [i64; 3] {
@@ -315,4 +315,240 @@ async fn bad_task_definitions_are_refused(db: &TestDb) {
         assert_invalid_argument(db, db.save_task(&task).await, argument, &call);
     }
     assert_eq!(db.count("stage.Task").await, 0, "{db}: no task written");
+}
+
+/// Names and messages made only of blanks: space, tab, CR and LF, on both engines.
+const BLANKS: [&str; 4] = ["\t", " \t ", "\r\n", "\n \t\r"];
+
+conformance!(names_of_only_blanks_are_refused);
+async fn names_of_only_blanks_are_refused(db: &TestDb) {
+    db.driver_task("blank_target", "parallel").await;
+    let id = db.register_new("blank_target").await;
+    assert_eq!(db.claim_as("w", 1).await.len(), 1, "{db}: claimed");
+    let before = footprint(db).await;
+    for blank in BLANKS {
+        let shown = format!("{blank:?}");
+        assert_invalid_argument(
+            db,
+            db.register(blank, None, None).await,
+            "ProcessName",
+            &format!("RegisterProcess({shown})"),
+        );
+        let request = ClaimRequest {
+            worker_name: blank,
+            max_count: 1,
+            lease_seconds: 60,
+            slots: None,
+        };
+        assert_invalid_argument(
+            db,
+            db.claim(&request).await,
+            "WorkerName",
+            &format!("ClaimProcesses({shown})"),
+        );
+        assert_invalid_argument(
+            db,
+            db.heartbeat(blank, &[id], 60).await,
+            "WorkerName",
+            &format!("Heartbeat({shown})"),
+        );
+        assert_invalid_argument(
+            db,
+            db.release(blank, &[id], None).await,
+            "WorkerName",
+            &format!("ReleaseProcesses({shown})"),
+        );
+        assert_invalid_argument(
+            db,
+            db.worker_task(blank).await,
+            "WorkerName",
+            &format!("ProcessWorkerTask({shown})"),
+        );
+        let complete = db.call_sql(
+            "CompleteProcess",
+            &[&id.to_string(), &db.text(blank), &db.text("Completed")],
+        );
+        assert_invalid_argument(
+            db,
+            db.query_i64(&complete).await,
+            "WorkerName",
+            &format!("CompleteProcess({shown})"),
+        );
+        assert_invalid_argument(
+            db,
+            db.log_message(Some(id), blank, LogLevel::Info, None).await,
+            "Message",
+            &format!("LogMessage({shown})"),
+        );
+        assert_invalid_argument(
+            db,
+            db.save_task(&TaskRecord::new(blank, "true")).await,
+            "TaskName",
+            &format!("SaveTask({shown})"),
+        );
+        assert_invalid_argument(
+            db,
+            db.save_task(&TaskRecord::new("blank_command", blank)).await,
+            "Command",
+            &format!("SaveTask(command {shown})"),
+        );
+        assert_invalid_argument(
+            db,
+            db.delete_task(blank).await,
+            "TaskName",
+            &format!("DeleteTask({shown})"),
+        );
+    }
+    assert_eq!(footprint(db).await, before, "{db}: nothing written");
+    assert_eq!(
+        db.row(id).await.status,
+        ProcessStatus::InProgress,
+        "{db}: still running"
+    );
+}
+
+conformance!(codes_are_exact_case_without_trailing_blanks);
+async fn codes_are_exact_case_without_trailing_blanks(db: &TestDb) {
+    db.driver_task("coded", "parallel").await;
+    let id = db.register_new("coded").await;
+    assert_eq!(db.claim_as("w", 1).await.len(), 1, "{db}: claimed");
+    let before = footprint(db).await;
+    for policy in ["Skip", "SKIP", "skip ", " skip", "killprevious"] {
+        let task = TaskRecord {
+            overlap_policy: policy.into(),
+            ..TaskRecord::new("coded_2", "true")
+        };
+        let call = format!("SaveTask(overlapPolicy {policy:?})");
+        assert_invalid_argument(db, db.save_task(&task).await, "OverlapPolicy", &call);
+    }
+    for executor in ["Driver", "driver ", "EXTERNAL"] {
+        let task = TaskRecord {
+            executor: executor.into(),
+            ..TaskRecord::new("coded_2", "true")
+        };
+        let call = format!("SaveTask(executor {executor:?})");
+        assert_invalid_argument(db, db.save_task(&task).await, "Executor", &call);
+    }
+    for status in ["completed", "Completed ", "FAILED"] {
+        let single = db.call_sql(
+            "CompleteProcess",
+            &[&id.to_string(), &db.text("w"), &db.text(status)],
+        );
+        let call = format!("CompleteProcess(status {status:?})");
+        assert_invalid_argument(db, db.query_i64(&single).await, "Status", &call);
+        let json = format!(r#"[{{"processId": {id}, "workerName": "w", "status": "{status}"}}]"#);
+        let batch = db.call_sql("CompleteProcesses", &[&db.text(&json)]);
+        let call = format!("CompleteProcesses(status {status:?})");
+        assert_invalid_argument(
+            db,
+            db.query_i64(&batch).await,
+            "Completions[0].status",
+            &call,
+        );
+    }
+    for level in ["info", "Info ", "WARNING"] {
+        let sql = db.call_sql(
+            "LogMessage",
+            &[&id.to_string(), &db.text("hello"), &db.text(level)],
+        );
+        let call = format!("LogMessage(level {level:?})");
+        assert_invalid_argument(db, db.query_i64(&sql).await, "LogLevel", &call);
+    }
+    assert_eq!(footprint(db).await, before, "{db}: nothing written");
+}
+
+conformance!(json_scalars_are_not_valid_json);
+async fn json_scalars_are_not_valid_json(db: &TestDb) {
+    let before = footprint(db).await;
+    // Valid JSON is an object or an array, as ISJSON has it on SQL Server.
+    for scalar in ["5", "\"text\"", "true", "null"] {
+        assert_invalid_argument(
+            db,
+            db.register("scalar", Some(scalar), None).await,
+            "Parameters is not valid JSON",
+            &format!("RegisterProcess(parameters {scalar})"),
+        );
+        let task = TaskRecord {
+            definition: Some(scalar.into()),
+            ..TaskRecord::new("scalar", "true")
+        };
+        assert_invalid_argument(
+            db,
+            db.save_task(&task).await,
+            "Definition is not valid JSON",
+            &format!("SaveTask(definition {scalar})"),
+        );
+        let sql = db.call_sql("CompleteProcesses", &[&db.text(scalar)]);
+        assert_invalid_argument(
+            db,
+            db.query_i64(&sql).await,
+            "Completions is not valid JSON",
+            &format!("CompleteProcesses({scalar})"),
+        );
+    }
+    for (argument, message) in [
+        ("NULL", "Completions must be a JSON array"),
+        ("'{}'", "Completions must be a JSON array"),
+    ] {
+        let sql = db.call_sql("CompleteProcesses", &[argument]);
+        assert_invalid_argument(
+            db,
+            db.query_i64(&sql).await,
+            message,
+            &format!("CompleteProcesses({argument})"),
+        );
+    }
+    assert_eq!(footprint(db).await, before, "{db}: nothing written");
+}
+
+conformance!(integers_must_be_written_as_integers);
+async fn integers_must_be_written_as_integers(db: &TestDb) {
+    db.driver_task("counted", "parallel").await;
+    let id = db.register_new("counted").await;
+    assert_eq!(db.claim_as("w", 1).await.len(), 1, "{db}: claimed");
+    let before = footprint(db).await;
+    // An exponent or a fraction is a JSON number but not an integer as written.
+    for number in ["1e2", "1.0", "1E0", "\"5\""] {
+        for procedure in ["Heartbeat", "ReleaseProcesses"] {
+            let sql = db.call_sql(
+                procedure,
+                &[&db.text("w"), &db.text(&format!("[{id}, {number}]"))],
+            );
+            assert_invalid_argument(
+                db,
+                db.query_i64(&sql).await,
+                "ProcessIDs",
+                &format!("{procedure}([{id}, {number}])"),
+            );
+        }
+        for (key, json) in [
+            (
+                "processId",
+                format!(r#"[{{"processId": {number}, "workerName": "w", "status": "Completed"}}]"#),
+            ),
+            (
+                "attempt",
+                format!(
+                    r#"[{{"processId": {id}, "workerName": "w", "status": "Completed", "attempt": {number}}}]"#
+                ),
+            ),
+            (
+                "exitCode",
+                format!(
+                    r#"[{{"processId": {id}, "workerName": "w", "status": "Completed", "exitCode": {number}}}]"#
+                ),
+            ),
+        ] {
+            let sql = db.call_sql("CompleteProcesses", &[&db.text(&json)]);
+            assert_invalid_argument(
+                db,
+                db.query_i64(&sql).await,
+                &format!("Completions[0].{key}"),
+                &format!("CompleteProcesses({json})"),
+            );
+        }
+    }
+    assert_eq!(footprint(db).await, before, "{db}: nothing written");
+    let beat = db.heartbeat("w", &[id], 60).await.must(db, "Heartbeat");
+    assert!(beat[0].held, "{db}: still held: {beat:?}");
 }

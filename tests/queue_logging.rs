@@ -142,3 +142,35 @@ async fn long_messages_are_cut_to_500_and_kept_whole_in_detail(db: &TestDb) {
         "{db}: 500 fits whole"
     );
 }
+
+conformance!(release_logs_the_message_as_given_or_the_default);
+async fn release_logs_the_message_as_given_or_the_default(db: &TestDb) {
+    db.driver_task("released", "parallel").await;
+    let given = "  stopping: deploy\t";
+    for message in [Some(given), Some(" \t\r\n"), None] {
+        let id = db.register_new("released").await;
+        assert_eq!(db.claim_as("w", 1).await.len(), 1, "{db}: claimed");
+        let released = db
+            .release("w", &[id], message)
+            .await
+            .must(db, "ReleaseProcesses");
+        assert_eq!(released, [id], "{db}: released");
+        let last = db
+            .logs(id)
+            .await
+            .pop()
+            .unwrap_or_else(|| panic!("{db}: no log row for {id}"));
+        let expected = if message == Some(given) {
+            given
+        } else {
+            "Released by driver shutdown"
+        };
+        assert_eq!(
+            (last.message.as_str(), last.log_level.as_str()),
+            (expected, "Warning"),
+            "{db}: ReleaseProcesses({message:?})"
+        );
+        // Finished, so that the next round claims its own run.
+        db.exec(&db.seed_completion_sql(id)).await;
+    }
+}

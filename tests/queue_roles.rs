@@ -4,9 +4,11 @@
 #[macro_use]
 mod common;
 
+use chrono::{TimeZone, Utc};
 use common::{assert_permission_denied, Must, TestDb};
 use stagehand::store::{
-    ClaimRequest, Completion, FinalStatus, LogLevel, ProcessStatus, TaskRecord,
+    ClaimRequest, Completion, FinalStatus, FireMode, LogLevel, ProcessStatus, TaskRecord, TaskSave,
+    TriggerSave,
 };
 
 fn claim_one(worker: &str) -> ClaimRequest<'_> {
@@ -232,7 +234,8 @@ async fn admin_manages_tasks_and_upkeep(db: &TestDb) {
             .await
             .must(db, "TableSpace as admin")
             .len(),
-        5
+        7,
+        "{db}: every stage table"
     );
     assert!(
         admin
@@ -247,4 +250,68 @@ async fn admin_manages_tasks_and_upkeep(db: &TestDb) {
         ProcessStatus::Cancelled,
         "{db}: a deleted task's pending run is cancelled"
     );
+}
+
+conformance!(worker_runs_the_trigger_clock);
+async fn worker_runs_the_trigger_clock(db: &TestDb) {
+    let daily = TriggerSave {
+        trigger_index: 0,
+        recurrence: "daily".into(),
+        enabled: true,
+        definition: r#"{"at":"06:00"}"#.into(),
+        next_fire_at: None,
+    };
+    let saved = db
+        .save_tasks(&[TaskSave {
+            task: TaskRecord::new("clocked", "true"),
+            triggers: vec![daily],
+        }])
+        .await
+        .must(db, "SaveTasks");
+    let triggers = db.triggers().await.must(db, "read triggers");
+    let trigger_id = triggers[0].trigger_id;
+    let occurrence = Utc
+        .with_ymd_and_hms(2030, 1, 1, 6, 0, 0)
+        .single()
+        .expect("a valid test instant");
+    let next = occurrence + chrono::Duration::days(1);
+
+    // The driver's clock connects as stage_worker: it records NextFireAt and fires.
+    let worker = db.connect_as("stage_worker").await;
+    worker
+        .update_next_fire(&[(trigger_id, Some(occurrence))])
+        .await
+        .must(db, "UpdateNextFire as worker");
+    let fired = worker
+        .fire_trigger(trigger_id, occurrence, Some(next), FireMode::Run, 0)
+        .await
+        .must(db, "FireTrigger as worker");
+    assert!(
+        fired.fired && fired.registered == Some(true),
+        "{db}: {fired:?}"
+    );
+    let triggers = worker.triggers().await.must(db, "read triggers as worker");
+    assert_eq!(
+        (triggers[0].task_id, triggers[0].next_fire_at),
+        (saved[0].task_id, Some(next)),
+        "{db}: the worker reads the triggers it fired"
+    );
+
+    for role in ["stage_reader", "stage_submitter"] {
+        let other = db.connect_as(role).await;
+        assert_permission_denied(
+            db,
+            other.update_next_fire(&[(trigger_id, None)]).await,
+            role,
+            "UpdateNextFire",
+        );
+        assert_permission_denied(
+            db,
+            other
+                .fire_trigger(trigger_id, next, None, FireMode::Run, 0)
+                .await,
+            role,
+            "FireTrigger",
+        );
+    }
 }

@@ -259,3 +259,73 @@ async fn interrupted_rotation_resumes_without_loss_or_duplicates(db: &TestDb) {
         "{db}: the young processes' logs stay"
     );
 }
+
+conformance!(oldest_end_time_moves_first);
+async fn oldest_end_time_moves_first(db: &TestDb) {
+    // Registered in one order, finished in the other: the older EndTime moves first, and
+    // between equal EndTimes the lower ProcessID.
+    let later = finished(db, "finished_later", &around_cutoff(db, -2)).await;
+    let tied = finished(db, "finished_tied", &around_cutoff(db, -2)).await;
+    let earlier = finished(db, "finished_earlier", &around_cutoff(db, -5)).await;
+    let orphan_later = log_at(db, None, "orphan later", &around_cutoff(db, -2)).await;
+    let orphan_earlier = log_at(db, None, "orphan earlier", &around_cutoff(db, -5)).await;
+
+    let mut moved = Vec::new();
+    for _ in 0..3 {
+        let report = db
+            .rotate(RETENTION_MONTHS as i32, 1, Some(1))
+            .await
+            .must(db, "RotateHistory");
+        assert_eq!(
+            report.processes_moved, 1,
+            "{db}: one process a batch: {report:?}"
+        );
+        let gone: Vec<i64> = [later, tied, earlier]
+            .into_iter()
+            .filter(|id| !moved.contains(id))
+            .collect();
+        for id in gone {
+            if db.process(id).await.must(db, "read").is_none() {
+                moved.push(id);
+            }
+        }
+    }
+    assert_eq!(
+        moved,
+        [earlier, later, tied],
+        "{db}: by EndTime, then ProcessID"
+    );
+
+    let report = db
+        .rotate(RETENTION_MONTHS as i32, 1, Some(1))
+        .await
+        .must(db, "RotateHistory");
+    assert_eq!(
+        (report.processes_moved, report.logs_moved),
+        (0, 1),
+        "{db}: then one orphan log row: {report:?}"
+    );
+    let history = |log_id: i64| format!("stage.ProcessLog_History WHERE LogID = {log_id}");
+    assert_eq!(
+        (
+            db.count(&history(orphan_earlier)).await,
+            db.count(&history(orphan_later)).await
+        ),
+        (1, 0),
+        "{db}: the older orphan log row first"
+    );
+}
+
+conformance!(a_retention_beyond_the_calendar_moves_nothing);
+async fn a_retention_beyond_the_calendar_moves_nothing(db: &TestDb) {
+    finished(db, "ancient", &db.ago(100, Unit::Month)).await;
+    let report = db
+        .rotate(i32::MAX, 1000, None)
+        .await
+        .must(db, "RotateHistory");
+    assert_eq!(
+        (report.processes_moved, report.logs_moved, report.done),
+        (0, 0, true),
+        "{db}: nothing is that old: {report:?}"
+    );
+}

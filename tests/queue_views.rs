@@ -5,7 +5,9 @@
 mod common;
 
 use common::{Must, TestDb, Unit};
-use stagehand::store::{Completion, FinalStatus, LogLevel, StatusCount, TaskRecord};
+use stagehand::store::{
+    Completion, FinalStatus, LogLevel, StatusCount, TaskRecord, TaskSave, TriggerSave,
+};
 
 conformance!(status_summary_counts_each_status);
 async fn status_summary_counts_each_status(db: &TestDb) {
@@ -152,8 +154,8 @@ async fn overdue_processes_run_longer_than_their_timeout(db: &TestDb) {
     );
 }
 
-conformance!(table_space_lists_the_five_stage_tables);
-async fn table_space_lists_the_five_stage_tables(db: &TestDb) {
+conformance!(table_space_lists_every_stage_table_by_name);
+async fn table_space_lists_every_stage_table_by_name(db: &TestDb) {
     // A row in every table, so every engine reports allocated space for each.
     db.driver_task("sized", "parallel").await;
     let id = db.register_new("sized").await;
@@ -168,23 +170,34 @@ async fn table_space_lists_the_five_stage_tables(db: &TestDb) {
     let moved = db.rotate(6, 1000, None).await.must(db, "RotateHistory");
     assert_eq!(moved.processes_moved, 1, "{db}: {moved:?}");
     db.register_new("sized").await;
+    let trigger = TriggerSave {
+        trigger_index: 0,
+        recurrence: "daily".into(),
+        enabled: true,
+        definition: r#"{"at":"06:00"}"#.into(),
+        next_fire_at: None,
+    };
+    db.save_tasks(&[TaskSave {
+        task: TaskRecord::new("sized", "true"),
+        triggers: vec![trigger],
+    }])
+    .await
+    .must(db, "SaveTasks");
 
     let space = db.table_space().await.must(db, "TableSpace");
-    let mut names: Vec<String> = space
-        .iter()
-        .map(|t| t.table_name.trim_start_matches("stage.").to_lowercase())
-        .collect();
-    names.sort();
+    let names: Vec<&str> = space.iter().map(|t| t.table_name.as_str()).collect();
     assert_eq!(
         names,
         [
-            "filecontrol",
-            "filecontrol_history",
-            "processlog",
-            "processlog_history",
-            "task"
+            "FileControl",
+            "FileControl_History",
+            "ProcessLog",
+            "ProcessLog_History",
+            "ScheduleVersion",
+            "Task",
+            "TaskTrigger"
         ],
-        "{db}: one row per stage table: {space:?}"
+        "{db}: one row per table in schema stage, by name: {space:?}"
     );
     assert!(
         space.iter().all(|t| t.total_bytes > 0 && t.row_count >= 0),

@@ -26,7 +26,7 @@ BEGIN
         -- order in which FireTrigger takes them (its trigger row, then the task it reads in
         -- RegisterProcessCore), so the two cannot deadlock when READ_COMMITTED_SNAPSHOT is off.
         SELECT @Triggers = COUNT(*)
-        FROM stage.TaskTrigger AS g WITH (UPDLOCK, ROWLOCK)
+        FROM stage.TaskTrigger AS g WITH (UPDLOCK, ROWLOCK, FORCESEEK)  -- IX_TaskTrigger_Task: its rows only
         INNER JOIN stage.Task AS t
                 ON t.TaskID = g.TaskID
         WHERE t.TaskName = @TaskName;

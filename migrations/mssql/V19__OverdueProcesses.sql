@@ -7,8 +7,9 @@ SELECT fc.ProcessID,
        fc.ProcessName,
        fc.WorkerAssigned,
        fc.StartTime,
-       -- whole minutes elapsed (DATEDIFF(MINUTE) would count minute boundaries instead)
-       DATEDIFF_BIG(MILLISECOND, fc.StartTime, SYSUTCDATETIME()) / 60000 AS RunningMinutes,
+       -- whole minutes elapsed (DATEDIFF(MINUTE) would count minute boundaries instead), int
+       -- as on PostgreSQL
+       CAST(DATEDIFF_BIG(MILLISECOND, fc.StartTime, SYSUTCDATETIME()) / 60000 AS int) AS RunningMinutes,
        ISNULL(t.TimeoutMinutes, 60) AS TimeoutMinutes
 FROM stage.FileControl AS fc
 LEFT JOIN stage.Task AS t

@@ -1,8 +1,9 @@
 -- stagehand: stage.SaveTasks, creates or updates several tasks with their triggers in one
--- transaction (stagehand task import, task add/update). Everything is checked first; an error
--- names the element (Tasks[2].overlapPolicy ...) and writes nothing. stage.SaveTask writes
--- each task; triggers are reconciled by TriggerIndex, and an unchanged Definition keeps its
--- row and what the clock recorded on it (LastFiredFor, CreatedAt).
+-- transaction (stagehand task import, task add/update). An error names the element
+-- (Tasks[2].overlapPolicy ...) and writes nothing. Each task goes through stage.SaveTaskCore
+-- (V30), so SaveTask's rules check it; triggers are reconciled by TriggerIndex, and an
+-- unchanged Definition keeps its row and what the clock recorded on it (LastFiredFor,
+-- CreatedAt). (Run before V30, SQL Server warns that the core does not exist yet.)
 CREATE OR ALTER PROCEDURE stage.SaveTasks
     @Tasks nvarchar(max)  -- JSON array of {taskName, command, ..., triggers: [{triggerIndex, ...}]}
 AS
@@ -15,6 +16,7 @@ BEGIN
         -- promise to stop at the first true OR term.
         IF @Tasks IS NULL
             THROW 50091, N'Tasks must be a JSON array of task objects', 1;
+        -- ISJSON: an object or an array (a bare scalar is not valid JSON here, nor on PostgreSQL).
         IF ISJSON(@Tasks) = 0
             THROW 50090, N'Tasks is not valid JSON', 1;
         -- Wrapped in [...], the value's own JSON type shows (4 = array).
@@ -63,7 +65,6 @@ BEGIN
             NextFireAt   datetime2(3)  NULL,
             PRIMARY KEY (TaskOrdinal, Ordinal)
         );
-        DECLARE @Saved TABLE (TaskID int NOT NULL, Created bit NOT NULL);
 
         -- Elements that are not objects give all-NULL rows (and fail the type check).
         INSERT @Task (Ordinal, JsonType, Item, TaskName, Command, WorkingDirectory, OverlapPolicy,
@@ -102,7 +103,7 @@ BEGIN
                c.[Definition],
                (SELECT d.[type]
                 FROM OPENJSON(CASE WHEN ISJSON(c.[Definition]) = 1 THEN N'[' + c.[Definition] + N']' END) AS d),
-               c.NextFireAt, CONVERT(datetime2(3), SWITCHOFFSET(TRY_CONVERT(datetimeoffset(7), c.NextFireAt), 0))
+               c.NextFireAt, n.NextFireAt
         FROM @Task AS t
         CROSS APPLY OPENJSON(t.Item) AS a
         CROSS APPLY OPENJSON(CASE WHEN a.[key] = N'triggers' COLLATE Latin1_General_BIN2 AND a.[type] = 4
@@ -112,7 +113,28 @@ BEGIN
                   Recurrence   nvarchar(max) '$.recurrence',
                   Enabled      nvarchar(max) '$.enabled',
                   [Definition] nvarchar(max) '$.definition',
-                  NextFireAt   nvarchar(max) '$.nextFireAt') AS c;
+                  NextFireAt   nvarchar(max) '$.nextFireAt') AS c
+        -- nextFireAt: YYYY-MM-DDThh:mm:ss[.digits](Z|+hh:mm|-hh:mm), T and Z upper case, as the
+        -- PostgreSQL twin's pattern; the value NULL when the text is not one. The fraction is
+        -- cut to the 7 digits datetimeoffset takes; the conversion checks the ranges.
+        CROSS APPLY (SELECT CASE WHEN RIGHT(c.NextFireAt, 1) COLLATE Latin1_General_BIN2 = N'Z' THEN 1
+                                 WHEN RIGHT(c.NextFireAt, 6) COLLATE Latin1_General_BIN2
+                                      LIKE N'[+-][0-9][0-9]:[0-9][0-9]' THEN 6
+                            END AS ZoneLength) AS z
+        CROSS APPLY (SELECT CASE WHEN DATALENGTH(c.NextFireAt) / 2 >= 19 + z.ZoneLength
+                                 THEN SUBSTRING(c.NextFireAt, 20, DATALENGTH(c.NextFireAt) / 2 - 19 - z.ZoneLength)
+                            END AS Fraction) AS f
+        CROSS APPLY (SELECT CASE WHEN LEFT(c.NextFireAt, 19) COLLATE Latin1_General_BIN2
+                                      LIKE N'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]'
+                                  -- + '0': LIKE would ignore trailing blanks in the fraction
+                                  AND (   DATALENGTH(f.Fraction) = 0
+                                       OR (    LEFT(f.Fraction, 1) = N'.'
+                                           AND DATALENGTH(f.Fraction) > 2
+                                           AND (SUBSTRING(f.Fraction, 2, 4000) + N'0') COLLATE Latin1_General_BIN2
+                                               NOT LIKE N'%[^0-9]%'))
+                                 THEN TRY_CONVERT(datetime2(3), SWITCHOFFSET(TRY_CONVERT(datetimeoffset(7),
+                                          LEFT(c.NextFireAt, 19) + LEFT(f.Fraction, 8) + RIGHT(c.NextFireAt, z.ZoneLength)), 0))
+                            END AS NextFireAt) AS n;
 
         -- 1. JSON types of the elements and their keys, a task's own before its triggers'.
         SELECT TOP (1) @Problem = CONCAT(e.Subject, CASE WHEN e.JsonType <> 5 THEN N' must be a JSON object'
@@ -151,22 +173,21 @@ BEGIN
             THROW 50092, @Problem, 1;
 
         -- 2. What the triggers hold, one trigger per index (two would make the result depend
-        -- on order). nextFireAt must carry Z or an offset, as RFC 3339 wants.
+        -- on order). nextFireAt must carry Z or an offset, as RFC 3339 wants (parsed above).
         SELECT TOP (1) @Problem = CONCAT(N'Tasks[', p.TaskOrdinal, N'].triggers[', p.Ordinal, N'].', p.Problem)
         FROM (SELECT g.TaskOrdinal,
                      g.Ordinal,
                      CASE WHEN g.TriggerIndex IS NULL OR g.TriggerIndex < 0
                               THEN N'triggerIndex must be an integer of 0 or more'
+                          -- exact case (BIN2); = ignores trailing blanks, DATALENGTH does not
                           WHEN g.Recurrence IS NULL
                             OR g.Recurrence COLLATE Latin1_General_BIN2
                                NOT IN (N'once', N'minutely', N'daily', N'weekly', N'monthly', N'cron')
+                            OR DATALENGTH(g.Recurrence) <> DATALENGTH(RTRIM(g.Recurrence))
                               THEN N'recurrence must be one of once, minutely, daily, weekly, monthly, cron'
                           WHEN g.DefinedAs IS NULL OR g.DefinedAs <> 5
                               THEN N'definition must be a string holding a JSON object'
-                          WHEN g.NextFireText IS NOT NULL
-                           AND (g.NextFireAt IS NULL
-                                OR g.NextFireText NOT LIKE N'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]%'
-                                OR (g.NextFireText NOT LIKE N'%Z' AND g.NextFireText NOT LIKE N'%[+-][0-9][0-9]:[0-9][0-9]'))
+                          WHEN g.NextFireText IS NOT NULL AND g.NextFireAt IS NULL
                               THEN N'nextFireAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z'
                           WHEN EXISTS (SELECT 1 FROM @Trigger AS earlier
                                        WHERE earlier.TaskOrdinal = g.TaskOrdinal AND earlier.TriggerIndex = g.TriggerIndex
@@ -185,60 +206,27 @@ BEGIN
         IF @Problem IS NOT NULL
             THROW 50092, @Problem, 1;
 
-        -- 4. stage.SaveTask's rules and error numbers, for every element before the first is
-        -- written, naming the element: SaveTask's own checks can do neither (and inside
-        -- INSERT ... EXEC its ROLLBACK would replace its message). Keep the two in step.
-        -- Enabled and RunIfMissed are never NULL here: absent or null takes the default.
-        SELECT TOP (1) @Number = r.Number, @Problem = CONCAT(N'Tasks[', t.Ordinal, N'].', r.Problem)
-        FROM @Task AS t
-        CROSS APPLY (
-            SELECT 50070, N'taskName must not be NULL or empty' WHERE t.TaskName IS NULL OR LTRIM(RTRIM(t.TaskName)) = N''
-            UNION ALL SELECT 50071, N'taskName is longer than 255 characters' WHERE DATALENGTH(t.TaskName) / 2 > 255
-            UNION ALL SELECT 50072, N'command must not be NULL or empty' WHERE t.Command IS NULL OR LTRIM(RTRIM(t.Command)) = N''
-            UNION ALL SELECT 50073, N'command is longer than 4000 characters' WHERE DATALENGTH(t.Command) / 2 > 4000
-            UNION ALL SELECT 50074, N'workingDirectory is longer than 1000 characters' WHERE DATALENGTH(t.WorkingDirectory) / 2 > 1000
-            UNION ALL SELECT 50075, N'overlapPolicy must be one of skip, parallel, queue, killPrevious'
-                      WHERE t.OverlapPolicy COLLATE Latin1_General_BIN2 NOT IN (N'skip', N'parallel', N'queue', N'killPrevious')
-            UNION ALL SELECT 50076, N'timeoutMinutes must be NULL or greater than 0' WHERE t.TimeoutMinutes < 1
-            UNION ALL SELECT 50077, N'maxAttempts must be between 1 and 100' WHERE t.MaxAttempts < 1 OR t.MaxAttempts > 100
-            UNION ALL SELECT 50078, N'retryDelaySeconds must be 0 or more' WHERE t.RetryDelaySeconds < 0
-            UNION ALL SELECT 50079, N'executor must be one of driver, external'
-                      WHERE t.Executor COLLATE Latin1_General_BIN2 NOT IN (N'driver', N'external')
-            UNION ALL SELECT 50081, N'description is longer than 1000 characters' WHERE DATALENGTH(t.Description) / 2 > 1000
-            -- OPENJSON only ever sees valid JSON (the CASE), whatever the evaluation order.
-            UNION ALL SELECT 50082, N'arguments must be a JSON array of strings'
-                      WHERE t.Arguments IS NOT NULL AND (ISJSON(t.Arguments) = 0
-                         OR (SELECT j.[type] FROM OPENJSON(CASE WHEN ISJSON(t.Arguments) = 1 THEN N'[' + t.Arguments + N']' END) AS j) <> 4
-                         OR EXISTS (SELECT 1 FROM OPENJSON(CASE WHEN ISJSON(t.Arguments) = 1 THEN t.Arguments END) AS a WHERE a.[type] <> 1))
-            UNION ALL SELECT 50083, N'timeZone is longer than 64 characters' WHERE DATALENGTH(t.TimeZone) / 2 > 64
-            UNION ALL SELECT 50085, N'definition is not valid JSON'
-                      WHERE t.[Definition] IS NOT NULL AND (ISJSON(N'[' + t.[Definition] + N']') = 0
-                         OR (SELECT COUNT(*) FROM OPENJSON(CASE WHEN ISJSON(N'[' + t.[Definition] + N']') = 1
-                                                                THEN N'[' + t.[Definition] + N']' END)) <> 1)
-        ) AS r (Number, Problem)
-        ORDER BY t.Ordinal, r.Number;
-        IF @Problem IS NOT NULL
-            THROW @Number, @Problem, 1;
-
-        DECLARE @Ordinal int = -1, @Locked int, @TaskName nvarchar(4000), @Command nvarchar(max),
-                @WorkingDirectory nvarchar(4000), @OverlapPolicy varchar(20), @TimeoutMinutes int,
-                @MaxAttempts int, @RetryDelaySeconds int, @Executor varchar(10), @Enabled bit,
-                @Description nvarchar(4000), @Arguments nvarchar(max), @TimeZone nvarchar(4000),
+        DECLARE @Ordinal int = -1, @Locked int, @TaskID int, @Created bit, @TaskName nvarchar(4000),
+                @Command nvarchar(max), @WorkingDirectory nvarchar(4000), @OverlapPolicy nvarchar(20),
+                @TimeoutMinutes int, @MaxAttempts int, @RetryDelaySeconds int, @Executor nvarchar(10),
+                @Enabled bit, @Description nvarchar(4000), @Arguments nvarchar(max), @TimeZone nvarchar(4000),
                 @RunIfMissed bit, @Definition nvarchar(max);
 
         BEGIN TRANSACTION;
 
-        -- Trigger rows first, then the task (SaveTask): the order in which FireTrigger takes
-        -- them (its trigger row, then the task through RegisterProcess), so the two cannot
-        -- deadlock when READ_COMMITTED_SNAPSHOT is off.
+        -- Trigger rows first, then the task (SaveTaskCore): the order in which FireTrigger takes
+        -- them (its trigger row, then the task through RegisterProcessCore), as DeleteTask does,
+        -- so they cannot deadlock when READ_COMMITTED_SNAPSHOT is off.
         SELECT @Locked = COUNT(*)
-        FROM stage.TaskTrigger AS g WITH (UPDLOCK)
+        FROM stage.TaskTrigger AS g WITH (UPDLOCK, ROWLOCK, FORCESEEK)  -- IX_TaskTrigger_Task
         INNER JOIN stage.Task AS tk
                 ON tk.TaskID = g.TaskID
         INNER JOIN @Task AS t
                 ON t.TaskName = tk.TaskName;
 
-        -- One element at a time. INSERT ... EXEC keeps SaveTask's row out of this result.
+        -- 4. The tasks, one at a time, through SaveTaskCore. Its problems name SaveTask's
+        -- parameter (OverlapPolicy ...); here they name the element's key (Tasks[2].overlapPolicy
+        -- ...), and the THROW undoes the elements saved before.
         WHILE 1 = 1
         BEGIN
             SELECT TOP (1) @Ordinal = t.Ordinal, @TaskName = t.TaskName, @Command = t.Command,
@@ -253,22 +241,24 @@ BEGIN
             IF @@ROWCOUNT = 0
                 BREAK;
 
-            DELETE @Saved;
-            -- Positional: the variables bear the parameters' names, in SaveTask's order.
-            INSERT @Saved (TaskID, Created)
-            EXEC stage.SaveTask @TaskName, @Command, @WorkingDirectory, @OverlapPolicy, @TimeoutMinutes,
-                                @MaxAttempts, @RetryDelaySeconds, @Executor, @Enabled, @Description,
-                                @Arguments, @TimeZone, @RunIfMissed, @Definition;
+            EXEC stage.SaveTaskCore @TaskName, @Command, @WorkingDirectory, @OverlapPolicy, @TimeoutMinutes,
+                                    @MaxAttempts, @RetryDelaySeconds, @Executor, @Enabled, @Description,
+                                    @Arguments, @TimeZone, @RunIfMissed, @Definition,
+                                    @TaskID OUTPUT, @Created OUTPUT, @Number OUTPUT, @Problem OUTPUT;
+            IF @Problem IS NOT NULL
+            BEGIN
+                SET @Problem = CONCAT(N'Tasks[', @Ordinal, N'].', LOWER(LEFT(@Problem, 1)), SUBSTRING(@Problem, 2, 2048));
+                THROW @Number, @Problem, 1;
+            END;
 
             -- The name as stored, too: an existing task keeps its spelling.
             UPDATE t
-            SET    TaskID   = s.TaskID,
-                   Created  = s.Created,
+            SET    TaskID   = @TaskID,
+                   Created  = @Created,
                    TaskName = tk.TaskName
             FROM @Task AS t
-            CROSS JOIN @Saved AS s
             INNER JOIN stage.Task AS tk
-                    ON tk.TaskID = s.TaskID
+                    ON tk.TaskID = @TaskID
             WHERE t.Ordinal = @Ordinal;
         END;
 
@@ -280,24 +270,26 @@ BEGIN
                 ON t.TaskID = g.TaskID
         WHERE NOT EXISTS (SELECT 1 FROM @Trigger AS n WHERE n.TaskOrdinal = t.Ordinal AND n.TriggerIndex = g.TriggerIndex);
 
+        -- Same Definition: equal as binary text, trailing blanks included (= ignores them).
         UPDATE g
-        SET    Recurrence   = RTRIM(n.Recurrence),
+        SET    Recurrence   = n.Recurrence,
                Enabled      = n.Enabled,
                NextFireAt   = n.NextFireAt,
                [Definition] = n.[Definition],
-               LastFiredFor = CASE WHEN g.[Definition] = n.[Definition] COLLATE Latin1_General_BIN2
-                                   THEN g.LastFiredFor END,
-               CreatedAt    = CASE WHEN g.[Definition] = n.[Definition] COLLATE Latin1_General_BIN2
-                                   THEN g.CreatedAt ELSE @Now END
+               LastFiredFor = CASE WHEN s.Same = 1 THEN g.LastFiredFor END,
+               CreatedAt    = CASE WHEN s.Same = 1 THEN g.CreatedAt ELSE @Now END
         FROM stage.TaskTrigger AS g
         INNER JOIN @Task AS t
                 ON t.TaskID = g.TaskID
         INNER JOIN @Trigger AS n
                 ON n.TaskOrdinal  = t.Ordinal
-               AND n.TriggerIndex = g.TriggerIndex;
+               AND n.TriggerIndex = g.TriggerIndex
+        CROSS APPLY (SELECT CASE WHEN g.[Definition] = n.[Definition] COLLATE Latin1_General_BIN2
+                                  AND DATALENGTH(g.[Definition]) = DATALENGTH(n.[Definition])
+                                 THEN 1 ELSE 0 END AS Same) AS s;
 
         INSERT stage.TaskTrigger (TaskID, TriggerIndex, Recurrence, Enabled, [Definition], NextFireAt, CreatedAt)
-        SELECT t.TaskID, n.TriggerIndex, RTRIM(n.Recurrence), n.Enabled, n.[Definition], n.NextFireAt, @Now
+        SELECT t.TaskID, n.TriggerIndex, n.Recurrence, n.Enabled, n.[Definition], n.NextFireAt, @Now
         FROM @Trigger AS n
         INNER JOIN @Task AS t
                 ON t.Ordinal = n.TaskOrdinal

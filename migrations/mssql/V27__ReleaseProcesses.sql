@@ -11,7 +11,8 @@ BEGIN
     SET XACT_ABORT ON;
 
     BEGIN TRY
-        IF @WorkerName IS NULL OR LTRIM(RTRIM(@WorkerName)) = N''
+        -- NULL, empty or only blanks (space, tab, LF, CR)
+        IF @WorkerName IS NULL OR PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @WorkerName) = 0
             THROW 50061, N'WorkerName must not be NULL or empty', 1;
         -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
         IF DATALENGTH(@WorkerName) / 2 > 255
@@ -20,16 +21,25 @@ BEGIN
             THROW 50063, N'Message is longer than 500 characters', 1;
         -- Separate IFs: OPENJSON raises its own error on invalid JSON, and T-SQL does not
         -- promise to stop at the first true OR term. Wrapped in [...], the value's own JSON
-        -- type shows (4 = array); its elements must be numbers (type 2) that fit a bigint.
+        -- type shows (4 = array).
         IF @ProcessIDs IS NULL OR ISJSON(@ProcessIDs) = 0
             THROW 50064, N'ProcessIDs must be a JSON array of integers', 1;
         IF (SELECT j.[type] FROM OPENJSON(N'[' + @ProcessIDs + N']') AS j) <> 4
             THROW 50064, N'ProcessIDs must be a JSON array of integers', 1;
-        IF EXISTS (SELECT 1 FROM OPENJSON(@ProcessIDs) AS r WHERE r.[type] <> 2 OR TRY_CAST(r.[value] AS bigint) IS NULL)
+        -- JSON numbers (type 2) written as integers of up to 18 digits: digits and a sign only
+        -- (as Heartbeat).
+        IF EXISTS (SELECT 1
+                   FROM OPENJSON(@ProcessIDs) AS r
+                   WHERE r.[type] <> 2
+                      OR r.[value] LIKE N'%[^0-9-]%'
+                      OR LEN(REPLACE(r.[value], N'-', N'')) > 18)
             THROW 50064, N'ProcessIDs must be a JSON array of integers', 1;
 
         DECLARE @Now          datetime2(3)   = SYSUTCDATETIME();
-        DECLARE @Text         nvarchar(500)  = ISNULL(NULLIF(LTRIM(RTRIM(@Message)), N''), N'Released by driver shutdown');
+        -- NULL or only blanks (space, tab, LF, CR): the default text; any other text as given.
+        DECLARE @Text         nvarchar(500)  =
+            CASE WHEN PATINDEX(N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%', @Message) > 0
+                 THEN @Message ELSE N'Released by driver shutdown' END;
         DECLARE @SlotPrefix   nvarchar(4000) = @WorkerName + N'/';
         DECLARE @PrefixLength int            = DATALENGTH(@SlotPrefix) / 2;
         DECLARE @Requested TABLE (Ordinal int NOT NULL PRIMARY KEY, ProcessID bigint NOT NULL);

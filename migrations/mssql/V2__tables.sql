@@ -8,9 +8,10 @@
 SET ANSI_NULLS ON;
 SET QUOTED_IDENTIFIER ON;
 
--- OPENJSON, which every JSON argument goes through, needs compatibility level 130.
+-- OPENJSON, which every JSON argument goes through, needs compatibility level 130. (Error
+-- numbers above 50099: not an argument error.)
 IF (SELECT d.compatibility_level FROM sys.databases AS d WHERE d.database_id = DB_ID()) < 130
-    THROW 50099, N'stagehand needs database compatibility level 130 or higher (OPENJSON); run ALTER DATABASE ... SET COMPATIBILITY_LEVEL = 130 first', 1;
+    THROW 50101, N'stagehand needs database compatibility level 130 or higher (OPENJSON); run ALTER DATABASE ... SET COMPATIBILITY_LEVEL = 130 first', 1;
 
 CREATE TABLE stage.Task
 (

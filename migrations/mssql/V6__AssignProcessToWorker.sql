@@ -28,8 +28,9 @@ BEGIN
             @Resource  = N'stage.AssignProcessToWorker',
             @LockMode  = 'Exclusive',
             @LockOwner = 'Transaction';
+        -- Not an argument error, so above 50099 (the store reads 50000..50099 as those).
         IF @LockResult < 0
-            THROW 50031, N'AssignProcessToWorker could not take its application lock', 1;
+            THROW 50100, N'AssignProcessToWorker could not take its application lock', 1;
 
         -- Free workers: Worker_k (k <= N) holding no InProgress process (IX_FileControl_InProgress).
         -- The tally is built from digits: no catalog view, so no metadata permission is needed.

@@ -1,7 +1,6 @@
 -- stage.TableSpace: size of every table in schema stage, by name, for monitoring and
--- rotation planning. Names are the catalog's (PostgreSQL folds unquoted names to lower
--- case). RowCount is the statistics' live-tuple estimate (cheap, like sp_spaceused on SQL
--- Server); TotalBytes includes indexes and TOAST.
+-- rotation planning. RowCount is the statistics' live-tuple estimate (cheap, like
+-- sp_spaceused on SQL Server); TotalBytes includes indexes and TOAST.
 CREATE OR REPLACE FUNCTION stage.TableSpace()
 RETURNS TABLE (
     TableName  varchar,
@@ -14,10 +13,15 @@ AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-    SELECT c.relname::varchar,
+    -- The catalog holds the names folded to lower case: stagehand's own tables are shown
+    -- as SQL Server spells them, any other table as the catalog has it.
+    SELECT COALESCE(n.name, c.relname)::varchar,
            COALESCE(s.n_live_tup, 0)::bigint,
            pg_total_relation_size(c.oid)::bigint
     FROM pg_class AS c
+    LEFT JOIN (VALUES ('FileControl'), ('FileControl_History'), ('ProcessLog'), ('ProcessLog_History'),
+                      ('ScheduleVersion'), ('Task'), ('TaskTrigger')) AS n(name)
+           ON lower(n.name) = c.relname
     LEFT JOIN pg_stat_user_tables AS s ON s.relid = c.oid
     WHERE c.relnamespace = 'stage'::regnamespace
       AND c.relkind IN ('r', 'p')

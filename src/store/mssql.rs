@@ -161,7 +161,7 @@ impl Engine for SqlServerStore {
         client
             .simple_query(
                 "DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'stagehand.migrate', @LockMode = 'Exclusive', \
-                 @LockOwner = 'Session', @LockTimeout = 120000; IF @r < 0 THROW 50090, N'migrate: could not get the migration lock', 1;",
+                 @LockOwner = 'Session', @LockTimeout = 120000; IF @r < 0 THROW 50102, N'migrate: could not get the migration lock', 1;",
             )
             .await
             .map_err(|e| self.map_error(context, e))?
