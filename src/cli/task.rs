@@ -83,10 +83,17 @@ fn read_tasks(file: &Path) -> Result<Vec<TaskDefinition>> {
     result.map_err(|errors| anyhow!("{source} is not a valid task; nothing was written:\n{errors}"))
 }
 
+/// One stage.SaveTasks call, so all tasks are written or none; a spinner shows while a
+/// large import runs (stderr, so the output stays clean when piped).
 async fn save(db: &Arc<dyn Backend>, tasks: &[TaskDefinition]) -> Result<()> {
     let now = Utc::now();
     let rows: Vec<_> = tasks.iter().map(|t| catalog::to_save(t, now)).collect();
-    for saved in db.save_tasks(&rows).await.context("stage.SaveTasks")? {
+    let progress = indicatif::ProgressBar::new_spinner();
+    progress.set_message(format!("saving {} tasks in one transaction", rows.len()));
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    let saved = db.save_tasks(&rows).await.context("stage.SaveTasks");
+    progress.finish_and_clear();
+    for saved in saved? {
         let verb = if saved.created { "added" } else { "updated" };
         println!("{verb} task {} (TaskID {})", saved.task_name, saved.task_id);
     }
