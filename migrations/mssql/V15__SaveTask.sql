@@ -1,7 +1,7 @@
 -- stagehand: stage.SaveTask, creates or updates a task by TaskName (stage_admin). The rules
--- and the upsert are stage.SaveTaskCore's (V30), shared with stage.SaveTasks: every argument
+-- and the upsert are stage.SaveTaskCore's (V31), shared with stage.SaveTasks: every argument
 -- is checked and an error names it; nothing is written then. Registered runs keep the policy
--- they were registered with: a change applies to new runs only. (Run before V30, SQL Server
+-- they were registered with: a change applies to new runs only. (Run before V31, SQL Server
 -- warns that the core does not exist yet; it does once the migrations are through.)
 CREATE OR ALTER PROCEDURE stage.SaveTask
     @TaskName          nvarchar(4000),            -- string parameters are wider than their columns:

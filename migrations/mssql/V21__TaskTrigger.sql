@@ -1,6 +1,6 @@
 -- stagehand: the trigger clock's tables. stage.TaskTrigger holds a task's triggers, one row
 -- per element of its "triggers" array, with what the clock last did; stage.ScheduleVersion
--- is one counter the clock polls, raised by the triggers of V22 and V23 whenever a task or
+-- is one counter the clock polls, raised by the triggers of V23 and V24 whenever a task or
 -- trigger definition changes. Instants are datetime2(3) UTC.
 CREATE TABLE stage.TaskTrigger
 (

@@ -1,6 +1,6 @@
 -- stagehand: stage.RegisterProcess, the way every run enters the queue (apps, SQL Agent).
 -- The checks, the task's policy and the de-duplication live in stage.RegisterProcessCore
--- (V29), which stage.FireTrigger shares; this returns its row. (Run before V29, SQL Server
+-- (V30), which stage.FireTrigger shares; this returns its row. (Run before V30, SQL Server
 -- warns that the core does not exist yet; it does once the migrations are through.)
 CREATE OR ALTER PROCEDURE stage.RegisterProcess
     @ProcessName  nvarchar(4000),        -- wider than the column: a long name is rejected, never cut

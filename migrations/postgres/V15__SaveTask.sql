@@ -1,5 +1,5 @@
 -- stage.SaveTask: creates or updates a task by TaskName (stage_admin). The rules and the
--- upsert are stage.SaveTaskCore's (V30), shared with stage.SaveTasks: a bad argument is
+-- upsert are stage.SaveTaskCore's (V31), shared with stage.SaveTasks: a bad argument is
 -- reported by name instead of as a constraint violation, and nothing is written.
 -- Existing queued runs keep the settings they were registered with.
 CREATE OR REPLACE FUNCTION stage.SaveTask(

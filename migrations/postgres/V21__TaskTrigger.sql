@@ -1,6 +1,6 @@
 -- Trigger clock tables: stage.TaskTrigger (a task's triggers, one row per element of its
 -- "triggers" array, with what the clock last did) and stage.ScheduleVersion (one counter
--- the clock polls; the triggers of V22 and V23 raise it whenever a definition changes).
+-- the clock polls; the triggers of V23 and V24 raise it whenever a definition changes).
 
 CREATE TABLE IF NOT EXISTS stage.TaskTrigger (
     TriggerID    integer GENERATED ALWAYS AS IDENTITY CONSTRAINT PK_TaskTrigger PRIMARY KEY,

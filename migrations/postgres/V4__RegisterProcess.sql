@@ -1,6 +1,6 @@
 -- stage.RegisterProcess: queues one run of a process (the submitters' only entry point).
 -- The checks, the task's policy and the race-free de-duplication live in
--- stage.RegisterProcessCore (V29), which stage.FireTrigger shares; this returns its row.
+-- stage.RegisterProcessCore (V30), which stage.FireTrigger shares; this returns its row.
 CREATE OR REPLACE FUNCTION stage.RegisterProcess(
     p_process_name  text,
     p_parameters    text DEFAULT NULL,

@@ -1,4 +1,4 @@
--- Grants for the trigger clock (V21..V27), in the manner of V20: functions run as their
+-- Grants for the trigger clock (V21..V28), in the manner of V20: functions run as their
 -- owner and only the roles below may call them. PostgreSQL gives PUBLIC EXECUTE on every
 -- new function, so it is taken back here first.
 REVOKE ALL ON FUNCTION

@@ -2,7 +2,7 @@
 -- however many drivers call it: the conditional UPDATE of LastFiredFor decides. A second
 -- caller waits for the first one's row lock, re-checks the condition on the row it then
 -- finds, updates nothing and returns Fired = false. Runs register through
--- stage.RegisterProcessCore (V29), as RegisterProcess does, so the task's overlap policy
+-- stage.RegisterProcessCore (V30), as RegisterProcess does, so the task's overlap policy
 -- applies.
 CREATE OR REPLACE FUNCTION stage.FireTrigger(
     p_trigger_id   integer,

@@ -2,8 +2,8 @@
 -- Exactly once however many drivers call it: the conditional UPDATE of LastFiredFor decides.
 -- Its row lock serialises concurrent callers; a second caller then finds LastFiredFor at the
 -- occurrence already, updates nothing and returns Fired = 0. Runs register through
--- stage.RegisterProcessCore (V29), as RegisterProcess does, so the task's overlap policy
--- applies. (Run before V29, SQL Server warns that the core does not exist yet.)
+-- stage.RegisterProcessCore (V30), as RegisterProcess does, so the task's overlap policy
+-- applies. (Run before V30, SQL Server warns that the core does not exist yet.)
 CREATE OR ALTER PROCEDURE stage.FireTrigger
     @TriggerID   int,
     @Occurrence  datetime2(3),          -- UTC

@@ -1,5 +1,5 @@
 -- stage.SaveTasks: creates or updates several tasks with their triggers in one transaction
--- (stagehand task import, task add/update). Each task goes through stage.SaveTaskCore (V30),
+-- (stagehand task import, task add/update). Each task goes through stage.SaveTaskCore (V31),
 -- so SaveTask's rules check it; an error comes back naming the element (Tasks[2].overlapPolicy
 -- ...) and writes nothing. Triggers are reconciled by TriggerIndex: an unchanged Definition
 -- keeps its row and what the clock recorded on it (LastFiredFor, CreatedAt).

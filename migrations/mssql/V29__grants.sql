@@ -1,6 +1,6 @@
--- stagehand: grants for the trigger clock (V21..V27), in the manner of V20. Procedures
+-- stagehand: grants for the trigger clock (V21..V28), in the manner of V20. Procedures
 -- reach the tables through ownership chaining; the version triggers need no grant, and
--- the internal RegisterProcessCore (V29) and SaveTaskCore (V30) are granted to nobody.
+-- the internal RegisterProcessCore (V30) and SaveTaskCore (V31) are granted to nobody.
 GRANT EXECUTE ON stage.SaveTasks TO stage_admin;
 
 -- The driver's clock runs as stage_worker: it fires triggers and records NextFireAt.

@@ -19,6 +19,5 @@ BEGIN
                 OR UPDATE([Definition]) OR UPDATE(CreatedAt))
         RETURN;
 
-    UPDATE stage.ScheduleVersion
-    SET    Version = Version + 1;
+    EXEC stage.BumpScheduleVersion;
 END;

@@ -11,6 +11,5 @@ BEGIN
         RETURN;
     SET NOCOUNT ON;
 
-    UPDATE stage.ScheduleVersion
-    SET    Version = Version + 1;
+    EXEC stage.BumpScheduleVersion;
 END;

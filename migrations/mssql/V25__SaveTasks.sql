@@ -1,9 +1,9 @@
 -- stagehand: stage.SaveTasks, creates or updates several tasks with their triggers in one
 -- transaction (stagehand task import, task add/update). An error names the element
 -- (Tasks[2].overlapPolicy ...) and writes nothing. Each task goes through stage.SaveTaskCore
--- (V30), so SaveTask's rules check it; triggers are reconciled by TriggerIndex, and an
+-- (V31), so SaveTask's rules check it; triggers are reconciled by TriggerIndex, and an
 -- unchanged Definition keeps its row and what the clock recorded on it (LastFiredFor,
--- CreatedAt). (Run before V30, SQL Server warns that the core does not exist yet.)
+-- CreatedAt). (Run before V31, SQL Server warns that the core does not exist yet.)
 CREATE OR ALTER PROCEDURE stage.SaveTasks
     @Tasks nvarchar(max)  -- JSON array of {taskName, command, ..., triggers: [{triggerIndex, ...}]}
 AS
