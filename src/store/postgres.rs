@@ -65,10 +65,7 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> StoreResult<Object> {
-        self.pool.get().await.map_err(|e| StoreError::Connection {
-            target: self.target.clone(),
-            message: e.to_string(),
-        })
+        self.pool.get().await.map_err(|e| self.connection_error(e))
     }
 
     /// Runs one statement (prepared with the arguments' types, cached per connection).
@@ -93,25 +90,36 @@ impl PostgresStore {
             return StoreError::database(context, db.message());
         }
         if error.is_closed() || error.to_string().contains("connect") {
-            return StoreError::Connection {
-                target: self.target.clone(),
-                message: error.to_string(),
-            };
+            return self.connection_error(error);
         }
         StoreError::database(context, error)
+    }
+
+    fn connection_error(&self, message: impl ToString) -> StoreError {
+        StoreError::Connection {
+            target: self.target.clone(),
+            message: message.to_string(),
+        }
+    }
+
+    /// A connection of its own, outside the pool: for LISTEN and for migrating under a
+    /// session lock, which must not be handed to other callers.
+    async fn dedicated(
+        &self,
+    ) -> StoreResult<(
+        tokio_postgres::Client,
+        tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+    )> {
+        self.config
+            .connect(NoTls)
+            .await
+            .map_err(|e| self.connection_error(e))
     }
 
     /// Opens a connection that LISTENs on `stage_process` and turns every
     /// notification into a permit on `work_signal`.
     async fn start_listener(&self) -> StoreResult<tokio::task::JoinHandle<()>> {
-        let (client, mut connection) =
-            self.config
-                .connect(NoTls)
-                .await
-                .map_err(|e| StoreError::Connection {
-                    target: self.target.clone(),
-                    message: e.to_string(),
-                })?;
+        let (client, mut connection) = self.dedicated().await?;
         let signal = self.work_signal.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let handle = tokio::spawn(async move {
@@ -142,14 +150,8 @@ impl PostgresStore {
         });
         match ready_rx.await {
             Ok(Ok(())) => Ok(handle),
-            Ok(Err(message)) => Err(StoreError::Connection {
-                target: self.target.clone(),
-                message,
-            }),
-            Err(_) => Err(StoreError::Connection {
-                target: self.target.clone(),
-                message: "notification connection closed before LISTEN".into(),
-            }),
+            Ok(Err(message)) => Err(self.connection_error(message)),
+            Err(_) => Err(self.connection_error("notification connection closed before LISTEN")),
         }
     }
 }
@@ -163,14 +165,7 @@ impl Engine for PostgresStore {
     }
 
     async fn migrate(&self) -> StoreResult<Vec<String>> {
-        let (mut client, connection) =
-            self.config
-                .connect(NoTls)
-                .await
-                .map_err(|e| StoreError::Connection {
-                    target: self.target.clone(),
-                    message: e.to_string(),
-                })?;
+        let (mut client, connection) = self.dedicated().await?;
         let driver = tokio::spawn(connection);
         let context = "migrate";
         client
