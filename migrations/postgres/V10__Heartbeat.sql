@@ -39,15 +39,25 @@ BEGIN
         SELECT (e.id #>> '{}')::bigint AS ProcessID, e.i
         FROM json_array_elements(v_ids) WITH ORDINALITY AS e(id, i)
     ),
-    renewed AS (
-        UPDATE stage.FileControl AS f
-        SET LeaseExpiresAt = now() + make_interval(secs => p_lease_seconds),
-            HeartbeatAt    = now()
+    -- Locks in ProcessID order, the order CompleteProcesses locks in: a heartbeat and a
+    -- completion of the same worker's processes never deadlock.
+    locked AS (
+        SELECT f.ProcessID
+        FROM stage.FileControl AS f
         WHERE f.ProcessID IN (SELECT r.ProcessID FROM req AS r)
           AND f.Status = 'InProgress'
           -- the worker itself or one of its slots ("worker/slot")
           AND (f.WorkerAssigned = p_worker_name
                OR left(f.WorkerAssigned, length(p_worker_name) + 1) = p_worker_name || '/')
+        ORDER BY f.ProcessID
+        FOR UPDATE OF f
+    ),
+    renewed AS (
+        UPDATE stage.FileControl AS f
+        SET LeaseExpiresAt = now() + make_interval(secs => p_lease_seconds),
+            HeartbeatAt    = now()
+        FROM locked AS l
+        WHERE f.ProcessID = l.ProcessID
         RETURNING f.ProcessID, f.CancelRequested
     )
     SELECT r.ProcessID, h.ProcessID IS NOT NULL, COALESCE(h.CancelRequested, false)

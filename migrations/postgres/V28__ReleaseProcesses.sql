@@ -44,6 +44,19 @@ BEGIN
         SELECT (e.id #>> '{}')::bigint AS ProcessID, e.i
         FROM json_array_elements(v_ids) WITH ORDINALITY AS e(id, i)
     ),
+    -- Locks in ProcessID order, as Heartbeat and CompleteProcesses do: no deadlock with
+    -- the driver's own heartbeats while it shuts down.
+    locked AS (
+        SELECT f.ProcessID
+        FROM stage.FileControl AS f
+        WHERE f.ProcessID IN (SELECT r.ProcessID FROM req AS r)
+          AND f.Status = 'InProgress'
+          -- the worker itself or one of its slots ("worker/slot"), as Heartbeat matches them
+          AND (f.WorkerAssigned = p_worker_name
+               OR left(f.WorkerAssigned, length(p_worker_name) + 1) = p_worker_name || '/')
+        ORDER BY f.ProcessID
+        FOR UPDATE OF f
+    ),
     released AS (
         UPDATE stage.FileControl AS f
         SET Status         = 'Pending',
@@ -52,11 +65,8 @@ BEGIN
             LeaseExpiresAt = NULL,
             HeartbeatAt    = NULL,
             Attempt        = GREATEST(f.Attempt - 1, 0)
-        WHERE f.ProcessID IN (SELECT r.ProcessID FROM req AS r)
-          AND f.Status = 'InProgress'
-          -- the worker itself or one of its slots ("worker/slot"), as Heartbeat matches them
-          AND (f.WorkerAssigned = p_worker_name
-               OR left(f.WorkerAssigned, length(p_worker_name) + 1) = p_worker_name || '/')
+        FROM locked AS l
+        WHERE f.ProcessID = l.ProcessID
         RETURNING f.ProcessID
     ),
     logged AS (
