@@ -9,6 +9,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- This procedure begins no transaction: it rolls one back only when its callee left one
+    -- open and there was none before, never a caller's (that would raise error 266 there).
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         -- NULL, empty or only blanks (space, tab, LF, CR)
@@ -64,7 +67,7 @@ BEGIN
         ORDER BY r.Ordinal;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
         THROW;
     END CATCH;

@@ -8,6 +8,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         IF @TimeoutMinutes IS NULL OR @TimeoutMinutes < 1
@@ -41,7 +44,10 @@ BEGIN
           AND (   fc.LeaseExpiresAt < @Now
                OR (fc.LeaseExpiresAt IS NULL AND fc.StartTime < @StartedBefore));
 
-        BEGIN TRANSACTION;
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION ResetStuckProcesses;
 
         -- READPAST skips rows being completed or heartbeated right now; READCOMMITTEDLOCK
         -- because READPAST is refused under READ_COMMITTED_SNAPSHOT without it. The
@@ -78,7 +84,8 @@ BEGIN
         FROM @Reset AS r
         ORDER BY r.ProcessID;
 
-        COMMIT TRANSACTION;
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
 
         SELECT r.ProcessID,
                r.ProcessName,
@@ -89,8 +96,12 @@ BEGIN
         ORDER BY r.ProcessID;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller's to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION ResetStuckProcesses;
         THROW;
     END CATCH;
 END;

@@ -11,6 +11,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         IF @RetentionMonths IS NULL OR @RetentionMonths < 0
@@ -43,7 +46,10 @@ BEGIN
         BEGIN
             DELETE @Batch;  -- table variables ignore ROLLBACK: emptied by hand each round
 
-            BEGIN TRANSACTION;
+            IF @TranCount = 0
+                BEGIN TRANSACTION;
+            ELSE
+                SAVE TRANSACTION RotateHistory;
 
             -- READPAST: a finished row someone still holds is left for the next run.
             INSERT @Batch (ProcessID)
@@ -84,7 +90,8 @@ BEGIN
             WHERE fc.ProcessID IN (SELECT b.ProcessID FROM @Batch AS b);
             SET @ProcessesMoved = @ProcessesMoved + @@ROWCOUNT;
 
-            COMMIT TRANSACTION;
+            IF @TranCount = 0
+                COMMIT TRANSACTION;
 
             IF @Rows > 0
                 SET @Batches = @Batches + 1;
@@ -97,7 +104,10 @@ BEGIN
         --    DELETE TOP cannot take an ORDER BY; a CTE with TOP ... ORDER BY can be deleted from.
         WHILE @ProcessesDone = 1 AND @LogsDone = 0 AND (@MaxBatches IS NULL OR @Batches < @MaxBatches)
         BEGIN
-            BEGIN TRANSACTION;
+            IF @TranCount = 0
+                BEGIN TRANSACTION;
+            ELSE
+                SAVE TRANSACTION RotateHistory;
 
             WITH OldLog AS
             (
@@ -114,7 +124,8 @@ BEGIN
             INTO stage.ProcessLog_History (LogID, ProcessID, Message, LogLevel, LogTime, Detail);
             SET @Rows = @@ROWCOUNT;
 
-            COMMIT TRANSACTION;
+            IF @TranCount = 0
+                COMMIT TRANSACTION;
 
             SET @LogsMoved = @LogsMoved + @Rows;
             IF @Rows > 0
@@ -128,8 +139,12 @@ BEGIN
                CAST(CASE WHEN @ProcessesDone = 1 AND @LogsDone = 1 THEN 1 ELSE 0 END AS bit) AS Done;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller's to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION RotateHistory;
         THROW;
     END CATCH;
 END;

@@ -7,6 +7,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         -- NULL, empty or only blanks (space, tab, LF, CR)
@@ -15,21 +18,33 @@ BEGIN
 
         DECLARE @Now       datetime2(3) = SYSUTCDATETIME();
         DECLARE @Triggers  int;
+        DECLARE @TriggerIDs TABLE (TriggerID int NOT NULL PRIMARY KEY);
         DECLARE @Deleted   TABLE (TaskID int NOT NULL PRIMARY KEY, TaskName nvarchar(255) NOT NULL);
         DECLARE @Pending   TABLE (ProcessID bigint NOT NULL PRIMARY KEY, Executor varchar(10) COLLATE DATABASE_DEFAULT NOT NULL);
         DECLARE @Locked    TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
         DECLARE @Cancelled TABLE (ProcessID bigint NOT NULL PRIMARY KEY);
 
-        BEGIN TRANSACTION;
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION DeleteTask;
 
         -- The task's trigger rows first (the delete cascades to them), then the task: the
         -- order in which FireTrigger takes them (its trigger row, then the task it reads in
         -- RegisterProcessCore), so the two cannot deadlock when READ_COMMITTED_SNAPSHOT is off.
-        SELECT @Triggers = COUNT(*)
-        FROM stage.TaskTrigger AS g WITH (UPDLOCK, ROWLOCK, FORCESEEK)  -- IX_TaskTrigger_Task: its rows only
+        -- The ids first, then the rows by PK_TaskTrigger: FireTrigger updates the clustered
+        -- row, and a lock on IX_TaskTrigger_Task (which covers a count) would not stop it.
+        INSERT @TriggerIDs (TriggerID)
+        SELECT g.TriggerID
+        FROM stage.TaskTrigger AS g
         INNER JOIN stage.Task AS t
                 ON t.TaskID = g.TaskID
         WHERE t.TaskName = @TaskName;
+
+        SELECT @Triggers = COUNT(*)
+        FROM @TriggerIDs AS i
+        INNER JOIN stage.TaskTrigger AS g WITH (UPDLOCK, ROWLOCK, FORCESEEK)
+                ON g.TriggerID = i.TriggerID;
 
         DELETE t
         OUTPUT deleted.TaskID, deleted.TaskName INTO @Deleted (TaskID, TaskName)
@@ -73,13 +88,18 @@ BEGIN
         CROSS JOIN @Deleted AS d
         ORDER BY c.ProcessID;
 
-        COMMIT TRANSACTION;
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
 
         SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM @Deleted) THEN 1 ELSE 0 END AS bit) AS Deleted;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller's to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION DeleteTask;
         THROW;
     END CATCH;
 END;

@@ -15,4 +15,6 @@ FROM stage.FileControl AS fc
 LEFT JOIN stage.Task AS t
        ON t.TaskID = fc.TaskID
 WHERE fc.Status = 'InProgress'
-  AND fc.StartTime < DATEADD(MINUTE, -ISNULL(t.TimeoutMinutes, 60), SYSUTCDATETIME());
+  -- Added to StartTime, not taken from now: a TimeoutMinutes near the int limit (4,000
+  -- years) would take now before year 1 and DATEADD would fail for the whole view.
+  AND DATEADD(MINUTE, ISNULL(t.TimeoutMinutes, 60), fc.StartTime) < SYSUTCDATETIME();

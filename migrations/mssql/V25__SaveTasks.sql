@@ -10,6 +10,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         -- Separate IFs: OPENJSON raises its own error on invalid JSON, and T-SQL does not
@@ -211,18 +214,30 @@ BEGIN
                 @TimeoutMinutes int, @MaxAttempts int, @RetryDelaySeconds int, @Executor nvarchar(10),
                 @Enabled bit, @Description nvarchar(4000), @Arguments nvarchar(max), @TimeZone nvarchar(4000),
                 @RunIfMissed bit, @Definition nvarchar(max);
+        DECLARE @TriggerIDs TABLE (TriggerID int NOT NULL PRIMARY KEY);
 
-        BEGIN TRANSACTION;
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION SaveTasks;
 
         -- Trigger rows first, then the task (SaveTaskCore): the order in which FireTrigger takes
         -- them (its trigger row, then the task through RegisterProcessCore), as DeleteTask does,
         -- so they cannot deadlock when READ_COMMITTED_SNAPSHOT is off.
-        SELECT @Locked = COUNT(*)
-        FROM stage.TaskTrigger AS g WITH (UPDLOCK, ROWLOCK, FORCESEEK)  -- IX_TaskTrigger_Task
+        -- The ids first, then the rows by PK_TaskTrigger: FireTrigger updates the clustered
+        -- row, and a lock on IX_TaskTrigger_Task (which covers a count) would not stop it.
+        INSERT @TriggerIDs (TriggerID)
+        SELECT g.TriggerID
+        FROM stage.TaskTrigger AS g
         INNER JOIN stage.Task AS tk
                 ON tk.TaskID = g.TaskID
         INNER JOIN @Task AS t
                 ON t.TaskName = tk.TaskName;
+
+        SELECT @Locked = COUNT(*)
+        FROM @TriggerIDs AS i
+        INNER JOIN stage.TaskTrigger AS g WITH (UPDLOCK, ROWLOCK, FORCESEEK)
+                ON g.TriggerID = i.TriggerID;
 
         -- 4. The tasks, one at a time, through SaveTaskCore. Its problems name SaveTask's
         -- parameter (OverlapPolicy ...); here they name the element's key (Tasks[2].overlapPolicy
@@ -296,7 +311,8 @@ BEGIN
         WHERE NOT EXISTS (SELECT 1 FROM stage.TaskTrigger AS g WHERE g.TaskID = t.TaskID AND g.TriggerIndex = n.TriggerIndex)
         ORDER BY t.Ordinal, n.TriggerIndex;
 
-        COMMIT TRANSACTION;
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
 
         SELECT t.TaskID,
                CAST(t.TaskName AS nvarchar(255)) AS TaskName,
@@ -305,8 +321,12 @@ BEGIN
         ORDER BY t.Ordinal;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller's to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION SaveTasks;
         THROW;
     END CATCH;
 END;

@@ -14,6 +14,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: the firing then works under a
+    -- savepoint, is not retried, and only its own part is ever rolled back.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         IF @TriggerID IS NULL
@@ -37,7 +40,6 @@ BEGIN
         DECLARE @Registered     bit;
         DECLARE @Try            int          = 1;
         DECLARE @Finished       bit          = 0;
-        DECLARE @OuterTranCount int          = @@TRANCOUNT;
 
         -- Two tries at most, as in RegisterProcess: should the registration lose a race on a
         -- unique index (2601/2627), the whole firing is rolled back and done once more; the
@@ -50,7 +52,10 @@ BEGIN
                 SET @Status     = NULL;
                 SET @Registered = NULL;
 
-                BEGIN TRANSACTION;
+                IF @TranCount = 0
+                    BEGIN TRANSACTION;
+                ELSE
+                    SAVE TRANSACTION FireTrigger;
 
                 UPDATE g
                 SET    @TaskID      = g.TaskID,
@@ -89,14 +94,19 @@ BEGIN
                     END;
                 END;
 
-                COMMIT TRANSACTION;
+                IF @TranCount = 0
+                    COMMIT TRANSACTION;
                 SET @Finished = 1;
             END TRY
             BEGIN CATCH
-                IF XACT_STATE() <> 0
+                -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1):
+                -- only a full rollback is possible then, the caller's to make when it is theirs.
+                IF @TranCount = 0 AND XACT_STATE() <> 0
                     ROLLBACK TRANSACTION;
+                ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+                    ROLLBACK TRANSACTION FireTrigger;
                 -- Retry only a lost race, only once, and only when the transaction was ours.
-                IF ERROR_NUMBER() NOT IN (2601, 2627) OR @Try > 1 OR @OuterTranCount > 0
+                IF ERROR_NUMBER() NOT IN (2601, 2627) OR @Try > 1 OR @TranCount > 0
                     THROW;
                 SET @Try = @Try + 1;
             END CATCH;
@@ -109,7 +119,7 @@ BEGIN
                @Status     AS Status;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
         THROW;
     END CATCH;

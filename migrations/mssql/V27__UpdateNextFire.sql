@@ -7,6 +7,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- This procedure begins no transaction: it rolls one back only when its callee left one
+    -- open and there was none before, never a caller's (that would raise error 266 there).
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         -- Separate IFs: OPENJSON raises its own error on invalid JSON, and T-SQL does not
@@ -104,7 +107,7 @@ BEGIN
         WHERE EXISTS (SELECT g.NextFireAt EXCEPT SELECT u.NextFireAt);
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
         THROW;
     END CATCH;

@@ -9,6 +9,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         -- NULL, empty or only blanks (space, tab, LF, CR)
@@ -49,7 +52,10 @@ BEGIN
         SELECT CAST(r.[key] AS int), CAST(r.[value] AS bigint)
         FROM OPENJSON(@ProcessIDs) AS r;
 
-        BEGIN TRANSACTION;
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION ReleaseProcesses;
 
         -- The same owner match as Heartbeat. LEFT(...) instead of LIKE: a worker name may
         -- contain LIKE wildcards (%, _, [).
@@ -72,7 +78,8 @@ BEGIN
         FROM @Released AS r
         ORDER BY r.ProcessID;
 
-        COMMIT TRANSACTION;
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
 
         -- One row per requested id, in the order asked.
         SELECT r.ProcessID,
@@ -83,8 +90,12 @@ BEGIN
         ORDER BY r.Ordinal;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller's to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION ReleaseProcesses;
         THROW;
     END CATCH;
 END;

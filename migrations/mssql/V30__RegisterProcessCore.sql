@@ -18,6 +18,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         -- NULL, empty or only blanks (space, tab, LF, CR)
@@ -50,7 +53,10 @@ BEGIN
         FROM stage.Task AS t
         WHERE t.TaskName = @ProcessName;
 
-        BEGIN TRANSACTION;
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION RegisterProcessCore;
 
         -- One run per trigger occurrence (UX_FileControl_Occurrence).
         IF @ScheduledFor IS NOT NULL
@@ -146,11 +152,16 @@ BEGIN
             ORDER BY l.Seq, l.ProcessID;
         END;
 
-        COMMIT TRANSACTION;
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller's to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION RegisterProcessCore;
         THROW;
     END CATCH;
 END;

@@ -28,6 +28,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         DECLARE @Blank nvarchar(10) = N'%[^ ' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N']%';
@@ -92,7 +95,10 @@ BEGIN
         IF @Problem IS NOT NULL
             RETURN;
 
-        BEGIN TRANSACTION;
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION SaveTaskCore;
 
         -- UPDLOCK + SERIALIZABLE: when the name is new, the key range stays locked, so a
         -- concurrent save of the same name waits and then updates instead of failing on
@@ -130,11 +136,16 @@ BEGIN
             SET @Created = 1;
         END;
 
-        COMMIT TRANSACTION;
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller's to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION SaveTaskCore;
         THROW;
     END CATCH;
 END;

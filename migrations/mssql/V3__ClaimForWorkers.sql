@@ -10,6 +10,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         -- Exact case (BIN2); = ignores trailing blanks, so DATALENGTH catches them.
@@ -66,7 +69,10 @@ BEGIN
             LeaseExpiresAt datetime2(3)  NULL
         );
 
-        BEGIN TRANSACTION;
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION ClaimForWorkers;
 
         -- Seek on IX_FileControl_Pending in ProcessID order. UPDLOCK holds the chosen rows
         -- until commit; READPAST skips rows other claimers hold; READCOMMITTEDLOCK because
@@ -110,7 +116,8 @@ BEGIN
         INNER JOIN @Candidate AS c ON c.ProcessID = fc.ProcessID
         INNER JOIN @Worker    AS w ON w.Ordinal   = c.Ordinal;
 
-        COMMIT TRANSACTION;
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
 
         -- The task as it is now, by the TaskID recorded at registration.
         SELECT cl.ProcessID,
@@ -131,8 +138,12 @@ BEGIN
         ORDER BY cl.ProcessID;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller's to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION ClaimForWorkers;
         THROW;
     END CATCH;
 END;

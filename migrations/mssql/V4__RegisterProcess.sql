@@ -10,6 +10,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: RegisterProcessCore works under a
+    -- savepoint then, and this procedure never rolls it back.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         DECLARE @ProcessID      bigint;
@@ -17,7 +20,6 @@ BEGIN
         DECLARE @Registered     bit;
         DECLARE @Try            int = 1;
         DECLARE @Finished       bit = 0;
-        DECLARE @OuterTranCount int = @@TRANCOUNT;
 
         -- Two tries at most: the core's checks hold key-range locks, so its guarded insert
         -- cannot normally lose a race, but if a concurrent caller's row still trips a unique
@@ -31,11 +33,12 @@ BEGIN
                 SET @Finished = 1;
             END TRY
             BEGIN CATCH
-                IF XACT_STATE() <> 0
+                -- Without a caller's transaction the core has rolled its own back already.
+                IF @TranCount = 0 AND XACT_STATE() <> 0
                     ROLLBACK TRANSACTION;
                 -- Retry only a lost race, only once, and only when the transaction was ours:
-                -- a caller's own transaction is gone with the rollback and must see the error.
-                IF ERROR_NUMBER() NOT IN (2601, 2627) OR @Try > 1 OR @OuterTranCount > 0
+                -- a caller's transaction is doomed by the error and must see it.
+                IF ERROR_NUMBER() NOT IN (2601, 2627) OR @Try > 1 OR @TranCount > 0
                     THROW;
                 SET @Try = @Try + 1;
             END CATCH;
@@ -48,7 +51,7 @@ BEGIN
                @Registered                         AS Registered;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
         THROW;
     END CATCH;

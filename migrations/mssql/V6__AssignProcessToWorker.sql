@@ -8,6 +8,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         IF @NumberOfWorkers IS NULL OR @NumberOfWorkers < 0 OR @NumberOfWorkers > 1000
@@ -21,7 +24,10 @@ BEGIN
             WorkerName   nvarchar(255) COLLATE DATABASE_DEFAULT NOT NULL UNIQUE
         );
 
-        BEGIN TRANSACTION;
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION AssignProcessToWorker;
 
         -- Held until commit: a second run waits here and then sees this run's assignments.
         EXEC @LockResult = sys.sp_getapplock
@@ -73,11 +79,16 @@ BEGIN
                AND fc.Executor       = 'external'  -- not a driver that happens to use the name
         ORDER BY fc.ProcessID;
 
-        COMMIT TRANSACTION;
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller's to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION AssignProcessToWorker;
         THROW;
     END CATCH;
 END;

@@ -8,6 +8,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- A caller's transaction, if any, is the caller's: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         -- Separate IFs: OPENJSON raises its own error on invalid JSON, and T-SQL does not
@@ -137,7 +140,10 @@ BEGIN
         IF @Problem IS NOT NULL
             THROW 50043, @Problem, 1;
 
-        BEGIN TRANSACTION;
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION CompleteProcesses;
 
         -- Read and lock every named process. FORCESEEK: one key seek per element, so a large
         -- batch never becomes a locking scan of the queue.
@@ -250,7 +256,8 @@ BEGIN
         ) AS l
         ORDER BY l.Part, l.SortKey, l.Seq;
 
-        COMMIT TRANSACTION;
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
 
         -- Status afterwards: the new one when accepted, else unchanged (NULL: no such process).
         SELECT i.ProcessID,
@@ -260,8 +267,12 @@ BEGIN
         ORDER BY i.Ordinal;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller's to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION CompleteProcesses;
         THROW;
     END CATCH;
 END;

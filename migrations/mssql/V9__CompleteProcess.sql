@@ -12,6 +12,9 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
+    -- This procedure begins no transaction: it rolls one back only when its callee left one
+    -- open and there was none before, never a caller's (that would raise error 266 there).
+    DECLARE @TranCount int = @@TRANCOUNT;
 
     BEGIN TRY
         IF @ProcessID IS NULL
@@ -37,7 +40,7 @@ BEGIN
         EXEC stage.CompleteProcesses @Completions = @Completions;
     END TRY
     BEGIN CATCH
-        IF XACT_STATE() <> 0
+        IF @TranCount = 0 AND XACT_STATE() <> 0
             ROLLBACK TRANSACTION;
         THROW;
     END CATCH;
