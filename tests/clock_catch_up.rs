@@ -9,7 +9,7 @@
 mod common;
 mod driver_support;
 
-use chrono::{DateTime, Duration as TimeDelta, DurationRound, Utc};
+use chrono::{DateTime, Duration as TimeDelta, DurationRound, Timelike, Utc};
 use common::{TestDb, Unit};
 use driver_support::Driver;
 use nix::sys::signal::Signal;
@@ -123,7 +123,14 @@ async fn missed_occurrences_are_skipped_and_logged_without_run_if_missed(db: &Te
     let hourly =
         r#"[{"recurrence":"minutely","start":"2024-01-01T00:00:00","intervalMinutes":60}]"#;
     save(db, &external_task("no-catch-up", false, hourly)).await;
-    pretend_down_for(db, "no-catch-up", 3 * 60 + 5).await;
+    // Down since just after the top of the hour three hours ago: exactly three hourly
+    // occurrences passed, whatever the minute now (taken from the database's clock).
+    let mut now = db.now().await;
+    if now.second() >= 55 {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        now = db.now().await;
+    }
+    pretend_down_for(db, "no-catch-up", 3 * 60 + i64::from(now.minute())).await;
     let driver = Driver::start(db.url(), "skipping", 1, &[]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let skipped =

@@ -32,15 +32,15 @@ INSERT @Job (Ordinal, JobName, Description, StepName, Command, ScheduleName,
 VALUES
     (1, N'stagehand - assign',
         N'Gives each free worker Worker_1 .. Worker_4 the oldest runnable external process (SSIS / Agent executors).',
-        N'AssignProcessToWorker', N'EXEC stage.AssignProcessToWorker @NumberOfWorkers = 4;',
+        N'AssignProcessToWorker', N'SET QUOTED_IDENTIFIER ON; EXEC stage.AssignProcessToWorker @NumberOfWorkers = 4;',
         N'stagehand - every minute', 4, 1, 0),
     (2, N'stagehand - reset stuck',
         N'Puts runs whose lease expired (or that never heartbeat and exceeded 60 minutes) back to Pending, or fails them.',
-        N'ResetStuckProcesses', N'EXEC stage.ResetStuckProcesses;',
+        N'ResetStuckProcesses', N'SET QUOTED_IDENTIFIER ON; EXEC stage.ResetStuckProcesses;',
         N'stagehand - every 5 minutes', 4, 5, 0),
     (3, N'stagehand - rotate history',
         N'Moves finished runs older than 6 months, with their log rows, into the history tables.',
-        N'RotateHistory', N'EXEC stage.RotateHistory;',
+        N'RotateHistory', N'SET QUOTED_IDENTIFIER ON; EXEC stage.RotateHistory;',
         N'stagehand - nightly 02:30', 1, 0, 23000);
 
 DECLARE @Ordinal            int = 1;
