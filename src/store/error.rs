@@ -36,11 +36,6 @@ impl StoreError {
             message: message.to_string(),
         }
     }
-
-    /// True when the database could not be reached: callers retry these with backoff.
-    pub fn is_connection(&self) -> bool {
-        matches!(self, StoreError::Connection { .. })
-    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
