@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(stagehand::cli::exit::ERROR)
         }
     }
 }

@@ -52,8 +52,8 @@ async fn migrate_twice_changes_nothing_and_register_reports_refusals(db: &TestDb
     let out = stagehand(db, &["register", "import-orders"]);
     assert_eq!(
         out.status.code(),
-        Some(2),
-        "{db}: a refused duplicate exits with 2"
+        Some(3),
+        "{db}: a refused duplicate exits with 3 (refused), not 2 (usage)"
     );
     assert!(
         stdout(&out).contains("already Pending"),

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per command group.
 
 mod bench;
+pub mod exit;
 mod logs;
 mod maintenance;
 mod run;
@@ -28,6 +29,10 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub database: Option<String>,
+
+    /// Print the result as one JSON document (one per line for `logs --follow`).
+    #[arg(long, global = true)]
+    pub json: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -109,7 +114,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     "refused: process {} of {} is already {}",
                     row.process_id, row.process_name, row.status
                 );
-                Ok(ExitCode::from(2))
+                Ok(ExitCode::from(exit::REFUSED))
             }
         }
         Command::Run(args) => {
