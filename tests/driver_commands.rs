@@ -238,3 +238,69 @@ async fn parameters_reach_the_command_as_inert_environment(db: &TestDb) {
     driver.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(driver.exit_within(Duration::from_secs(20)).await.success());
 }
+
+conformance!(jobs_never_see_the_connection_string);
+async fn jobs_never_see_the_connection_string(db: &TestDb) {
+    let url = db.login_url("stage_admin").await;
+    let password = stagehand::store::DatabaseUrl::parse(&url)
+        .expect("the login's URL")
+        .passwords()
+        .into_iter()
+        .next()
+        .expect("the login's URL has a password");
+    let dir = scratch("secrets");
+    // A job that found the password elsewhere and prints it: masked before it is stored.
+    std::fs::write(dir.join("found.txt"), format!("found {password} on disk\n")).unwrap();
+    task(
+        &**db,
+        "print-env",
+        "env; set; cat found.txt; echo done >&2",
+        |t| t.working_directory = Some(dir.display().to_string()),
+    )
+    .await;
+    // The driver gets the URL from the environment, and the password under another name too.
+    let mut driver = Driver::start_with_env(
+        &url,
+        "secrets",
+        1,
+        3,
+        &[],
+        &[("ERP_DB_PASSWORD", password.as_str())],
+    );
+    let id = db.register_new("print-env").await;
+    let row = wait_final(&**db, id, LIMIT).await;
+    assert_eq!(row.status, ProcessStatus::Completed, "{db}: {row:?}");
+
+    let logs = db.logs(id).await;
+    let stdout = logs
+        .iter()
+        .find(|l| l.message == "stdout")
+        .and_then(|l| l.detail.clone())
+        .unwrap_or_else(|| panic!("{db}: the environment was captured: {logs:#?}"));
+    assert!(
+        stdout.contains(&format!("STAGEHAND_PROCESS_ID={id}")),
+        "{db}: the job printed its environment: {stdout}"
+    );
+    assert!(
+        stdout.contains("found *** on disk"),
+        "{db}: a printed password is masked: {stdout}"
+    );
+    for log in &logs {
+        let text = format!("{} {}", log.message, log.detail.as_deref().unwrap_or(""));
+        for secret in [
+            password.as_str(),
+            url.as_str(),
+            "STAGEHAND_DATABASE_URL",
+            "ERP_DB_PASSWORD",
+        ] {
+            assert!(
+                !text.contains(secret),
+                "{db}: log row {} holds {secret:?}: {text}",
+                log.log_id
+            );
+        }
+    }
+
+    driver.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(driver.exit_within(Duration::from_secs(20)).await.success());
+}

@@ -8,7 +8,7 @@ mod run;
 mod status;
 mod task;
 
-use crate::store::{self, Backend, ConnectOptions, DatabaseUrl};
+use crate::store::{self, Backend, ConnectOptions, DatabaseUrl, DATABASE_URL_ENV};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,7 +24,7 @@ pub struct Cli {
     /// postgres://..., mssql://user:password@host:port/database, or an ADO.NET connection string.
     #[arg(
         long = "database",
-        env = "STAGEHAND_DATABASE_URL",
+        env = DATABASE_URL_ENV,
         global = true,
         hide_env_values = true
     )]
@@ -68,15 +68,20 @@ pub enum Command {
     Bench(bench::BenchCommand),
 }
 
+/// The connection string given by `--database` / `STAGEHAND_DATABASE_URL`.
+pub(crate) fn database_url(cli_database: &Option<String>) -> Result<DatabaseUrl> {
+    let raw = cli_database
+        .as_deref()
+        .with_context(|| format!("no database: pass --database URL or set {DATABASE_URL_ENV}"))?;
+    DatabaseUrl::parse(raw).context("--database")
+}
+
 /// Opens the store named by `--database` / `STAGEHAND_DATABASE_URL`.
 pub(crate) async fn open_store(
     cli_database: &Option<String>,
     max_connections: u32,
 ) -> Result<Arc<dyn Backend>> {
-    let raw = cli_database
-        .as_deref()
-        .context("no database: pass --database URL or set STAGEHAND_DATABASE_URL")?;
-    let url = DatabaseUrl::parse(raw).context("--database")?;
+    let url = database_url(cli_database)?;
     let options = ConnectOptions {
         max_connections,
         ..ConnectOptions::default()
@@ -119,7 +124,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Run(args) => {
             let workers = args.workers.unwrap_or_else(crate::driver::default_workers);
-            run::run(open_store(&cli.database, workers as u32 + 4).await?, args).await
+            let secrets = crate::driver::Secrets::of(&database_url(&cli.database)?);
+            let db = open_store(&cli.database, workers as u32 + 4).await?;
+            run::run(db, args, secrets).await
         }
         Command::Status(args) => status::run(&open_store(&cli.database, 4).await?, args).await,
         Command::Logs(args) => logs::run(&open_store(&cli.database, 1).await?, args).await,

@@ -1,7 +1,7 @@
 //! `stagehand run`: the driver in the foreground until a signal.
 
 use crate::clock::ClockConfig;
-use crate::driver::{self, DriverConfig, HousekeepingConfig, Shutdown};
+use crate::driver::{self, DriverConfig, HousekeepingConfig, Secrets, Shutdown};
 use crate::store::Backend;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -50,7 +50,7 @@ pub struct RunArgs {
     pub no_clock: bool,
 }
 
-pub async fn run(db: Arc<dyn Backend>, args: &RunArgs) -> Result<ExitCode> {
+pub async fn run(db: Arc<dyn Backend>, args: &RunArgs, secrets: Secrets) -> Result<ExitCode> {
     let workers = args.workers.unwrap_or_else(driver::default_workers).max(1);
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let name = args
@@ -79,6 +79,7 @@ pub async fn run(db: Arc<dyn Backend>, args: &RunArgs) -> Result<ExitCode> {
         },
         print_summaries: true,
         clock: (!args.no_clock).then(ClockConfig::default),
+        secrets: Arc::new(secrets),
     };
     let shutdown = Shutdown::default();
     tokio::spawn(watch_signals(shutdown.clone()));

@@ -6,6 +6,7 @@ use super::backoff::Backoff;
 use super::command::spec_for;
 use super::held::Held;
 use super::reporter::Finished;
+use super::secrets::Secrets;
 use super::slots::Slots;
 use crate::exec::{self, Captured, OutcomeKind, RunOutcome};
 use crate::store::{Backend, ClaimRequest, ClaimedProcess};
@@ -24,6 +25,7 @@ pub struct Claimer {
     pub lease_seconds: i32,
     pub poll: Backoff,
     pub output_dir: Option<PathBuf>,
+    pub secrets: Arc<Secrets>,
 }
 
 impl Claimer {
@@ -98,7 +100,7 @@ impl Claimer {
             self.held.clone(),
             self.finished_tx.clone(),
         );
-        let spec = spec_for(&process, self.output_dir.as_deref());
+        let spec = spec_for(&process, self.output_dir.as_deref(), &self.secrets);
         tokio::spawn(async move {
             let outcome = match spec {
                 Ok(spec) => exec::run(&spec, token).await,

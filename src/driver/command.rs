@@ -2,6 +2,7 @@
 //! STAGEHAND_* environment. Parameters travel only in the environment, never in the
 //! command line, so whatever they hold stays an inert string.
 
+use super::secrets::Secrets;
 use crate::exec::CommandSpec;
 use crate::store::ClaimedProcess;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::time::Duration;
 pub fn spec_for(
     process: &ClaimedProcess,
     output_dir: Option<&Path>,
+    secrets: &Secrets,
 ) -> Result<CommandSpec, String> {
     let command = process
         .command
@@ -45,6 +47,7 @@ pub fn spec_for(
         .map(|m| Duration::from_secs(m as u64 * 60));
     spec.output_file =
         output_dir.map(|dir| dir.join(format!("{}-{}.log", process.process_id, process.attempt)));
+    spec.env_remove = secrets.env_remove().to_vec();
     spec.env = vec![
         (
             "STAGEHAND_PROCESS_ID".into(),

@@ -10,10 +10,12 @@ mod heartbeat;
 mod held;
 mod housekeeping;
 mod reporter;
+mod secrets;
 mod slots;
 
 pub use backoff::Backoff;
 pub use housekeeping::HousekeepingConfig;
+pub use secrets::Secrets;
 
 use crate::clock::{self, ClockConfig};
 use crate::store::Backend;
@@ -45,6 +47,8 @@ pub struct DriverConfig {
     pub print_summaries: bool,
     /// The trigger clock; None runs workers only.
     pub clock: Option<ClockConfig>,
+    /// Kept out of every command's environment and masked in its stored output.
+    pub secrets: Arc<Secrets>,
 }
 
 /// The two ways to stop a driver: the first signal fires `graceful`, the second `immediate`.
@@ -86,6 +90,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         held.clone(),
         shutdown.immediate.clone(),
         config.print_summaries,
+        config.secrets.clone(),
     ));
     let housekeeping = tokio::spawn(housekeeping::run(
         db.clone(),
@@ -107,6 +112,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         lease_seconds: config.lease.as_secs().max(1) as i32,
         poll: Backoff::new(config.poll_min, config.poll_max),
         output_dir: config.output_dir.clone(),
+        secrets: config.secrets.clone(),
     }
     .run(shutdown.graceful.clone())
     .await;

@@ -4,6 +4,7 @@
 
 use super::backoff::Backoff;
 use super::held::{Held, StopReason};
+use super::secrets::Secrets;
 use crate::exec::{OutcomeKind, RunOutcome};
 use crate::store::{Backend, ClaimedProcess, Completion, FinalStatus, StoreResult};
 use std::future::Future;
@@ -30,7 +31,8 @@ enum Report {
     Nothing(&'static str),
 }
 
-fn report_for(finished: &Finished) -> Report {
+/// The outcome to record; every text a command produced is masked first.
+fn report_for(finished: &Finished, secrets: &Secrets) -> Report {
     let (status, message) = match (finished.outcome.kind, finished.stopped) {
         (OutcomeKind::Succeeded, _) => (FinalStatus::Completed, finished.outcome.message.clone()),
         (OutcomeKind::Failed | OutcomeKind::TimedOut, _) => {
@@ -53,14 +55,14 @@ fn report_for(finished: &Finished) -> Report {
         }
     };
     let p = &finished.process;
-    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let non_empty = |s: &str| (!s.is_empty()).then(|| secrets.mask(s));
     Report::Complete(Completion {
         process_id: p.process_id,
         worker_name: p.worker_assigned.clone(),
         attempt: Some(p.attempt),
         status,
         exit_code: finished.outcome.exit_code,
-        message: Some(message),
+        message: Some(secrets.mask(&message)),
         stdout: non_empty(&finished.outcome.stdout.text),
         stderr: non_empty(&finished.outcome.stderr.text),
     })
@@ -100,6 +102,7 @@ pub async fn run(
     held: Arc<Held>,
     abandon: CancellationToken,
     print_summaries: bool,
+    secrets: Arc<Secrets>,
 ) {
     while let Some(first) = finished_rx.recv().await {
         let mut batch = vec![first];
@@ -112,7 +115,7 @@ pub async fn run(
         let mut completions = Vec::new();
         let mut releases = Vec::new();
         for finished in &batch {
-            match report_for(finished) {
+            match report_for(finished, &secrets) {
                 Report::Complete(c) => completions.push(c),
                 Report::Release => releases.push(finished.process.process_id),
                 Report::Nothing(why) => tracing::warn!(
@@ -141,7 +144,7 @@ pub async fn run(
         }
         for finished in &batch {
             if print_summaries {
-                print_summary(finished);
+                print_summary(finished, &secrets);
             }
             held.remove(finished.process.process_id);
         }
@@ -150,10 +153,10 @@ pub async fn run(
 
 /// The one line per finished process that `stagehand run` prints. A closed standard
 /// output must never stop the driver, so write errors are ignored.
-fn print_summary(finished: &Finished) {
+fn print_summary(finished: &Finished, secrets: &Secrets) {
     use std::io::Write;
     let p = &finished.process;
-    let outcome = match report_for(finished) {
+    let outcome = match report_for(finished, secrets) {
         Report::Complete(c) => c.status.as_str().to_string(),
         Report::Release => "Released".to_string(),
         Report::Nothing(_) => "Abandoned".to_string(),
@@ -166,6 +169,6 @@ fn print_summary(finished: &Finished) {
         p.process_id,
         outcome,
         finished.outcome.duration.as_secs_f64(),
-        finished.outcome.message
+        secrets.mask(&finished.outcome.message)
     );
 }

@@ -63,6 +63,8 @@ pub struct CommandSpec {
     /// Variables added to the inherited environment. Values reach the command
     /// only through its environment, never through its command line.
     pub env: Vec<(String, String)>,
+    /// Variables of the inherited environment the command must not get.
+    pub env_remove: Vec<String>,
     /// The tree is killed and the run is [`OutcomeKind::TimedOut`] after this long.
     pub timeout: Option<Duration>,
     /// Bytes kept of each of stdout and stderr: the last ones.
@@ -83,6 +85,7 @@ impl CommandSpec {
             arguments: None,
             working_directory: None,
             env: Vec::new(),
+            env_remove: Vec::new(),
             timeout: None,
             output_limit: DEFAULT_OUTPUT_LIMIT,
             output_file: None,
@@ -251,6 +254,9 @@ async fn start(
     };
     if let Some(dir) = &spec.working_directory {
         command.current_dir(dir);
+    }
+    for name in &spec.env_remove {
+        command.env_remove(name);
     }
     command
         .envs(spec.env.iter().map(|(k, v)| (k, v)))

@@ -5,6 +5,9 @@
 use super::error::StoreError;
 use super::types::BackendKind;
 
+/// The environment variable every command reads the connection string from.
+pub const DATABASE_URL_ENV: &str = "STAGEHAND_DATABASE_URL";
+
 #[derive(Clone)]
 pub struct DatabaseUrl {
     raw: String,
@@ -57,6 +60,90 @@ impl DatabaseUrl {
             redact_ado(&self.raw)
         }
     }
+
+    /// The password as written and as the server sees it (percent-decoded, unquoted):
+    /// the strings that must never reach a job or its stored output.
+    pub fn passwords(&self) -> Vec<String> {
+        let written = if self.raw.contains("://") {
+            url_password(&self.raw)
+        } else {
+            ado_password(&self.raw)
+        };
+        let mut found: Vec<String> = Vec::new();
+        for password in written.into_iter().filter(|p| !p.is_empty()) {
+            for form in [unquote(&percent_decode(&password)), password] {
+                if !form.is_empty() && !found.contains(&form) {
+                    found.push(form);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// `user:password@` in the authority, or `password=` in the query.
+fn url_password(raw: &str) -> Vec<String> {
+    let Some(scheme_end) = raw.find("://") else {
+        return Vec::new();
+    };
+    let rest = &raw[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let mut found = Vec::new();
+    if let Some(at) = rest[..authority_end].rfind('@') {
+        if let Some((_, password)) = rest[..at].split_once(':') {
+            found.push(password.to_string());
+        }
+    }
+    if let Some(q) = rest[authority_end..].find('?') {
+        found.extend(secret_values(rest[authority_end + q + 1..].split('&')));
+    }
+    found
+}
+
+fn ado_password(raw: &str) -> Vec<String> {
+    secret_values(ado_pairs(raw))
+}
+
+fn secret_values<'a>(pairs: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    pairs
+        .into_iter()
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| is_secret_key(key))
+        .map(|(_, value)| value.trim().to_string())
+        .collect()
+}
+
+/// The value inside ADO.NET's `{}`, `'` or `"` quotes, doubled closers undoubled.
+fn unquote(value: &str) -> String {
+    for (open, close) in [('{', "}"), ('\'', "'"), ('"', "\"")] {
+        if let Some(inner) = value.strip_prefix(open).and_then(|v| v.strip_suffix(close)) {
+            return inner.replace(&close.repeat(2), close);
+        }
+    }
+    value.to_string()
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn redact_url(raw: &str) -> String {
@@ -100,13 +187,45 @@ fn redact_query(tail: &str) -> String {
 }
 
 fn redact_ado(raw: &str) -> String {
-    raw.split(';')
+    ado_pairs(raw)
+        .into_iter()
         .map(|pair| match pair.split_once('=') {
             Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
             _ => pair.to_string(),
         })
         .collect::<Vec<_>>()
         .join(";")
+}
+
+/// The `key=value` pairs of an ADO.NET string; a value quoted with `{}`, `'` or `"`
+/// may hold `;` (a doubled closing quote stands for itself).
+fn ado_pairs(raw: &str) -> Vec<&str> {
+    let mut pairs = Vec::new();
+    let (mut start, mut quote, mut at_value_start) = (0, None, false);
+    let mut chars = raw.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            Some(close) if c == close => {
+                if chars.peek().is_some_and(|(_, next)| *next == close) {
+                    chars.next();
+                } else {
+                    quote = None;
+                }
+            }
+            Some(_) => {}
+            None if at_value_start && matches!(c, '{' | '\'' | '"') => {
+                quote = Some(if c == '{' { '}' } else { c });
+            }
+            None if c == ';' => {
+                pairs.push(&raw[start..i]);
+                start = i + 1;
+            }
+            None => {}
+        }
+        at_value_start = quote.is_none() && c == '=' || (at_value_start && c == ' ');
+    }
+    pairs.push(&raw[start..]);
+    pairs
 }
 
 fn is_secret_key(key: &str) -> bool {
@@ -163,10 +282,39 @@ mod tests {
                 "Server=sql01;Database=erp;User Id=sa;Password=***;",
             ),
             ("Server=sql01;PWD=s3cret", "Server=sql01;PWD=***"),
+            (
+                "Server=sql01;PWD={s3;cret};Database=erp",
+                "Server=sql01;PWD=***;Database=erp",
+            ),
         ] {
             let url = DatabaseUrl::parse(raw).unwrap();
             assert_eq!(url.redacted(), shown);
             assert!(!format!("{url:?}").contains("s3cret"));
+        }
+    }
+
+    #[test]
+    fn passwords_are_found_in_every_form() {
+        for (raw, expected) in [
+            ("postgres://app:s3cret@db:5432/erp", vec!["s3cret"]),
+            (
+                "postgres://app@db/erp?sslmode=disable&password=s3cret",
+                vec!["s3cret"],
+            ),
+            ("mssql://sa:p%40ss@sql01:1433/erp", vec!["p@ss", "p%40ss"]),
+            (
+                "Server=sql01;Database=erp;User Id=sa;Password=s3cret;",
+                vec!["s3cret"],
+            ),
+            (
+                "Server=sql01;PWD={a;b}}c};Database=erp",
+                vec!["a;b}c", "{a;b}}c}"],
+            ),
+            ("Server=sql01;Password='x;y'", vec!["x;y", "'x;y'"]),
+            ("postgres://app@db/erp", vec![]),
+        ] {
+            let url = DatabaseUrl::parse(raw).unwrap();
+            assert_eq!(url.passwords(), expected, "{raw}");
         }
     }
 }

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use connection::DatabaseUrl;
+pub use connection::{DatabaseUrl, DATABASE_URL_ENV};
 pub use error::{StoreError, StoreResult};
 pub use types::*;
 

@@ -41,14 +41,14 @@ impl Admin {
         Ok(Admin { client, base })
     }
 
-    fn url(&self, database: &str, login: Option<&str>) -> Result<String> {
+    fn url(&self, database: &str, login: Option<(&str, &str)>) -> Result<String> {
         let mut url = self.base.clone();
         url.set_path(&format!("/{database}"));
-        if let Some(login) = login {
+        if let Some((login, password)) = login {
             url.set_username(login)
                 .map_err(|()| anyhow::anyhow!("cannot set the user of the URL"))?;
-            url.set_password(None)
-                .map_err(|()| anyhow::anyhow!("cannot clear the password of the URL"))?;
+            url.set_password(Some(password))
+                .map_err(|()| anyhow::anyhow!("cannot set the password of the URL"))?;
         }
         Ok(url.to_string())
     }
@@ -93,12 +93,17 @@ impl Admin {
     }
 
     /// Roles are cluster-wide: `login` is unique per test (see `TestDb::connect_as`).
+    /// A login that is a member of `role` only, with a generated password in its URL (a
+    /// trust-auth cluster does not check it, but a job must never see it either).
     pub async fn create_login(&self, database: &str, login: &str, role: &str) -> Result<String> {
+        let password = format!("Pw{}x9", login.replace('_', ""));
         self.client
-            .batch_execute(&format!("CREATE ROLE \"{login}\" LOGIN IN ROLE \"{role}\""))
+            .batch_execute(&format!(
+                "CREATE ROLE \"{login}\" LOGIN PASSWORD '{password}' IN ROLE \"{role}\""
+            ))
             .await
             .with_context(|| format!("CREATE ROLE {login} LOGIN IN ROLE {role}"))?;
-        self.url(database, Some(login))
+        self.url(database, Some((login, &password)))
     }
 
     pub async fn drop_login(&self, login: &str) -> Result<()> {

@@ -31,6 +31,18 @@ impl Driver {
         lease_seconds: u32,
         extra: &[&str],
     ) -> Driver {
+        Driver::start_with_env(url, name, workers, lease_seconds, extra, &[])
+    }
+
+    /// As [`Driver::start_with_lease`], with extra variables in the driver's environment.
+    pub fn start_with_env(
+        url: &str,
+        name: &str,
+        workers: usize,
+        lease_seconds: u32,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Driver {
         let mut args: Vec<String> = vec![
             "run".into(),
             "--workers".into(),
@@ -51,6 +63,7 @@ impl Driver {
             .args(&args)
             .env("STAGEHAND_DATABASE_URL", url)
             .env("RUST_LOG", "stagehand=warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -4,9 +4,9 @@
 //!   prints the time it started (`date +%s%N`); latency = that time - the time just
 //!   before RegisterProcess was called.
 
-use super::super::open_store;
+use super::super::{database_url, open_store};
 use super::{cleanup, percentiles, refuse_if_busy};
-use crate::driver::{self, DriverConfig, HousekeepingConfig, Shutdown};
+use crate::driver::{self, DriverConfig, HousekeepingConfig, Secrets, Shutdown};
 use crate::store::{Backend, TaskRecord};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
@@ -26,9 +26,11 @@ pub struct E2eArgs {
     latency_samples: usize,
 }
 
-fn config(workers: usize) -> DriverConfig {
+/// A driver as `stagehand run` configures one (secrets included: their cost is part of
+/// every run), with `workers` set per measurement.
+fn config(secrets: Secrets) -> DriverConfig {
     DriverConfig {
-        workers,
+        workers: 1,
         worker_prefix: format!("bench/{}", std::process::id()),
         lease: Duration::from_secs(30),
         heartbeat_every: Duration::from_secs(1),
@@ -44,17 +46,23 @@ fn config(workers: usize) -> DriverConfig {
         },
         print_summaries: false,
         clock: None,
+        secrets: Arc::new(secrets),
     }
 }
 
 /// Runs a driver until `work` returns, then shuts it down.
 async fn with_driver<T>(
     db: &Arc<dyn Backend>,
+    config: &DriverConfig,
     workers: usize,
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
     let shutdown = Shutdown::default();
-    let driver = tokio::spawn(driver::run(db.clone(), config(workers), shutdown.clone()));
+    let config = DriverConfig {
+        workers,
+        ..config.clone()
+    };
+    let driver = tokio::spawn(driver::run(db.clone(), config, shutdown.clone()));
     let result = work.await;
     shutdown.graceful.cancel();
     driver.await.context("driver task")?;
@@ -72,16 +80,22 @@ pub async fn run(database: &Option<String>, args: &E2eArgs) -> Result<ExitCode> 
         bail!("--processes and --workers must be at least 1");
     }
     let max_workers = args.workers.iter().copied().max().unwrap_or(1);
+    let config = config(Secrets::of(&database_url(database)?));
     let db = open_store(database, max_workers as u32 + 8).await?;
     refuse_if_busy(&db).await?;
     let prefix = format!("stagehand-e2e-{}-", std::process::id());
-    let outcome = measure(&db, &prefix, args).await;
+    let outcome = measure(&db, &config, &prefix, args).await;
     cleanup(&db, &prefix).await?;
     outcome?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &E2eArgs) -> Result<()> {
+async fn measure(
+    db: &Arc<dyn Backend>,
+    config: &DriverConfig,
+    prefix: &str,
+    args: &E2eArgs,
+) -> Result<()> {
     println!(
         "stagehand bench e2e on {}: commands `true`, {} processes per run",
         db.kind(),
@@ -96,7 +110,7 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &E2eArgs) -> Result<
             db.register(&name, None, None).await?;
         }
         let expected = args.processes as i64;
-        let elapsed = with_driver(db, workers, async {
+        let elapsed = with_driver(db, config, workers, async {
             let started = Instant::now();
             while completed(db, &name).await? < expected {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -122,7 +136,7 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &E2eArgs) -> Result<
         task.arguments = arguments.map(str::to_string);
         task.overlap_policy = "parallel".into();
         db.save_task(&task).await?;
-        let (median, p99) = percentiles(latencies(db, &name, args.latency_samples).await?);
+        let (median, p99) = percentiles(latencies(db, config, &name, args.latency_samples).await?);
         println!(
             "idle latency, RegisterProcess to command start, {form} ({} samples): median {median:.2} ms, p99 {p99:.2} ms",
             args.latency_samples
@@ -133,8 +147,13 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &E2eArgs) -> Result<
 
 /// Registers `samples` runs of `name` one at a time against an idle driver; returns each
 /// run's latency in ms (from just before RegisterProcess to the time the command printed).
-async fn latencies(db: &Arc<dyn Backend>, name: &str, samples: usize) -> Result<Vec<f64>> {
-    with_driver(db, driver::default_workers(), async {
+async fn latencies(
+    db: &Arc<dyn Backend>,
+    config: &DriverConfig,
+    name: &str,
+    samples: usize,
+) -> Result<Vec<f64>> {
+    with_driver(db, config, driver::default_workers(), async {
         // Let the driver settle into its idle wait first.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut sent = Vec::with_capacity(samples);
