@@ -4,6 +4,7 @@ mod bench;
 pub mod exit;
 mod logs;
 mod maintenance;
+mod migrate;
 mod run;
 mod status;
 mod task;
@@ -40,8 +41,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Deploy or upgrade the schema (idempotent).
-    Migrate,
+    /// Deploy or upgrade the schema (idempotent), or print it as a script.
+    Migrate(migrate::MigrateArgs),
     /// Register a process (stage.RegisterProcess).
     Register {
         /// The process name (a task's id, or any name for an external executor).
@@ -93,18 +94,7 @@ pub(crate) async fn open_store(
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Migrate => {
-            let db = open_store(&cli.database, 2).await?;
-            let applied = db.migrate().await.context("migrate")?;
-            if applied.is_empty() {
-                println!("schema is up to date");
-            } else {
-                for name in &applied {
-                    println!("applied {name}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Migrate(args) => migrate::run(&cli.database, args, cli.json).await,
         Command::Register { name, params } => {
             let db = open_store(&cli.database, 1).await?;
             let row = db.register(name, params.as_deref(), None).await?;

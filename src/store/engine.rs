@@ -25,8 +25,9 @@ pub(super) trait Engine: Send + Sync {
 
     fn kind(&self) -> BackendKind;
 
-    /// Applies the embedded migrations for this engine; returns the ones applied.
-    async fn migrate(&self) -> StoreResult<Vec<String>>;
+    /// Applies the embedded migrations for this engine; returns the ones applied (with
+    /// `dry_run`: the ones it would apply, touching nothing).
+    async fn migrate(&self, dry_run: bool) -> StoreResult<Vec<String>>;
 
     /// Calls `stage.<procedure>` with positional arguments and returns its rows
     /// (PostgreSQL: `SELECT * FROM stage.p($1, ...)`; SQL Server: `EXEC stage.p @P1, ...`).

@@ -7,6 +7,7 @@
 mod connection;
 mod engine;
 mod error;
+pub mod migrations;
 mod mssql;
 mod mssql_pool;
 mod postgres;
@@ -30,6 +31,9 @@ pub trait Backend: Send + Sync {
 
     /// Deploys or upgrades the schema (refinery); returns the migrations it applied.
     async fn migrate(&self) -> StoreResult<Vec<String>>;
+
+    /// The migrations [`Backend::migrate`] would apply now (`V<n>__<name>`).
+    async fn pending_migrations(&self) -> StoreResult<Vec<String>>;
 
     /// `stage.RegisterProcess`.
     async fn register(

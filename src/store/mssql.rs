@@ -3,6 +3,7 @@
 use super::connection::DatabaseUrl;
 use super::engine::{Arg, Engine};
 use super::error::{StoreError, StoreResult};
+use super::migrations;
 use super::mssql_pool::{open, SqlServerManager};
 use super::rows::ResultRow;
 use super::types::BackendKind;
@@ -12,10 +13,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use std::borrow::Cow;
 use std::time::Duration;
 use tiberius::{AuthMethod, ColumnData, Config, EncryptionLevel, FromSql, IntoSql, Row, ToSql};
-
-mod embedded {
-    refinery::embed_migrations!("migrations/mssql");
-}
 
 /// Errors a procedure raises for a bad argument (THROW 50000..50099, see sql/API.md).
 const INVALID_ARGUMENT_ERRORS: std::ops::RangeInclusive<u32> = 50000..=50099;
@@ -47,6 +44,40 @@ impl SqlServerStore {
         StoreError::Connection {
             target: self.target.clone(),
             message: message.to_string(),
+        }
+    }
+
+    /// Takes the session lock that keeps two `migrate` runs apart (closing the connection
+    /// frees it). Each wait is short, so no client-side timeout can cut it off and leave
+    /// the connection out of sync; a second `migrate` waits for the first as long as it runs.
+    async fn migration_lock(&self, client: &mut super::mssql_pool::SqlClient) -> StoreResult<()> {
+        let context = "migrate";
+        loop {
+            let rows = client
+                .simple_query(
+                    "DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'stagehand.migrate', \
+                     @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = 5000; SELECT @r;",
+                )
+                .await
+                .map_err(|e| self.map_error(context, e))?
+                .into_first_result()
+                .await
+                .map_err(|e| self.map_error(context, e))?;
+            let result: Option<i32> = rows.first().and_then(|row| row.get(0));
+            match result {
+                // 0: granted at once; 1: granted after waiting.
+                Some(0 | 1) => return Ok(()),
+                // -1: timed out; another `migrate` holds it.
+                Some(-1) => tracing::info!("waiting for another stagehand migrate to finish"),
+                other => {
+                    return Err(StoreError::database(
+                        context,
+                        format!(
+                            "sp_getapplock returned {other:?}: could not get the migration lock"
+                        ),
+                    ))
+                }
+            }
         }
     }
 
@@ -152,31 +183,43 @@ impl Engine for SqlServerStore {
         BackendKind::SqlServer
     }
 
-    async fn migrate(&self) -> StoreResult<Vec<String>> {
+    async fn migrate(&self, dry_run: bool) -> StoreResult<Vec<String>> {
         let context = "migrate";
         let mut client = open(&self.config)
             .await
             .map_err(|e| self.connection_error(e))?;
-        // A session lock keeps two `migrate` runs apart; closing the connection frees it.
-        client
-            .simple_query(
-                "DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'stagehand.migrate', @LockMode = 'Exclusive', \
-                 @LockOwner = 'Session', @LockTimeout = 120000; IF @r < 0 THROW 50102, N'migrate: could not get the migration lock', 1;",
-            )
-            .await
-            .map_err(|e| self.map_error(context, e))?
-            .into_results()
-            .await
-            .map_err(|e| self.map_error(context, e))?;
-        let report = embedded::migrations::runner()
-            .run_async(&mut client)
-            .await
-            .map_err(|e| StoreError::database(context, e))?;
-        Ok(report
-            .applied_migrations()
-            .iter()
-            .map(|m| m.to_string())
-            .collect())
+        let runner = migrations::runner(BackendKind::SqlServer);
+        let applied = if dry_run {
+            // Nothing is applied until refinery has made its history table.
+            let history = client
+                .query(
+                    "SELECT CAST(CASE WHEN OBJECT_ID(@P1, N'U') IS NULL THEN 0 ELSE 1 END AS bit)",
+                    &[&migrations::HISTORY_TABLE],
+                )
+                .await
+                .map_err(|e| self.map_error(context, e))?
+                .into_row()
+                .await
+                .map_err(|e| self.map_error(context, e))?;
+            if history.and_then(|row| row.get::<bool, _>(0)) == Some(true) {
+                runner
+                    .get_last_applied_migration_async(&mut client)
+                    .await
+                    .map(|last| {
+                        migrations::pending(BackendKind::SqlServer, last.map(|m| m.version()))
+                    })
+            } else {
+                Ok(migrations::pending(BackendKind::SqlServer, None))
+            }
+        } else {
+            self.migration_lock(&mut client).await?;
+            runner
+                .run_async(&mut client)
+                .await
+                .map(|report| report.applied_migrations().clone())
+        };
+        let applied = applied.map_err(|e| StoreError::database(context, e))?;
+        Ok(applied.iter().map(migrations::label).collect())
     }
 
     async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {

@@ -3,6 +3,7 @@
 use super::connection::DatabaseUrl;
 use super::engine::{Arg, Engine};
 use super::error::{StoreError, StoreResult};
+use super::migrations;
 use super::rows::ResultRow;
 use super::types::BackendKind;
 use super::ConnectOptions;
@@ -16,10 +17,6 @@ use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{error::SqlState, AsyncMessage, NoTls, Row};
-
-mod embedded {
-    refinery::embed_migrations!("migrations/postgres");
-}
 
 /// Key of the session advisory lock that keeps two `migrate` runs apart.
 const MIGRATION_LOCK_KEY: i64 = 0x5354_4147_454d_4947; // "STAGEMIG"
@@ -164,24 +161,46 @@ impl Engine for PostgresStore {
         BackendKind::Postgres
     }
 
-    async fn migrate(&self) -> StoreResult<Vec<String>> {
+    async fn migrate(&self, dry_run: bool) -> StoreResult<Vec<String>> {
         let (mut client, connection) = self.dedicated().await?;
         let driver = tokio::spawn(connection);
         let context = "migrate";
-        client
-            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
-            .await
-            .map_err(|e| self.map_error(context, e))?;
-        let report = embedded::migrations::runner().run_async(&mut client).await;
+        let runner = migrations::runner(BackendKind::Postgres);
+        let applied = if dry_run {
+            // Nothing is applied until refinery has made its history table.
+            let history = client
+                .query_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[&migrations::HISTORY_TABLE],
+                )
+                .await
+                .map_err(|e| self.map_error(context, e))?;
+            if history.get(0) {
+                runner
+                    .get_last_applied_migration_async(&mut client)
+                    .await
+                    .map(|last| {
+                        migrations::pending(BackendKind::Postgres, last.map(|m| m.version()))
+                    })
+            } else {
+                Ok(migrations::pending(BackendKind::Postgres, None))
+            }
+        } else {
+            // A second `migrate` waits here for the first, then finds nothing to do.
+            client
+                .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+                .await
+                .map_err(|e| self.map_error(context, e))?;
+            runner
+                .run_async(&mut client)
+                .await
+                .map(|report| report.applied_migrations().clone())
+        };
         // The lock belongs to the session: closing the connection releases it whatever happened.
         drop(client);
         let _ = driver.await;
-        let report = report.map_err(|e| StoreError::database(context, e))?;
-        Ok(report
-            .applied_migrations()
-            .iter()
-            .map(|m| m.to_string())
-            .collect())
+        let applied = applied.map_err(|e| StoreError::database(context, e))?;
+        Ok(applied.iter().map(migrations::label).collect())
     }
 
     async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {

@@ -29,7 +29,11 @@ impl<E: Engine> Backend for E {
     }
 
     async fn migrate(&self) -> StoreResult<Vec<String>> {
-        Engine::migrate(self).await
+        Engine::migrate(self, false).await
+    }
+
+    async fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+        Engine::migrate(self, true).await
     }
 
     async fn register(

@@ -127,6 +127,8 @@ pub struct TestDb {
     server: Server,
     /// Logins made by [`TestDb::connect_as`], dropped at the end.
     logins: Mutex<Vec<String>>,
+    /// Databases made by [`TestDb::empty_database`], dropped at the end of a passed run.
+    databases: Mutex<Vec<String>>,
 }
 
 impl fmt::Display for TestDb {
@@ -204,6 +206,7 @@ impl TestDb {
             url,
             server,
             logins: Mutex::new(Vec::new()),
+            databases: Mutex::new(Vec::new()),
         }
     }
 
@@ -215,15 +218,22 @@ impl TestDb {
             server,
             url: _,
             logins,
+            databases,
         } = self;
         drop(store);
         if passed {
-            let dropped = match &server {
-                Server::Postgres(admin) => admin.drop_database(&database).await,
-                Server::SqlServer(admin) => admin.drop_database(&database).await,
-            };
-            if let Err(e) = dropped {
-                eprintln!("[{kind}] could not drop test database {database}: {e:#}");
+            let mut databases = databases
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            databases.push(database);
+            for database in databases {
+                let dropped = match &server {
+                    Server::Postgres(admin) => admin.drop_database(&database).await,
+                    Server::SqlServer(admin) => admin.drop_database(&database).await,
+                };
+                if let Err(e) = dropped {
+                    eprintln!("[{kind}] could not drop test database {database}: {e:#}");
+                }
             }
         }
         let logins = logins
@@ -261,6 +271,21 @@ impl TestDb {
         open(&url)
             .await
             .unwrap_or_else(|e| panic!("{self}: cannot connect as a member of {role}: {e:#}"))
+    }
+
+    /// The URL of a new database on the same server with no schema in it (for deploying
+    /// it from scratch); dropped with this one.
+    pub async fn empty_database(&self) -> String {
+        let name = format!("{}_e{}", self.database, unique_suffix()).to_lowercase();
+        let url = match &self.server {
+            Server::Postgres(admin) => admin.create_empty_database(&name).await,
+            Server::SqlServer(admin) => admin.create_empty_database(&name).await,
+        };
+        self.databases
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(name);
+        url.unwrap_or_else(|e| panic!("{self}: cannot create an empty database: {e:#}"))
     }
 
     /// The connection string (with a password) of a new login that is a member of

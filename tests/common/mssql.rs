@@ -35,18 +35,23 @@ impl Admin {
     }
 
     pub async fn create_database(&self, name: &str) -> Result<String> {
-        self.exec(&format!("CREATE DATABASE [{name}]")).await?;
-        self.exec(&format!(
-            "ALTER DATABASE [{name}] SET READ_COMMITTED_SNAPSHOT ON WITH ROLLBACK IMMEDIATE"
-        ))
-        .await?;
-        let url = with_database(&self.base, name)?;
+        let url = self.create_empty_database(name).await?;
         let store = super::open(&url).await?;
         store
             .migrate()
             .await
             .context("Backend::migrate on the test database (migrations/mssql)")?;
         Ok(url)
+    }
+
+    /// A database with no schema in it; returns its URL.
+    pub async fn create_empty_database(&self, name: &str) -> Result<String> {
+        self.exec(&format!("CREATE DATABASE [{name}]")).await?;
+        self.exec(&format!(
+            "ALTER DATABASE [{name}] SET READ_COMMITTED_SNAPSHOT ON WITH ROLLBACK IMMEDIATE"
+        ))
+        .await?;
+        with_database(&self.base, name)
     }
 
     pub async fn drop_database(&self, name: &str) -> Result<()> {

@@ -84,6 +84,15 @@ impl Admin {
         }
     }
 
+    /// A database with no schema in it; returns its URL.
+    pub async fn create_empty_database(&self, name: &str) -> Result<String> {
+        self.client
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .with_context(|| format!("CREATE DATABASE {name}"))?;
+        self.url(name, None)
+    }
+
     pub async fn drop_database(&self, name: &str) -> Result<()> {
         // FORCE: pooled connections of the finished test may still be closing.
         self.client
