@@ -6,6 +6,7 @@ mod logs;
 mod maintenance;
 mod run;
 mod status;
+mod steer;
 mod task;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl};
@@ -66,6 +67,16 @@ pub enum Command {
     /// Benchmarks against the database: queue, end to end, clock.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Cancel a process: a Pending one at once, an InProgress one is stopped by its driver.
+    Cancel {
+        /// The ProcessID (stage.FileControl).
+        process_id: i64,
+    },
+    /// Register a Failed or Cancelled process again, with the same parameters.
+    Retry {
+        /// The ProcessID (stage.FileControl or its history).
+        process_id: i64,
+    },
 }
 
 /// Opens the store named by `--database` / `STAGEHAND_DATABASE_URL`.
@@ -129,7 +140,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::ResetStuck(args) => {
             maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await
         }
-        Command::Task(command) => task::run(&cli.database, command).await,
+        Command::Task(command) => task::run(&cli.database, command, cli.json).await,
         Command::Bench(command) => bench::run(&cli.database, command).await,
+        Command::Cancel { process_id } => {
+            steer::cancel(&open_store(&cli.database, 1).await?, *process_id, cli.json).await
+        }
+        Command::Retry { process_id } => {
+            steer::retry(&open_store(&cli.database, 1).await?, *process_id, cli.json).await
+        }
     }
 }
