@@ -521,3 +521,53 @@ async fn retry_refuses_other_statuses_and_names_unknown_processes(db: &TestDb) {
         "{db}: nothing registered"
     );
 }
+
+conformance!(enabling_by_any_path_starts_the_triggers_from_now);
+async fn enabling_by_any_path_starts_the_triggers_from_now(db: &TestDb) {
+    steer_task(db, "by-hand", "skip", true, 2).await;
+    let (on, off) = (db.boolean(true), db.boolean(false));
+    let long_ago = "'2024-01-01T00:00:00'";
+    let created = || async {
+        let triggers = db.triggers().await.must(db, "read triggers");
+        let recent = db.now().await - chrono::Duration::minutes(5);
+        triggers
+            .iter()
+            .map(|t| t.created_at > recent)
+            .collect::<Vec<bool>>()
+    };
+    db.exec(&format!(
+        "UPDATE stage.TaskTrigger SET Enabled = {off} WHERE TriggerIndex = 1"
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE stage.TaskTrigger SET CreatedAt = {long_ago}"
+    ))
+    .await;
+
+    // Updates that enable nothing leave the history alone.
+    db.exec(&format!(
+        "UPDATE stage.Task SET Enabled = {on}, Command = 'false'"
+    ))
+    .await;
+    db.exec(&format!("UPDATE stage.Task SET Enabled = {off}"))
+        .await;
+    assert_eq!(created().await, vec![false, false], "{db}: nothing enabled");
+
+    // An UPDATE by hand, as a DBA would: the task's enabled trigger starts from now.
+    db.exec(&format!("UPDATE stage.Task SET Enabled = {on}"))
+        .await;
+    assert_eq!(
+        created().await,
+        vec![true, false],
+        "{db}: the enabled trigger starts from now, the disabled one is untouched"
+    );
+    db.exec(&format!(
+        "UPDATE stage.TaskTrigger SET Enabled = {on} WHERE TriggerIndex = 1"
+    ))
+    .await;
+    assert_eq!(
+        created().await,
+        vec![true, true],
+        "{db}: so does an enabled trigger"
+    );
+}

@@ -2,9 +2,9 @@
 -- (@TriggerIndex, its position in the task's triggers array). The columns are what the
 -- clock reads, and the version triggers (V23, V24) raise stage.ScheduleVersion on the
 -- change, as for SaveTasks, so running clocks reload within a second. Nothing is written
--- when nothing changes. Enabling also sets CreatedAt of the triggers it brings back to now,
--- as SaveTasks does for a changed trigger: occurrences that passed while disabled neither
--- fire nor count as missed.
+-- when nothing changes. Enabling means "from now on": the triggers of V45 and V46 set
+-- CreatedAt of the triggers it brings back to now, so occurrences that passed while
+-- disabled never fire.
 CREATE OR ALTER PROCEDURE stage.SetTaskEnabled
     @TaskName     nvarchar(4000),  -- wider than the column: a long name is rejected, never cut
     @Enabled      bit,
@@ -69,22 +69,11 @@ BEGIN
         IF @TriggerIndex IS NULL
         BEGIN
             IF @Was <> @Enabled
-            BEGIN
                 UPDATE t
                 SET    Enabled   = @Enabled,
                        UpdatedAt = @Now
                 FROM stage.Task AS t
                 WHERE t.TaskID = @TaskID;
-
-                IF @Enabled = 1
-                    UPDATE g
-                    SET    CreatedAt = @Now
-                    FROM stage.TaskTrigger AS g
-                    INNER JOIN @TriggerIDs AS i
-                            ON i.TriggerID = g.TriggerID
-                    WHERE g.TaskID = @TaskID
-                      AND g.Enabled = 1;
-            END;
         END
         ELSE
         BEGIN
@@ -103,8 +92,7 @@ BEGIN
 
             IF @Was <> @Enabled
                 UPDATE g
-                SET    Enabled   = @Enabled,
-                       CreatedAt = CASE WHEN @Enabled = 1 THEN @Now ELSE g.CreatedAt END
+                SET    Enabled = @Enabled
                 FROM stage.TaskTrigger AS g
                 WHERE g.TriggerID = @TriggerID;
         END;

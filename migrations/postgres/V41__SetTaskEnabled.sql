@@ -2,8 +2,8 @@
 -- its position in the task's triggers array). The columns are what the clock reads, and the
 -- version triggers (V23, V24) raise stage.ScheduleVersion on the change, as for SaveTasks,
 -- so running clocks reload within a second. Nothing is written when nothing changes.
--- Enabling also sets CreatedAt of the triggers it brings back to now, as SaveTasks does for a
--- changed trigger: occurrences that passed while disabled neither fire nor count as missed.
+-- Enabling means "from now on": the row triggers of V45 and V46 set CreatedAt of the
+-- triggers it brings back to now, so occurrences that passed while disabled never fire.
 CREATE OR REPLACE FUNCTION stage.SetTaskEnabled(
     p_task_name     text,
     p_enabled       boolean,
@@ -57,12 +57,6 @@ BEGIN
             UPDATE stage.Task AS t
             SET Enabled = p_enabled, UpdatedAt = now()
             WHERE t.TaskID = v_task_id;
-            IF p_enabled THEN
-                UPDATE stage.TaskTrigger AS g
-                SET CreatedAt = now()
-                WHERE g.TaskID = v_task_id
-                  AND g.Enabled;
-            END IF;
         END IF;
     ELSE
         SELECT g.TriggerID, g.Enabled
@@ -76,8 +70,7 @@ BEGIN
         END IF;
         IF v_was IS DISTINCT FROM p_enabled THEN
             UPDATE stage.TaskTrigger AS g
-            SET Enabled   = p_enabled,
-                CreatedAt = CASE WHEN p_enabled THEN now() ELSE g.CreatedAt END
+            SET Enabled = p_enabled
             WHERE g.TriggerID = v_trigger_id;
         END IF;
     END IF;
