@@ -7,10 +7,11 @@
 #[macro_use]
 mod common;
 
+use chrono::{TimeZone, Utc};
 use common::{assert_invalid_argument, Must, TestDb, Unit};
 use stagehand::store::{
-    Completion, FinalStatus, ProcessStatus, StoreError, StoreResult, TaskRecord, TaskSave,
-    TriggerSave,
+    Completion, FinalStatus, FireMode, ProcessStatus, StoreError, StoreResult, TaskRecord,
+    TaskSave, TriggerSave,
 };
 use std::fmt::Debug;
 
@@ -569,5 +570,52 @@ async fn enabling_by_any_path_starts_the_triggers_from_now(db: &TestDb) {
         created().await,
         vec![true, true],
         "{db}: so does an enabled trigger"
+    );
+}
+
+conformance!(fire_trigger_fires_only_while_the_trigger_and_its_task_are_enabled);
+async fn fire_trigger_fires_only_while_the_trigger_and_its_task_are_enabled(db: &TestDb) {
+    steer_task(db, "gated", "parallel", true, 1).await;
+    let trigger_id = db.triggers().await.must(db, "read triggers")[0].trigger_id;
+    let occurrence = |hour: u32| {
+        Utc.with_ymd_and_hms(2030, 1, 1, hour, 0, 0)
+            .single()
+            .expect("a valid test instant")
+    };
+    let fire = |hour: u32| async move {
+        db.fire_trigger(trigger_id, occurrence(hour), None, FireMode::Run, 0)
+            .await
+            .must(db, "FireTrigger")
+    };
+
+    // A clock that has not reloaded yet still calls FireTrigger: the database says no.
+    db.set_task_enabled("gated", false, None)
+        .await
+        .must(db, "SetTaskEnabled task off");
+    assert!(!fire(1).await.fired, "{db}: a disabled task does not fire");
+    db.set_task_enabled("gated", true, None)
+        .await
+        .must(db, "SetTaskEnabled task on");
+    db.set_task_enabled("gated", false, Some(0))
+        .await
+        .must(db, "SetTaskEnabled trigger off");
+    assert!(
+        !fire(2).await.fired,
+        "{db}: a disabled trigger does not fire"
+    );
+    assert_eq!(db.count("stage.FileControl").await, 0, "{db}: no run");
+    let trigger = &db.triggers().await.must(db, "read triggers")[0];
+    assert_eq!(
+        trigger.last_fired_for, None,
+        "{db}: nothing recorded as fired"
+    );
+
+    db.set_task_enabled("gated", true, Some(0))
+        .await
+        .must(db, "SetTaskEnabled trigger on");
+    let fired = fire(3).await;
+    assert!(
+        fired.fired && fired.registered == Some(true),
+        "{db}: enabled again, it fires: {fired:?}"
     );
 }
