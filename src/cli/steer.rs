@@ -4,7 +4,7 @@
 //! A refusal by the queue's rules prints why and exits with [`exit::REFUSED`].
 
 use super::exit;
-use crate::store::{Backend, Registered, StoreError, StoreResult};
+use crate::store::{Backend, ProcessStatus, Registered, StoreError, StoreResult};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -156,7 +156,7 @@ pub async fn cancel(db: &Arc<dyn Backend>, process_id: i64, json: bool) -> Resul
         json!({ "processId": process_id }),
         "",
         |row| {
-            let text = if row.status == crate::store::ProcessStatus::Cancelled {
+            let text = if row.status == ProcessStatus::Cancelled {
                 format!("cancelled process {} ({})", row.process_id, row.process_name)
             } else {
                 format!(
