@@ -315,3 +315,90 @@ async fn worker_runs_the_trigger_clock(db: &TestDb) {
         );
     }
 }
+
+conformance!(submitters_run_now_and_retry_admins_enable_and_cancel);
+async fn submitters_run_now_and_retry_admins_enable_and_cancel(db: &TestDb) {
+    db.driver_task("steered", "parallel").await;
+    let failed = db.register_new("steered").await;
+    assert_eq!(db.claim_as("w1", 1).await.len(), 1);
+    let done = db
+        .complete(&[Completion::new(failed, "w1", None, FinalStatus::Failed)])
+        .await
+        .must(db, "CompleteProcesses");
+    assert!(done[0].accepted, "{db}: {done:?}");
+
+    // Running and retrying work is registering it: what a submitter does already.
+    let submitter = db.connect_as("stage_submitter").await;
+    let now = submitter
+        .run_task_now("steered", false)
+        .await
+        .must(db, "RunTaskNow as submitter");
+    assert!(now.registered, "{db}: {now:?}");
+    let retried = submitter
+        .retry_process(failed)
+        .await
+        .must(db, "RetryProcess as submitter");
+    assert!(retried.registered, "{db}: {retried:?}");
+    // Steering the schedule and other callers' work is an admin's.
+    assert_permission_denied(
+        db,
+        submitter.set_task_enabled("steered", false, None).await,
+        "stage_submitter",
+        "SetTaskEnabled",
+    );
+    assert_permission_denied(
+        db,
+        submitter.cancel_process(now.process_id).await,
+        "stage_submitter",
+        "CancelProcess",
+    );
+
+    for role in ["stage_reader", "stage_worker"] {
+        let other = db.connect_as(role).await;
+        assert_permission_denied(
+            db,
+            other.run_task_now("steered", false).await,
+            role,
+            "RunTaskNow",
+        );
+        assert_permission_denied(db, other.retry_process(failed).await, role, "RetryProcess");
+        assert_permission_denied(
+            db,
+            other.set_task_enabled("steered", false, None).await,
+            role,
+            "SetTaskEnabled",
+        );
+        assert_permission_denied(
+            db,
+            other.cancel_process(now.process_id).await,
+            role,
+            "CancelProcess",
+        );
+    }
+    assert_eq!(
+        db.row(now.process_id).await.status,
+        ProcessStatus::Pending,
+        "{db}: untouched by the refused roles"
+    );
+
+    let admin = db.connect_as("stage_admin").await;
+    let off = admin
+        .set_task_enabled("steered", false, None)
+        .await
+        .must(db, "SetTaskEnabled as admin");
+    assert!(off.changed, "{db}: {off:?}");
+    let cancelled = admin
+        .cancel_process(now.process_id)
+        .await
+        .must(db, "CancelProcess as admin");
+    assert_eq!(
+        cancelled.status,
+        ProcessStatus::Cancelled,
+        "{db}: {cancelled:?}"
+    );
+    let forced = admin
+        .run_task_now("steered", true)
+        .await
+        .must(db, "RunTaskNow as admin (a submitter too)");
+    assert!(forced.registered, "{db}: {forced:?}");
+}

@@ -7,6 +7,7 @@ mod maintenance;
 mod migrate;
 mod run;
 mod status;
+mod steer;
 mod task;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl, DATABASE_URL_ENV};
@@ -67,6 +68,16 @@ pub enum Command {
     /// Benchmarks against the database: queue, end to end, clock.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Cancel a process: a Pending one at once, an InProgress one is stopped by its driver.
+    Cancel {
+        /// The ProcessID (stage.FileControl).
+        process_id: i64,
+    },
+    /// Register a Failed or Cancelled process again, with the same parameters.
+    Retry {
+        /// The ProcessID (stage.FileControl or its history).
+        process_id: i64,
+    },
 }
 
 /// The connection string given by `--database` / `STAGEHAND_DATABASE_URL`.
@@ -126,7 +137,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::ResetStuck(args) => {
             maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await
         }
-        Command::Task(command) => task::run(&cli.database, command).await,
+        Command::Task(command) => task::run(&cli.database, command, cli.json).await,
         Command::Bench(command) => bench::run(&cli.database, command).await,
+        Command::Cancel { process_id } => {
+            steer::cancel(&open_store(&cli.database, 1).await?, *process_id, cli.json).await
+        }
+        Command::Retry { process_id } => {
+            steer::retry(&open_store(&cli.database, 1).await?, *process_id, cli.json).await
+        }
     }
 }

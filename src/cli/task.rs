@@ -53,6 +53,9 @@ pub enum TaskCommand {
         #[arg(long)]
         json: bool,
     },
+    // run, enable, disable: src/cli/steer.rs
+    #[command(flatten)]
+    Steer(super::steer::TaskSteer),
 }
 
 fn read_input(file: &Path) -> Result<String> {
@@ -113,7 +116,7 @@ fn definition(task: &StoredTask) -> Result<&TaskDefinition> {
     })
 }
 
-pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<ExitCode> {
+pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -> Result<ExitCode> {
     if let TaskCommand::Next {
         file: Some(file),
         after,
@@ -212,6 +215,7 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
             print_next(definition(task)?, after.as_deref(), *count, *json)?;
         }
         TaskCommand::Next { .. } => bail!("give a task id or --file"),
+        TaskCommand::Steer(command) => return super::steer::task(&db, command, json).await,
     }
     Ok(ExitCode::SUCCESS)
 }

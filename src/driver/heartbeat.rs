@@ -37,7 +37,7 @@ pub async fn run(
                     } else if status.cancel_requested {
                         tracing::info!(
                             process_id = status.process_id,
-                            "cancellation requested (killPrevious)"
+                            "cancellation requested (killPrevious or stage.CancelProcess)"
                         );
                         held.stop(status.process_id, StopReason::CancelRequested);
                     }

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 /// Why a running command was stopped by the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
-    /// killPrevious: a newer instance was registered (learned from a heartbeat).
+    /// killPrevious or stage.CancelProcess asked it to stop (learned from a heartbeat).
     CancelRequested,
     /// The lease is no longer ours (it expired and was reset); another driver may run it.
     LeaseLost,

@@ -40,7 +40,8 @@ fn report_for(finished: &Finished, secrets: &Secrets) -> Report {
         }
         (OutcomeKind::Cancelled, Some(StopReason::CancelRequested)) => (
             FinalStatus::Cancelled,
-            "cancelled: a newer instance was registered (killPrevious)".to_string(),
+            "cancelled on request (killPrevious or stage.CancelProcess; the request has its own log row)"
+                .to_string(),
         ),
         (OutcomeKind::Cancelled, Some(StopReason::Shutdown)) => return Report::Release,
         (OutcomeKind::Cancelled, Some(StopReason::LeaseLost)) => {

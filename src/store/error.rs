@@ -20,6 +20,11 @@ pub enum StoreError {
     /// A result row did not have the shape the contract promises.
     #[error("unexpected result from {context}: {message}")]
     Protocol { context: String, message: String },
+    /// A procedure refused the request for the state of what it names (T-SQL THROW
+    /// 50110..50199, PostgreSQL 55000): cancelling a finished process, retrying a
+    /// completed one, running a disabled task without Force. The message says which.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl StoreError {

@@ -160,6 +160,29 @@ pub trait Backend: Send + Sync {
     /// Waits until new driver work may be there or `timeout` passes. PostgreSQL
     /// listens for `stage_process` notifications; SQL Server just sleeps (callers poll).
     async fn wait_for_work(&self, timeout: Duration) -> StoreResult<()>;
+
+    // ---- steering (V40..V44): run now, enable/disable, cancel, retry ----
+
+    /// `stage.RunTaskNow`: a run of the task now, under its overlap policy (a refused
+    /// duplicate comes back with `registered` false); a disabled task is
+    /// [`StoreError::Refused`] unless `force`.
+    async fn run_task_now(&self, task_name: &str, force: bool) -> StoreResult<Registered>;
+
+    /// `stage.SetTaskEnabled`: the task (`trigger_index` None) or one of its triggers.
+    async fn set_task_enabled(
+        &self,
+        task_name: &str,
+        enabled: bool,
+        trigger_index: Option<i32>,
+    ) -> StoreResult<TaskEnabled>;
+
+    /// `stage.CancelProcess`: Pending is cancelled at once, InProgress is asked to stop;
+    /// a finished process is [`StoreError::Refused`].
+    async fn cancel_process(&self, process_id: i64) -> StoreResult<Cancellation>;
+
+    /// `stage.RetryProcess`: a Failed or Cancelled process registered again with its name
+    /// and parameters; any other status is [`StoreError::Refused`].
+    async fn retry_process(&self, process_id: i64) -> StoreResult<Registered>;
 }
 
 /// Pool sizes and timeouts a backend is built with.

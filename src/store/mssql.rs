@@ -16,6 +16,8 @@ use tiberius::{AuthMethod, ColumnData, Config, EncryptionLevel, FromSql, IntoSql
 
 /// Errors a procedure raises for a bad argument (THROW 50000..50099, see sql/API.md).
 const INVALID_ARGUMENT_ERRORS: std::ops::RangeInclusive<u32> = 50000..=50099;
+/// Refusals for the state of a row (THROW 50110..50199: CancelProcess, RetryProcess, RunTaskNow).
+const REFUSAL_ERRORS: std::ops::RangeInclusive<u32> = 50110..=50199;
 
 pub struct SqlServerStore {
     pool: bb8::Pool<SqlServerManager>,
@@ -87,6 +89,9 @@ impl SqlServerStore {
                 if INVALID_ARGUMENT_ERRORS.contains(&token.code()) =>
             {
                 StoreError::InvalidArgument(token.message().to_string())
+            }
+            tiberius::error::Error::Server(token) if REFUSAL_ERRORS.contains(&token.code()) => {
+                StoreError::Refused(token.message().to_string())
             }
             tiberius::error::Error::Io { .. }
             | tiberius::error::Error::Tls(_)

@@ -84,6 +84,9 @@ impl PostgresStore {
             if *db.code() == SqlState::INVALID_PARAMETER_VALUE {
                 return StoreError::InvalidArgument(db.message().to_string());
             }
+            if *db.code() == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE {
+                return StoreError::Refused(db.message().to_string());
+            }
             return StoreError::database(context, db.message());
         }
         if error.is_closed() || error.to_string().contains("connect") {

@@ -366,4 +366,44 @@ impl<E: Engine> Backend for E {
     async fn wait_for_work(&self, timeout: Duration) -> StoreResult<()> {
         Engine::wait_for_work(self, timeout).await
     }
+
+    // ---- steering (V40..V44) ----
+
+    async fn run_task_now(&self, task_name: &str, force: bool) -> StoreResult<Registered> {
+        let args = [Arg::Text(Some(task_name)), Arg::Bool(force)];
+        rows::registered(&first(self.call("RunTaskNow", &args).await?, "RunTaskNow")?)
+    }
+
+    async fn set_task_enabled(
+        &self,
+        task_name: &str,
+        enabled: bool,
+        trigger_index: Option<i32>,
+    ) -> StoreResult<TaskEnabled> {
+        let args = [
+            Arg::Text(Some(task_name)),
+            Arg::Bool(enabled),
+            Arg::Int(trigger_index),
+        ];
+        rows::task_enabled(&first(
+            self.call("SetTaskEnabled", &args).await?,
+            "SetTaskEnabled",
+        )?)
+    }
+
+    async fn cancel_process(&self, process_id: i64) -> StoreResult<Cancellation> {
+        let args = [Arg::BigInt(Some(process_id))];
+        rows::cancellation(&first(
+            self.call("CancelProcess", &args).await?,
+            "CancelProcess",
+        )?)
+    }
+
+    async fn retry_process(&self, process_id: i64) -> StoreResult<Registered> {
+        let args = [Arg::BigInt(Some(process_id))];
+        rows::registered(&first(
+            self.call("RetryProcess", &args).await?,
+            "RetryProcess",
+        )?)
+    }
 }

@@ -288,3 +288,22 @@ pub(super) fn completions_json(completions: &[Completion]) -> StoreResult<String
 pub(super) fn json_array<T: serde::Serialize>(items: &[T]) -> StoreResult<String> {
     serde_json::to_string(items).map_err(|e| StoreError::protocol("JSON argument", e))
 }
+
+pub(super) fn task_enabled(row: &impl ResultRow) -> StoreResult<TaskEnabled> {
+    Ok(TaskEnabled {
+        task_id: row.i32_req(0)?,
+        task_name: row.text_req(1)?,
+        trigger_index: row.i32_opt(2)?,
+        enabled: row.bool_req(3)?,
+        changed: row.bool_req(4)?,
+    })
+}
+
+pub(super) fn cancellation(row: &impl ResultRow) -> StoreResult<Cancellation> {
+    Ok(Cancellation {
+        process_id: row.i64_req(0)?,
+        process_name: row.text_req(1)?,
+        status: row.status_req(2)?,
+        cancel_requested: row.bool_req(3)?,
+    })
+}

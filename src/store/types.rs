@@ -457,3 +457,27 @@ pub struct LogFilter {
     pub after_log_id: Option<i64>,
     pub limit: i64,
 }
+
+/// The row of `stage.SetTaskEnabled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskEnabled {
+    pub task_id: i32,
+    pub task_name: String,
+    /// The trigger changed, or `None` for the task itself.
+    pub trigger_index: Option<i32>,
+    pub enabled: bool,
+    /// false when it was so already (nothing was written).
+    pub changed: bool,
+}
+
+/// The row of `stage.CancelProcess`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cancellation {
+    pub process_id: i64,
+    pub process_name: String,
+    /// Cancelled (it was Pending), or InProgress: its driver is asked to stop it.
+    pub status: ProcessStatus,
+    pub cancel_requested: bool,
+}
