@@ -10,7 +10,7 @@ mod task;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl};
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -118,8 +118,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Run(args) => {
-            let workers = args.workers.unwrap_or_else(crate::driver::default_workers);
-            run::run(open_store(&cli.database, workers as u32 + 4).await?, args).await
+            args.check().map_err(|message| {
+                Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message)
+            })?;
+            let workers = args.workers() as u32;
+            run::run(open_store(&cli.database, workers + 4).await?, args).await
         }
         Command::Status(args) => status::run(&open_store(&cli.database, 4).await?, args).await,
         Command::Logs(args) => logs::run(&open_store(&cli.database, 1).await?, args).await,

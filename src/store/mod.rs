@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use connection::DatabaseUrl;
-pub use error::{StoreError, StoreResult};
+pub use error::{ConnectionCause, StoreError, StoreResult};
 pub use types::*;
 
 /// Everything stagehand asks of a database. Methods map one to one onto `stage` objects.
