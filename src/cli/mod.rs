@@ -4,6 +4,8 @@ mod bench;
 pub mod exit;
 mod logs;
 mod maintenance;
+mod output;
+mod register;
 mod run;
 mod status;
 mod task;
@@ -43,13 +45,7 @@ pub enum Command {
     /// Deploy or upgrade the schema (idempotent).
     Migrate,
     /// Register a process (stage.RegisterProcess).
-    Register {
-        /// The process name (a task's id, or any name for an external executor).
-        name: String,
-        /// Parameters as a JSON document, passed to the command as STAGEHAND_PARAMETERS.
-        #[arg(long = "params")]
-        params: Option<String>,
-    },
+    Register(register::RegisterArgs),
     /// Run the driver: claim processes and execute their commands until Ctrl-C.
     Run(run::RunArgs),
     /// Counts per status, workers, overdue processes and table sizes.
@@ -91,7 +87,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate => {
             let db = open_store(&cli.database, 2).await?;
             let applied = db.migrate().await.context("migrate")?;
-            if applied.is_empty() {
+            if cli.json {
+                output::print_json(&serde_json::json!({ "applied": applied }))?;
+            } else if applied.is_empty() {
                 println!("schema is up to date");
             } else {
                 for name in &applied {
@@ -100,22 +98,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Register { name, params } => {
-            let db = open_store(&cli.database, 1).await?;
-            let row = db.register(name, params.as_deref(), None).await?;
-            if row.registered {
-                println!(
-                    "registered process {} ({})",
-                    row.process_id, row.process_name
-                );
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!(
-                    "refused: process {} of {} is already {}",
-                    row.process_id, row.process_name, row.status
-                );
-                Ok(ExitCode::from(exit::REFUSED))
-            }
+        Command::Register(args) => {
+            register::run(&open_store(&cli.database, 1).await?, args, cli.json).await
         }
         Command::Run(args) => {
             args.check().map_err(|message| {
@@ -124,15 +108,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let workers = args.workers() as u32;
             run::run(open_store(&cli.database, workers + 4).await?, args).await
         }
-        Command::Status(args) => status::run(&open_store(&cli.database, 4).await?, args).await,
-        Command::Logs(args) => logs::run(&open_store(&cli.database, 1).await?, args).await,
+        Command::Status(args) => {
+            status::run(&open_store(&cli.database, 4).await?, args, cli.json).await
+        }
+        Command::Logs(args) => {
+            logs::run(&open_store(&cli.database, 1).await?, args, cli.json).await
+        }
         Command::Rotate(args) => {
-            maintenance::rotate(&open_store(&cli.database, 1).await?, args).await
+            maintenance::rotate(&open_store(&cli.database, 1).await?, args, cli.json).await
         }
         Command::ResetStuck(args) => {
-            maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await
+            maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args, cli.json).await
         }
-        Command::Task(command) => task::run(&cli.database, command).await,
+        Command::Task(command) => task::run(&cli.database, command, cli.json).await,
         Command::Bench(command) => bench::run(&cli.database, command).await,
     }
 }

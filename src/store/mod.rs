@@ -106,6 +106,9 @@ pub trait Backend: Send + Sync {
     /// Every `stage.TaskTrigger` row, by task and index.
     async fn triggers(&self) -> StoreResult<Vec<TriggerRow>>;
 
+    /// The `stage.Task` row's id for a name (matched as stage.RegisterProcess matches it).
+    async fn task_id(&self, task_name: &str) -> StoreResult<Option<i32>>;
+
     /// `stage.ScheduleVersion`: changes whenever a task or trigger definition changes.
     async fn schedule_version(&self) -> StoreResult<i64>;
 
@@ -139,6 +142,13 @@ pub trait Backend: Send + Sync {
 
     /// The InProgress processes, longest running first.
     async fn running_processes(&self) -> StoreResult<Vec<ProcessRow>>;
+
+    /// Processes that ended Failed at or after `since`, latest first, at most `limit`.
+    async fn failed_processes(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<ProcessRow>>;
 
     /// The `stage.ProcessLog` rows of one process, oldest first.
     async fn process_logs(&self, process_id: i64) -> StoreResult<Vec<LogRow>>;
