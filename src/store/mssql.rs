@@ -40,10 +40,10 @@ impl SqlServerStore {
         let pool = bb8::Pool::builder()
             .max_size(options.max_connections)
             .connection_timeout(options.connect_timeout)
-            .error_sink(Box::new(failures.clone()))
             .build_unchecked(SqlServerManager {
                 config: config.clone(),
                 connect_timeout: options.connect_timeout,
+                failures: failures.clone(),
             });
         Ok(SqlServerStore {
             pool,
@@ -100,7 +100,7 @@ impl SqlServerStore {
             biased;
             got = self.pool.get() => got.map_err(|e| match e {
                 bb8::RunError::User(e) => self.connect_error(&e),
-                bb8::RunError::TimedOut => match self.failures.take() {
+                bb8::RunError::TimedOut => match self.failures.last() {
                     Some(e) => self.connect_error(&e),
                     None => self.connection_error(
                         ConnectionCause::Timeout,
@@ -108,7 +108,7 @@ impl SqlServerStore {
                     ),
                 },
             }),
-            () = &mut failed => Err(match self.failures.take() {
+            () = &mut failed => Err(match self.failures.last() {
                 Some(e) => self.connect_error(&e),
                 None => self.connection_error(ConnectionCause::Lost, "a connection attempt failed"),
             }),

@@ -15,6 +15,7 @@ pub(super) type SqlClient = Client<Compat<TcpStream>>;
 pub(super) struct SqlServerManager {
     pub config: Config,
     pub connect_timeout: Duration,
+    pub failures: ConnectFailures,
 }
 
 /// Opens one connection: TCP with Nagle off (small request/response round trips),
@@ -36,8 +37,9 @@ pub(super) async fn open(config: &Config, timeout: Duration) -> tiberius::Result
 }
 
 /// bb8 opens connections in the background and tells a waiting caller only that it
-/// timed out; this sink keeps the real failure and wakes the callers waiting for a
-/// connection, so they can report it at once.
+/// timed out; the manager keeps each failed connect here and wakes the callers waiting
+/// for a connection, so they can report the real cause at once. (Only connects: a
+/// pooled connection found broken at checkout is replaced by bb8 as usual.)
 #[derive(Debug, Clone, Default)]
 pub(super) struct ConnectFailures {
     last: Arc<Mutex<Option<Error>>>,
@@ -45,22 +47,20 @@ pub(super) struct ConnectFailures {
 }
 
 impl ConnectFailures {
-    /// The latest failure, consumed so that a later report never shows a stale one.
-    pub fn take(&self) -> Option<Error> {
-        self.last.lock().ok().and_then(|mut last| last.take())
-    }
-}
-
-impl bb8::ErrorSink<Error> for ConnectFailures {
-    fn sink(&self, error: Error) {
+    /// The outcome of a connect: a failure is kept (and wakes the waiters), a success
+    /// clears it, so what is kept is always about the latest attempt.
+    fn record(&self, failure: Option<&Error>) {
         if let Ok(mut last) = self.last.lock() {
-            *last = Some(error);
+            *last = failure.cloned();
         }
-        self.failed.notify_waiters();
+        if failure.is_some() {
+            self.failed.notify_waiters();
+        }
     }
 
-    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<Error>> {
-        Box::new(self.clone())
+    /// The failure of the latest connect, if it failed.
+    pub fn last(&self) -> Option<Error> {
+        self.last.lock().ok().and_then(|last| last.clone())
     }
 }
 
@@ -69,7 +69,9 @@ impl bb8::ManageConnection for SqlServerManager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Self::Connection, Self::Error> {
-        open(&self.config, self.connect_timeout).await
+        let result = open(&self.config, self.connect_timeout).await;
+        self.failures.record(result.as_ref().err());
+        result
     }
 
     async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
