@@ -93,6 +93,20 @@ async fn a_missing_database_and_a_closed_port_are_named() {
         let out = stagehand(&url, args).await;
         assert_fails_saying(&out, &args.join(" "), &["connection refused", ":***@"]);
     }
+    // SQL Server's pool connects in the background: the real cause still comes out,
+    // not the pool's "timed out", in both connection string forms.
+    for url in [
+        format!("mssql://sa:{SECRET}@127.0.0.1:{port}/erp"),
+        format!("Server=tcp:127.0.0.1,{port};Database=erp;User Id=sa;Password={SECRET}"),
+    ] {
+        let out = stagehand(&url, &["status"]).await;
+        assert_fails_saying(&out, &url, &["connection refused"]);
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("imed out"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -587,3 +587,47 @@ fn run_refuses_impossible_flags_naming_them() {
         );
     }
 }
+
+// script(1) provides the terminal.
+#[cfg(unix)]
+conformance!(logs_on_a_terminal_show_the_last_rows_by_default);
+#[cfg(unix)]
+async fn logs_on_a_terminal_show_the_last_rows_by_default(db: &TestDb) {
+    let id = db.register_new("chatty").await;
+    for n in 1..=205 {
+        db.log_message(
+            Some(id),
+            &format!("line {n:03}"),
+            stagehand::store::LogLevel::Info,
+            None,
+        )
+        .await
+        .expect("log");
+    }
+    // `script` runs the command on a pseudo-terminal, as a user at a shell would.
+    let command = format!("{} logs --process {id}", env!("CARGO_BIN_EXE_stagehand"));
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("STAGEHAND_DATABASE_URL", db.url())
+        .output()
+        .expect("run script(1)");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{db}: {text}");
+    let rows = text.lines().filter(|l| l.contains("line ")).count();
+    assert_eq!(rows, 200, "{db}: the last 200 rows on a terminal: {text}");
+    assert!(
+        text.contains("line 205") && !text.contains("line 005"),
+        "{db}: the newest ones: {text}"
+    );
+    assert!(
+        text.contains("--tail 0 for all"),
+        "{db}: says there are more: {text}"
+    );
+    // Piped, everything.
+    let out = stagehand(db, &["logs", "--process", &id.to_string()]);
+    assert_eq!(
+        stdout(&out).lines().filter(|l| l.contains("line ")).count(),
+        205,
+        "{db}"
+    );
+}
