@@ -411,6 +411,16 @@ async fn register_warns_when_no_task_will_run_the_name(db: &TestDb) {
         "{db}: --external silences it: {}",
         stderr(&out)
     );
+    // A login that may only register (no SELECT on stage.Task) still registers.
+    let submitter = db.url_as("stage_submitter").await;
+    let out = Command::new(env!("CARGO_BIN_EXE_stagehand"))
+        .args(["--json", "register", "from-an-application"])
+        .env("STAGEHAND_DATABASE_URL", &submitter)
+        .output()
+        .expect("run stagehand");
+    assert_eq!(out.status.code(), Some(0), "{db}: {}", stderr(&out));
+    assert_eq!(json(&out)["registered"], true, "{db}");
+
     db.driver_task("nightly-backup", "parallel").await;
     let out = stagehand(db, &["register", "nightly-backup"]);
     assert!(

@@ -257,6 +257,15 @@ impl TestDb {
     /// A second store on this database, logged in as a new login that is a member of
     /// `role` (stage_submitter, stage_worker, stage_reader, stage_admin) and nothing else.
     pub async fn connect_as(&self, role: &str) -> Arc<dyn Backend> {
+        let url = self.url_as(role).await;
+        open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{self}: cannot connect as a member of {role}: {e:#}"))
+    }
+
+    /// The connection string of a new login that is a member of `role` and nothing else
+    /// (for running the binary as that login).
+    pub async fn url_as(&self, role: &str) -> String {
         let login = format!(
             "sh_{}_{}",
             unique_suffix(),
@@ -274,11 +283,7 @@ impl TestDb {
                     .await
             }
         };
-        let url =
-            url.unwrap_or_else(|e| panic!("{self}: cannot create a login in role {role}: {e:#}"));
-        open(&url)
-            .await
-            .unwrap_or_else(|e| panic!("{self}: cannot connect as a member of {role}: {e:#}"))
+        url.unwrap_or_else(|e| panic!("{self}: cannot create a login in role {role}: {e:#}"))
     }
 
     // ---- dialect helpers: the only place the tests' SQL differs per engine ----
