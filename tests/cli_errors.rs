@@ -214,6 +214,8 @@ async fn run_waits_for_a_server_that_comes_up_and_a_wrong_password_is_named() {
     if let Err(panic) = result {
         std::panic::resume_unwind(panic.into_panic());
     }
+    // Kept for inspection only when it failed.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 async fn auth_body(data: std::path::PathBuf, port: String) {

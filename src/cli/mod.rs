@@ -103,7 +103,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Run(args) => {
             args.check().map_err(|message| {
-                Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message)
+                // Built, so the usage line reads `stagehand run [OPTIONS]`.
+                let mut command = Cli::command();
+                command.build();
+                let kind = clap::error::ErrorKind::ArgumentConflict;
+                match command.find_subcommand_mut("run") {
+                    Some(run) => run.error(kind, message),
+                    None => command.error(kind, message),
+                }
             })?;
             let workers = args.workers() as u32;
             run::run(open_store(&cli.database, workers + 4).await?, args).await

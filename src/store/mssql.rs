@@ -2,7 +2,7 @@
 
 use super::connection::DatabaseUrl;
 use super::engine::{Arg, Engine};
-use super::error::{io_cause, ConnectionCause, StoreError, StoreResult};
+use super::error::{chain, io_cause, ConnectionCause, StoreError, StoreResult};
 use super::mssql_pool::{open, ConnectFailures, SqlServerManager};
 use super::rows::ResultRow;
 use super::types::BackendKind;
@@ -251,7 +251,7 @@ impl Engine for SqlServerStore {
         let report = embedded::migrations::runner()
             .run_async(&mut client)
             .await
-            .map_err(|e| StoreError::database(context, e))?;
+            .map_err(|e| StoreError::database(context, chain(&e)))?;
         Ok(report
             .applied_migrations()
             .iter()

@@ -209,7 +209,7 @@ impl Engine for PostgresStore {
         // The lock belongs to the session: closing the connection releases it whatever happened.
         drop(client);
         let _ = driver.await;
-        let report = report.map_err(|e| StoreError::database(context, e))?;
+        let report = report.map_err(|e| StoreError::database(context, chain(&e)))?;
         Ok(report
             .applied_migrations()
             .iter()
