@@ -48,9 +48,10 @@ pub enum Command {
     Register(register::RegisterArgs),
     /// Run the driver: claim processes and execute their commands until Ctrl-C.
     Run(run::RunArgs),
-    /// Counts per status, workers, overdue processes and table sizes.
+    /// Counts per status, what runs, workers, overdue and failed processes, table sizes
+    /// (--check: a monitoring check, exit 4 on problems).
     Status(status::StatusArgs),
-    /// Read (or follow, or export) stage.ProcessLog.
+    /// Read (or follow, or export) stage.ProcessLog, or its history.
     Logs(logs::LogsArgs),
     /// Move finished processes and old logs into the history tables.
     Rotate(maintenance::RotateArgs),
