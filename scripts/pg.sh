@@ -22,7 +22,8 @@ pg_ensure_installed() {
 # Runs a command as the cluster's owner: initdb and postgres refuse to run as root.
 pg_as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
+    # From /: the caller's directory (a checkout in /root) may be closed to postgres.
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi

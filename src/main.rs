@@ -27,9 +27,14 @@ async fn main() -> ExitCode {
         .init();
     match stagehand::cli::run(cli).await {
         Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(stagehand::cli::exit::ERROR)
-        }
+        // A usage error found after parsing (flags that contradict each other) gets
+        // clap's own report and exit code.
+        Err(error) => match error.downcast::<clap::Error>() {
+            Ok(usage) => usage.exit(),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::from(stagehand::cli::exit::ERROR)
+            }
+        },
     }
 }

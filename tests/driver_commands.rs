@@ -241,7 +241,7 @@ async fn parameters_reach_the_command_as_inert_environment(db: &TestDb) {
 
 conformance!(jobs_never_see_the_connection_string);
 async fn jobs_never_see_the_connection_string(db: &TestDb) {
-    let url = db.login_url("stage_admin").await;
+    let url = db.url_as("stage_admin").await;
     let password = stagehand::store::DatabaseUrl::parse(&url)
         .expect("the login's URL")
         .passwords()

@@ -7,7 +7,9 @@ mod common;
 mod driver_support;
 
 use common::TestDb;
-use driver_support::{alive, lines, scratch, task, wait_final, wait_for, wait_lines, Driver};
+use driver_support::{
+    alive, lines, pg_script, scratch, task, wait_final, wait_for, wait_lines, Driver,
+};
 use nix::sys::signal::Signal;
 use stagehand::store::{connect, ConnectOptions, DatabaseUrl, ProcessStatus, TaskRecord};
 use std::time::Duration;
@@ -199,24 +201,6 @@ async fn a_timeout_kills_the_whole_tree(db: &TestDb) {
     );
     driver.signal(Signal::SIGTERM);
     assert!(driver.exit_within(Duration::from_secs(20)).await.success());
-}
-
-/// Runs `body` of scripts/pg.sh commands (bash), panicking on failure.
-fn pg_script(body: &str) -> String {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let output = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "set -euo pipefail; cd '{root}'; source scripts/pg.sh; pg_ensure_installed; {body}"
-        ))
-        .output()
-        .expect("run bash");
-    assert!(
-        output.status.success(),
-        "pg script failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 /// The database stopped and started while commands run: commands keep running, and

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Stand-in for a report: writes a small CSV into .stagehand/reports.
+# Stand-in for a report: writes a small CSV into .stagehand/reports (in the checkout).
 set -eu
-dir=.stagehand/reports
+# Paths from this script's checkout, so it runs from any working directory.
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dir=$root/.stagehand/reports
 mkdir -p "$dir"
 file="$dir/sales-$(date -u +%Y%m%dT%H%M%SZ).csv"
 {

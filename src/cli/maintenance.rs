@@ -1,5 +1,6 @@
 //! `stagehand rotate` and `stagehand reset-stuck`: the housekeeping `run` also does on a schedule.
 
+use super::output::print_json;
 use crate::store::Backend;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -10,23 +11,23 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub struct RotateArgs {
     /// Finished processes older than this many months move to the history tables.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(i32).range(0..))]
     retention_months: i32,
-    /// Rows per batch (each batch is its own transaction; below lock escalation).
-    #[arg(long, default_value_t = 1000)]
+    /// Rows per batch, 1 to 4000 (each batch is its own transaction; below lock escalation).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i32).range(1..=4000))]
     batch_size: i32,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ResetArgs {
     /// Processes of executors that never heartbeat are reset after this many minutes.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(i32).range(1..))]
     timeout_minutes: i32,
 }
 
 /// Rotates batch by batch, one call per batch, so progress shows and an interrupted
 /// rotation loses nothing: every batch already moved is committed.
-pub async fn rotate(db: &Arc<dyn Backend>, args: &RotateArgs) -> Result<ExitCode> {
+pub async fn rotate(db: &Arc<dyn Backend>, args: &RotateArgs, json: bool) -> Result<ExitCode> {
     let progress = ProgressBar::new_spinner();
     progress.set_style(
         ProgressStyle::with_template("{spinner} {elapsed} {msg}").context("progress template")?,
@@ -48,6 +49,14 @@ pub async fn rotate(db: &Arc<dyn Backend>, args: &RotateArgs) -> Result<ExitCode
         }
     }
     progress.finish_and_clear();
+    if json {
+        print_json(&serde_json::json!({
+            "processesMoved": processes,
+            "logsMoved": logs,
+            "retentionMonths": args.retention_months,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "rotation done: {processes} processes and {logs} log rows older than {} months moved to history",
         args.retention_months
@@ -55,11 +64,15 @@ pub async fn rotate(db: &Arc<dyn Backend>, args: &RotateArgs) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn reset_stuck(db: &Arc<dyn Backend>, args: &ResetArgs) -> Result<ExitCode> {
+pub async fn reset_stuck(db: &Arc<dyn Backend>, args: &ResetArgs, json: bool) -> Result<ExitCode> {
     let reset = db
         .reset_stuck(args.timeout_minutes)
         .await
         .context("stage.ResetStuckProcesses")?;
+    if json {
+        print_json(&serde_json::json!({ "reset": reset }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     for r in &reset {
         println!(
             "process {} ({}) from {} attempt {} -> {}",

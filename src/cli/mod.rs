@@ -5,6 +5,8 @@ pub mod exit;
 mod logs;
 mod maintenance;
 mod migrate;
+mod output;
+mod register;
 mod run;
 mod status;
 mod steer;
@@ -12,7 +14,7 @@ mod task;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl, DATABASE_URL_ENV};
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -45,18 +47,13 @@ pub enum Command {
     /// Deploy or upgrade the schema (idempotent), or print it as a script.
     Migrate(migrate::MigrateArgs),
     /// Register a process (stage.RegisterProcess).
-    Register {
-        /// The process name (a task's id, or any name for an external executor).
-        name: String,
-        /// Parameters as a JSON document, passed to the command as STAGEHAND_PARAMETERS.
-        #[arg(long = "params")]
-        params: Option<String>,
-    },
+    Register(register::RegisterArgs),
     /// Run the driver: claim processes and execute their commands until Ctrl-C.
     Run(run::RunArgs),
-    /// Counts per status, workers, overdue processes and table sizes.
+    /// Counts per status, what runs, workers, overdue and failed processes, table sizes
+    /// (--check: a monitoring check, exit 4 on problems).
     Status(status::StatusArgs),
-    /// Read (or follow, or export) stage.ProcessLog.
+    /// Read (or follow, or export) stage.ProcessLog, or its history.
     Logs(logs::LogsArgs),
     /// Move finished processes and old logs into the history tables.
     Rotate(maintenance::RotateArgs),
@@ -106,36 +103,35 @@ pub(crate) async fn open_store(
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Migrate(args) => migrate::run(&cli.database, args, cli.json).await,
-        Command::Register { name, params } => {
-            let db = open_store(&cli.database, 1).await?;
-            let row = db.register(name, params.as_deref(), None).await?;
-            if row.registered {
-                println!(
-                    "registered process {} ({})",
-                    row.process_id, row.process_name
-                );
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!(
-                    "refused: process {} of {} is already {}",
-                    row.process_id, row.process_name, row.status
-                );
-                Ok(ExitCode::from(exit::REFUSED))
-            }
+        Command::Register(args) => {
+            register::run(&open_store(&cli.database, 1).await?, args, cli.json).await
         }
         Command::Run(args) => {
-            let workers = args.workers.unwrap_or_else(crate::driver::default_workers);
+            args.check().map_err(|message| {
+                // Built, so the usage line reads `stagehand run [OPTIONS]`.
+                let mut command = Cli::command();
+                command.build();
+                let kind = clap::error::ErrorKind::ArgumentConflict;
+                match command.find_subcommand_mut("run") {
+                    Some(run) => run.error(kind, message),
+                    None => command.error(kind, message),
+                }
+            })?;
+            let workers = args.workers() as u32;
             let secrets = crate::driver::Secrets::of(&database_url(&cli.database)?);
-            let db = open_store(&cli.database, workers as u32 + 4).await?;
-            run::run(db, args, secrets).await
+            run::run(open_store(&cli.database, workers + 4).await?, args, secrets).await
         }
-        Command::Status(args) => status::run(&open_store(&cli.database, 4).await?, args).await,
-        Command::Logs(args) => logs::run(&open_store(&cli.database, 1).await?, args).await,
+        Command::Status(args) => {
+            status::run(&open_store(&cli.database, 4).await?, args, cli.json).await
+        }
+        Command::Logs(args) => {
+            logs::run(&open_store(&cli.database, 1).await?, args, cli.json).await
+        }
         Command::Rotate(args) => {
-            maintenance::rotate(&open_store(&cli.database, 1).await?, args).await
+            maintenance::rotate(&open_store(&cli.database, 1).await?, args, cli.json).await
         }
         Command::ResetStuck(args) => {
-            maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await
+            maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args, cli.json).await
         }
         Command::Task(command) => task::run(&cli.database, command, cli.json).await,
         Command::Bench(command) => bench::run(&cli.database, command).await,

@@ -1,21 +1,31 @@
 //! `stagehand status`: the monitoring views, readable in a terminal or as JSON.
 
+use super::exit;
+use super::output::print_json;
 use crate::store::{Backend, OverdueProcess, ProcessRow, StatusCount, TableSpace, WorkerStatistic};
 use anyhow::{Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// Failed processes listed (the check counts them all the same).
+const FAILED_SHOWN: i64 = 100;
+
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// Print JSON instead of tables.
-    #[arg(long)]
-    json: bool,
     /// Flag stage tables larger than this many MiB.
     #[arg(long, env = "STAGEHAND_ALERT_MB", default_value_t = 5120)]
     alert_mb: i64,
+    /// Failed processes that ended since this time count as problems: an age (24h, 2d)
+    /// or a time, as for `logs --since`.
+    #[arg(long, default_value = "24h", value_parser = super::logs::parse_since)]
+    failed_since: DateTime<Utc>,
+    /// A monitoring check (Nagios style): one summary line, then exit 4 when there are
+    /// table alerts, overdue processes or failed ones; 0 when all is well.
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -28,15 +38,21 @@ struct Status {
     tables: Vec<TableSpace>,
     /// Tables over the alert threshold.
     alerts: Vec<String>,
+    /// Processes that failed since `failedSince`, latest first.
+    failed: Vec<ProcessRow>,
+    failed_since: DateTime<Utc>,
+    /// What `--check` alerts on: table alerts, overdue and failed processes.
+    problems: Vec<String>,
 }
 
-pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs) -> Result<ExitCode> {
-    let (counts, running, workers, overdue, tables) = tokio::try_join!(
+pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs, json: bool) -> Result<ExitCode> {
+    let (counts, running, workers, overdue, tables, failed) = tokio::try_join!(
         db.status_summary(),
         db.running_processes(),
         db.worker_statistics(),
         db.overdue_processes(),
         db.table_space(),
+        db.failed_processes(args.failed_since, FAILED_SHOWN),
     )
     .context("reading the monitoring views")?;
     let limit = args.alert_mb.saturating_mul(1024 * 1024);
@@ -52,20 +68,78 @@ pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs) -> Result<ExitCode> {
             )
         })
         .collect();
-    let status = Status {
+    let mut status = Status {
         counts,
         running,
         workers,
         overdue,
         tables,
         alerts,
+        failed,
+        failed_since: args.failed_since,
+        problems: Vec::new(),
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+    status.problems = problems(&status);
+    if json {
+        print_json(&status)?;
+    } else if args.check {
+        println!("{}", summary(&status));
+        for problem in &status.problems {
+            println!("{problem}");
+        }
     } else {
         print!("{}", render(&status));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(
+        if args.check && !status.problems.is_empty() {
+            exit::ALERTS
+        } else {
+            exit::SUCCESS
+        },
+    ))
+}
+
+/// One line per thing `--check` alerts on.
+fn problems(status: &Status) -> Vec<String> {
+    let mut problems = status.alerts.clone();
+    for o in &status.overdue {
+        problems.push(format!(
+            "overdue: process {} ({}) running {} min, timeout {} min",
+            o.process_id, o.process_name, o.running_minutes, o.timeout_minutes
+        ));
+    }
+    for p in &status.failed {
+        problems.push(format!(
+            "failed: process {} ({}) at {}{}",
+            p.process_id,
+            p.process_name,
+            p.end_time
+                .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+                .unwrap_or_default(),
+            p.exit_code
+                .map(|c| format!(", exit code {c}"))
+                .unwrap_or_default()
+        ));
+    }
+    problems
+}
+
+/// The first line of `--check`: a verdict a monitoring system shows as is.
+fn summary(status: &Status) -> String {
+    if status.problems.is_empty() {
+        return "STAGEHAND OK - no overdue or failed processes, no table alerts".to_string();
+    }
+    let failed = if status.failed.len() as i64 == FAILED_SHOWN {
+        format!("{FAILED_SHOWN} or more")
+    } else {
+        status.failed.len().to_string()
+    };
+    format!(
+        "STAGEHAND ALERT - {} overdue, {failed} failed since {}, {} table alerts",
+        status.overdue.len(),
+        status.failed_since.format("%Y-%m-%d %H:%M:%SZ"),
+        status.alerts.len()
+    )
 }
 
 fn table(header: &[&str]) -> Table {
@@ -152,6 +226,30 @@ fn render(status: &Status) -> String {
         ]);
     }
     section(&mut out, "Tables", &tables);
+
+    let mut failed = table(&["ID", "Name", "Ended (UTC)", "Exit code", "Attempt"]);
+    for p in &status.failed {
+        failed.add_row(vec![
+            right(p.process_id),
+            Cell::new(&p.process_name),
+            Cell::new(
+                p.end_time
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default(),
+            ),
+            right(p.exit_code.map(|c| c.to_string()).unwrap_or_default()),
+            right(format!("{}/{}", p.attempt, p.max_attempts)),
+        ]);
+    }
+    section(
+        &mut out,
+        &format!(
+            "Failed since {} ({})",
+            status.failed_since.format("%Y-%m-%d %H:%M:%SZ"),
+            status.failed.len()
+        ),
+        &failed,
+    );
     for alert in &status.alerts {
         out.push_str(&format!("ALERT: {alert}\n"));
     }

@@ -1,6 +1,7 @@
 //! `stagehand task ...`: tasks as JSON in and out, and the next fire times.
 
 use super::open_store;
+use super::output::print_json;
 use crate::catalog::{self, StoredTask};
 use crate::schedule::{parse_task, parse_tasks, Schedule, TaskDefinition};
 use crate::store::Backend;
@@ -15,25 +16,36 @@ use std::sync::Arc;
 #[derive(Debug, clap::Subcommand)]
 pub enum TaskCommand {
     /// Add a task (or an array of tasks) from a JSON file, or - for standard input.
-    Add { file: PathBuf },
-    /// Replace existing task(s) from a JSON file, or - for standard input.
-    Update { file: PathBuf },
-    /// Delete a task (its pending processes are cancelled).
-    Remove { id: String },
-    /// List the tasks.
-    List {
-        #[arg(long)]
-        json: bool,
+    Add {
+        /// The task file (JSON), or - for standard input.
+        file: PathBuf,
     },
+    /// Replace existing task(s) from a JSON file, or - for standard input.
+    Update {
+        /// The task file (JSON), or - for standard input.
+        file: PathBuf,
+    },
+    /// Delete a task (its pending processes are cancelled).
+    Remove {
+        /// The task's id.
+        id: String,
+    },
+    /// List the tasks.
+    List,
     /// Print a task's JSON.
-    Show { id: String },
+    Show {
+        /// The task's id.
+        id: String,
+    },
     /// Print (or write) every task as a JSON array, the format `task import` reads.
     Export {
+        /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
     },
     /// Add or replace every task of the given files (arrays or single tasks), in one transaction.
     Import {
+        /// Task files (JSON: one task or an array), or - for standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -48,10 +60,9 @@ pub enum TaskCommand {
         /// Predict after this time (RFC 3339, or a wall-clock time in the task's zone); default now.
         #[arg(long)]
         after: Option<String>,
+        /// How many fire times to print.
         #[arg(long, default_value_t = 10)]
         count: usize,
-        #[arg(long)]
-        json: bool,
     },
     // run, enable, disable: src/cli/steer.rs
     #[command(flatten)]
@@ -88,7 +99,7 @@ fn read_tasks(file: &Path) -> Result<Vec<TaskDefinition>> {
 
 /// One stage.SaveTasks call, so all tasks are written or none; a spinner shows while a
 /// large import runs (stderr, so the output stays clean when piped).
-async fn save(db: &Arc<dyn Backend>, tasks: &[TaskDefinition]) -> Result<()> {
+async fn save(db: &Arc<dyn Backend>, tasks: &[TaskDefinition], json: bool) -> Result<()> {
     let now = Utc::now();
     let rows: Vec<_> = tasks.iter().map(|t| catalog::to_save(t, now)).collect();
     let progress = indicatif::ProgressBar::new_spinner();
@@ -96,9 +107,28 @@ async fn save(db: &Arc<dyn Backend>, tasks: &[TaskDefinition]) -> Result<()> {
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
     let saved = db.save_tasks(&rows).await.context("stage.SaveTasks");
     progress.finish_and_clear();
-    for saved in saved? {
-        let verb = if saved.created { "added" } else { "updated" };
-        println!("{verb} task {} (TaskID {})", saved.task_name, saved.task_id);
+    let saved = saved?;
+    let verb = |created: bool| if created { "added" } else { "updated" };
+    if json {
+        let tasks: Vec<_> = saved
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.task_name,
+                    "taskId": s.task_id,
+                    "action": verb(s.created),
+                })
+            })
+            .collect();
+        return print_json(&serde_json::json!({ "tasks": tasks }));
+    }
+    for saved in &saved {
+        println!(
+            "{} task {} (TaskID {})",
+            verb(saved.created),
+            saved.task_name,
+            saved.task_id
+        );
     }
     Ok(())
 }
@@ -121,7 +151,6 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
         file: Some(file),
         after,
         count,
-        json,
         ..
     } = command
     {
@@ -130,7 +159,7 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
         let [task] = tasks.as_slice() else {
             bail!("--file must hold one task, not an array");
         };
-        print_next(task, after.as_deref(), *count, *json)?;
+        print_next(task, after.as_deref(), *count, json)?;
         return Ok(ExitCode::SUCCESS);
     }
     let db = open_store(database, 2).await?;
@@ -159,23 +188,29 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
                     );
                 }
             }
-            save(&db, &tasks).await?;
+            save(&db, &tasks, json).await?;
         }
         TaskCommand::Import { files } => {
             let mut tasks = Vec::new();
             for file in files {
                 tasks.extend(read_tasks(file)?);
             }
-            save(&db, &tasks).await?;
-            println!("imported {} tasks", tasks.len());
+            save(&db, &tasks, json).await?;
+            if !json {
+                println!("imported {} tasks", tasks.len());
+            }
         }
         TaskCommand::Remove { id } => {
             if !db.delete_task(id).await.context("stage.DeleteTask")? {
                 bail!("no task {id}");
             }
-            println!("removed task {id}");
+            if json {
+                print_json(&serde_json::json!({ "removed": id }))?;
+            } else {
+                println!("removed task {id}");
+            }
         }
-        TaskCommand::List { json } => list(&stored(&db).await?, *json)?,
+        TaskCommand::List => list(&stored(&db).await?, json)?,
         TaskCommand::Show { id } => {
             let tasks = stored(&db).await?;
             let task = tasks
@@ -204,7 +239,6 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
             id: Some(id),
             after,
             count,
-            json,
             ..
         } => {
             let tasks = stored(&db).await?;
@@ -212,7 +246,7 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
                 .iter()
                 .find(|t| &t.row.record.task_name == id)
                 .ok_or_else(|| anyhow!("no task {id}"))?;
-            print_next(definition(task)?, after.as_deref(), *count, *json)?;
+            print_next(definition(task)?, after.as_deref(), *count, json)?;
         }
         TaskCommand::Next { .. } => bail!("give a task id or --file"),
         TaskCommand::Steer(command) => return super::steer::task(&db, command, json).await,
@@ -238,7 +272,7 @@ fn list(tasks: &[StoredTask], json: bool) -> Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&values)?);
+        print_json(&values)?;
         return Ok(());
     }
     let mut table = Table::new();
@@ -299,7 +333,7 @@ fn print_next(task: &TaskDefinition, after: Option<&str>, count: usize, json: bo
         .map(|(at, _)| at.to_rfc3339())
         .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&times)?);
+        print_json(&times)?;
     } else {
         for t in &times {
             println!("{t}");

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use connection::{DatabaseUrl, DATABASE_URL_ENV};
-pub use error::{StoreError, StoreResult};
+pub use error::{ConnectionCause, StoreError, StoreResult};
 pub use types::*;
 
 /// Everything stagehand asks of a database. Methods map one to one onto `stage` objects.
@@ -110,6 +110,9 @@ pub trait Backend: Send + Sync {
     /// Every `stage.TaskTrigger` row, by task and index.
     async fn triggers(&self) -> StoreResult<Vec<TriggerRow>>;
 
+    /// The `stage.Task` row's id for a name (matched as stage.RegisterProcess matches it).
+    async fn task_id(&self, task_name: &str) -> StoreResult<Option<i32>>;
+
     /// `stage.ScheduleVersion`: changes whenever a task or trigger definition changes.
     async fn schedule_version(&self) -> StoreResult<i64>;
 
@@ -143,6 +146,13 @@ pub trait Backend: Send + Sync {
 
     /// The InProgress processes, longest running first.
     async fn running_processes(&self) -> StoreResult<Vec<ProcessRow>>;
+
+    /// Processes that ended Failed at or after `since`, latest first, at most `limit`.
+    async fn failed_processes(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<ProcessRow>>;
 
     /// The `stage.ProcessLog` rows of one process, oldest first.
     async fn process_logs(&self, process_id: i64) -> StoreResult<Vec<LogRow>>;

@@ -2,9 +2,9 @@
 
 use super::connection::DatabaseUrl;
 use super::engine::{Arg, Engine};
-use super::error::{StoreError, StoreResult};
+use super::error::{chain, io_cause, ConnectionCause, StoreError, StoreResult};
 use super::migrations;
-use super::mssql_pool::{open, SqlServerManager};
+use super::mssql_pool::{open, ConnectFailures, SqlServerManager};
 use super::rows::ResultRow;
 use super::types::BackendKind;
 use super::ConnectOptions;
@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::borrow::Cow;
 use std::time::Duration;
+use tiberius::error::Error as SqlError;
 use tiberius::{AuthMethod, ColumnData, Config, EncryptionLevel, FromSql, IntoSql, Row, ToSql};
 
 /// Errors a procedure raises for a bad argument (THROW 50000..50099, see sql/API.md).
@@ -19,32 +20,43 @@ const INVALID_ARGUMENT_ERRORS: std::ops::RangeInclusive<u32> = 50000..=50099;
 /// Refusals for the state of a row (THROW 50110..50199: CancelProcess, RetryProcess, RunTaskNow).
 const REFUSAL_ERRORS: std::ops::RangeInclusive<u32> = 50110..=50199;
 
+/// 208 invalid object name, 2812 no such procedure: a `stage` object that is not there.
+const MISSING_OBJECT_ERRORS: [u32; 2] = [208, 2812];
+
 pub struct SqlServerStore {
     pool: bb8::Pool<SqlServerManager>,
     config: Config,
     target: String,
+    connect_timeout: Duration,
+    failures: ConnectFailures,
 }
 
 impl SqlServerStore {
     pub async fn new(url: &DatabaseUrl, options: &ConnectOptions) -> StoreResult<Self> {
         let mut config = parse_config(url)?;
         config.application_name("stagehand");
+        let failures = ConnectFailures::default();
         let pool = bb8::Pool::builder()
             .max_size(options.max_connections)
             .connection_timeout(options.connect_timeout)
             .build_unchecked(SqlServerManager {
                 config: config.clone(),
+                connect_timeout: options.connect_timeout,
+                failures: failures.clone(),
             });
         Ok(SqlServerStore {
             pool,
             config,
             target: url.redacted(),
+            connect_timeout: options.connect_timeout,
+            failures,
         })
     }
 
-    fn connection_error(&self, message: impl ToString) -> StoreError {
+    fn connection_error(&self, cause: ConnectionCause, message: impl ToString) -> StoreError {
         StoreError::Connection {
             target: self.target.clone(),
+            cause,
             message: message.to_string(),
         }
     }
@@ -83,29 +95,64 @@ impl SqlServerStore {
         }
     }
 
-    fn map_error(&self, context: &str, error: tiberius::error::Error) -> StoreError {
-        match &error {
-            tiberius::error::Error::Server(token)
-                if INVALID_ARGUMENT_ERRORS.contains(&token.code()) =>
+    /// A failure to open a connection: always a connection error, named as well as we can.
+    fn connect_error(&self, error: &SqlError) -> StoreError {
+        self.connection_error(
+            connection_cause(error).unwrap_or(ConnectionCause::Lost),
+            describe(error),
+        )
+    }
+
+    fn map_error(&self, context: &str, error: SqlError) -> StoreError {
+        if let SqlError::Server(token) = &error {
+            if INVALID_ARGUMENT_ERRORS.contains(&token.code()) {
+                return StoreError::InvalidArgument(token.message().to_string());
+            }
+            if REFUSAL_ERRORS.contains(&token.code()) {
+                return StoreError::Refused(token.message().to_string());
+            }
+            if MISSING_OBJECT_ERRORS.contains(&token.code())
+                && token.message().to_ascii_lowercase().contains("stage")
             {
-                StoreError::InvalidArgument(token.message().to_string())
+                return StoreError::SchemaMissing {
+                    context: context.to_string(),
+                    message: token.message().to_string(),
+                };
             }
-            tiberius::error::Error::Server(token) if REFUSAL_ERRORS.contains(&token.code()) => {
-                StoreError::Refused(token.message().to_string())
-            }
-            tiberius::error::Error::Io { .. }
-            | tiberius::error::Error::Tls(_)
-            | tiberius::error::Error::Routing { .. } => self.connection_error(error),
-            _ => StoreError::database(context, error),
+        }
+        match connection_cause(&error) {
+            Some(cause) => self.connection_error(cause, describe(&error)),
+            None => StoreError::database(context, describe(&error)),
+        }
+    }
+
+    /// A pooled connection, or the reason there is none as soon as a connect fails
+    /// (bb8 itself would only say `TimedOut` when its timeout is up).
+    async fn client(&self) -> StoreResult<bb8::PooledConnection<'_, SqlServerManager>> {
+        // Created before asking, so a failure while we wait is never missed.
+        let failed = self.failures.failed.notified();
+        tokio::pin!(failed);
+        tokio::select! {
+            biased;
+            got = self.pool.get() => got.map_err(|e| match e {
+                bb8::RunError::User(e) => self.connect_error(&e),
+                bb8::RunError::TimedOut => match self.failures.last() {
+                    Some(e) => self.connect_error(&e),
+                    None => self.connection_error(
+                        ConnectionCause::Timeout,
+                        format!("no connection within {} s", self.connect_timeout.as_secs_f64()),
+                    ),
+                },
+            }),
+            () = &mut failed => Err(match self.failures.last() {
+                Some(e) => self.connect_error(&e),
+                None => self.connection_error(ConnectionCause::Lost, "a connection attempt failed"),
+            }),
         }
     }
 
     async fn run(&self, context: &str, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
-        let mut client = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| self.connection_error(e))?;
+        let mut client = self.client().await?;
         let params: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
         let stream = client
             .query(sql, &params)
@@ -115,6 +162,39 @@ impl SqlServerStore {
             .into_first_result()
             .await
             .map_err(|e| self.map_error(context, e))
+    }
+}
+
+/// A server error with its number and state (18456's state tells why a login failed);
+/// anything else as tiberius words it.
+fn describe(error: &SqlError) -> String {
+    match error {
+        SqlError::Server(token) => format!(
+            "{} (error {}, state {})",
+            token.message(),
+            token.code(),
+            token.state()
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The connection cause of a tiberius error, if it is one.
+fn connection_cause(error: &SqlError) -> Option<ConnectionCause> {
+    match error {
+        SqlError::Io { kind, message } => Some(io_cause(*kind, message)),
+        SqlError::Tls(_) => Some(ConnectionCause::Tls),
+        SqlError::Routing { .. } => Some(ConnectionCause::Lost),
+        SqlError::Server(token) => match token.code() {
+            // Login failed; untrusted domain; password expired or must change.
+            18456 | 18452 | 18486 | 18487 | 18488 => Some(ConnectionCause::Authentication),
+            // Cannot open database requested by the login.
+            4060 => Some(ConnectionCause::MissingDatabase),
+            // Azure database unavailable; server paused, in upgrade mode or starting up.
+            40613 | 17142 | 18401 | 17809 => Some(ConnectionCause::Unavailable),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -190,9 +270,9 @@ impl Engine for SqlServerStore {
 
     async fn migrate(&self, dry_run: bool) -> StoreResult<Vec<String>> {
         let context = "migrate";
-        let mut client = open(&self.config)
+        let mut client = open(&self.config, self.connect_timeout)
             .await
-            .map_err(|e| self.connection_error(e))?;
+            .map_err(|e| self.connect_error(&e))?;
         let runner = migrations::runner(BackendKind::SqlServer);
         let applied = if dry_run {
             // Nothing is applied until refinery has made its history table.
@@ -223,7 +303,7 @@ impl Engine for SqlServerStore {
                 .await
                 .map(|report| report.applied_migrations().clone())
         };
-        let applied = applied.map_err(|e| StoreError::database(context, e))?;
+        let applied = applied.map_err(|e| StoreError::database(context, chain(&e)))?;
         Ok(applied.iter().map(migrations::label).collect())
     }
 
@@ -248,11 +328,7 @@ impl Engine for SqlServerStore {
     }
 
     async fn execute(&self, sql: &str) -> StoreResult<u64> {
-        let mut client = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| self.connection_error(e))?;
+        let mut client = self.client().await?;
         let result = client
             .execute(sql, &[])
             .await

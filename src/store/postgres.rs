@@ -2,21 +2,22 @@
 
 use super::connection::DatabaseUrl;
 use super::engine::{Arg, Engine};
-use super::error::{StoreError, StoreResult};
+use super::error::{chain, io_cause, ConnectionCause, StoreError, StoreResult};
 use super::migrations;
 use super::rows::ResultRow;
 use super::types::BackendKind;
 use super::ConnectOptions;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use futures_util::StreamExt;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
+use tokio_postgres::error::{DbError, SqlState};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{error::SqlState, AsyncMessage, NoTls, Row};
+use tokio_postgres::{AsyncMessage, NoTls, Row};
 
 /// Key of the session advisory lock that keeps two `migrate` runs apart.
 const MIGRATION_LOCK_KEY: i64 = 0x5354_4147_454d_4947; // "STAGEMIG"
@@ -25,6 +26,7 @@ pub struct PostgresStore {
     pool: Pool,
     config: tokio_postgres::Config,
     target: String,
+    connect_timeout: Duration,
     /// Woken by `NOTIFY stage_process`; the listener runs on its own connection.
     work_signal: Arc<Notify>,
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -56,13 +58,24 @@ impl PostgresStore {
             pool,
             config,
             target: url.redacted(),
+            connect_timeout: options.connect_timeout,
             work_signal: Arc::new(Notify::new()),
             listener: Mutex::new(None),
         })
     }
 
     async fn client(&self) -> StoreResult<Object> {
-        self.pool.get().await.map_err(|e| self.connection_error(e))
+        self.pool.get().await.map_err(|e| match e {
+            PoolError::Backend(e) => self.connect_error(&e),
+            PoolError::Timeout(_) => self.connection_error(
+                ConnectionCause::Timeout,
+                format!(
+                    "no connection within {} s",
+                    self.connect_timeout.as_secs_f64()
+                ),
+            ),
+            other => self.connection_error(ConnectionCause::Lost, chain(&other)),
+        })
     }
 
     /// Runs one statement (prepared with the arguments' types, cached per connection).
@@ -87,17 +100,34 @@ impl PostgresStore {
             if *db.code() == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE {
                 return StoreError::Refused(db.message().to_string());
             }
-            return StoreError::database(context, db.message());
+            if is_missing_stage_object(db) {
+                return StoreError::SchemaMissing {
+                    context: context.to_string(),
+                    message: db.message().to_string(),
+                };
+            }
+            if db_connection_cause(db).is_none() {
+                return StoreError::database(context, describe(db));
+            }
         }
-        if error.is_closed() || error.to_string().contains("connect") {
-            return self.connection_error(error);
+        match connection_cause(&error) {
+            Some(cause) => self.connection_error(cause, message(&error)),
+            None => StoreError::database(context, message(&error)),
         }
-        StoreError::database(context, error)
     }
 
-    fn connection_error(&self, message: impl ToString) -> StoreError {
+    /// A failure to open a connection: always a connection error, named as well as we can.
+    fn connect_error(&self, error: &tokio_postgres::Error) -> StoreError {
+        self.connection_error(
+            connection_cause(error).unwrap_or(ConnectionCause::Lost),
+            message(error),
+        )
+    }
+
+    fn connection_error(&self, cause: ConnectionCause, message: impl ToString) -> StoreError {
         StoreError::Connection {
             target: self.target.clone(),
+            cause,
             message: message.to_string(),
         }
     }
@@ -113,7 +143,7 @@ impl PostgresStore {
         self.config
             .connect(NoTls)
             .await
-            .map_err(|e| self.connection_error(e))
+            .map_err(|e| self.connect_error(&e))
     }
 
     /// Opens a connection that LISTENs on `stage_process` and turns every
@@ -150,8 +180,11 @@ impl PostgresStore {
         });
         match ready_rx.await {
             Ok(Ok(())) => Ok(handle),
-            Ok(Err(message)) => Err(self.connection_error(message)),
-            Err(_) => Err(self.connection_error("notification connection closed before LISTEN")),
+            Ok(Err(message)) => Err(self.connection_error(ConnectionCause::Lost, message)),
+            Err(_) => Err(self.connection_error(
+                ConnectionCause::Lost,
+                "notification connection closed before LISTEN",
+            )),
         }
     }
 }
@@ -202,7 +235,7 @@ impl Engine for PostgresStore {
         // The lock belongs to the session: closing the connection releases it whatever happened.
         drop(client);
         let _ = driver.await;
-        let applied = applied.map_err(|e| StoreError::database(context, e))?;
+        let applied = applied.map_err(|e| StoreError::database(context, chain(&e)))?;
         Ok(applied.iter().map(migrations::label).collect())
     }
 
@@ -249,6 +282,77 @@ impl Engine for PostgresStore {
         let _ = tokio::time::timeout(timeout, self.work_signal.notified()).await;
         Ok(())
     }
+}
+
+/// A server error's own words and its SQLSTATE (tokio-postgres alone says `db error`).
+fn describe(db: &DbError) -> String {
+    format!("{} (SQLSTATE {})", db.message(), db.code().code())
+}
+
+/// What to show of any tokio-postgres error: the server's words when it sent some,
+/// else the whole source chain.
+fn message(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => describe(db),
+        None => chain(error),
+    }
+}
+
+/// 42P01 relation, 3F000 schema, 42883 function: a `stage` object that is not there.
+fn is_missing_stage_object(db: &DbError) -> bool {
+    let code = db.code();
+    (*code == SqlState::UNDEFINED_TABLE
+        || *code == SqlState::INVALID_SCHEMA_NAME
+        || *code == SqlState::UNDEFINED_FUNCTION)
+        && db.message().to_ascii_lowercase().contains("stage")
+}
+
+/// Server errors that mean there is no usable connection.
+fn db_connection_cause(db: &DbError) -> Option<ConnectionCause> {
+    let code = db.code();
+    if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+    {
+        Some(ConnectionCause::Authentication)
+    } else if *code == SqlState::INVALID_CATALOG_NAME {
+        Some(ConnectionCause::MissingDatabase)
+    } else if *code == SqlState::CANNOT_CONNECT_NOW
+        || *code == SqlState::ADMIN_SHUTDOWN
+        || *code == SqlState::CRASH_SHUTDOWN
+        || *code == SqlState::TOO_MANY_CONNECTIONS
+    {
+        Some(ConnectionCause::Unavailable)
+    } else if code.code().starts_with("08") {
+        Some(ConnectionCause::Lost)
+    } else {
+        None
+    }
+}
+
+/// The connection cause of a tokio-postgres error, if it is one. Its error kinds are
+/// private, so the client-side ones are told apart by their fixed texts.
+fn connection_cause(error: &tokio_postgres::Error) -> Option<ConnectionCause> {
+    if let Some(db) = error.as_db_error() {
+        return db_connection_cause(db);
+    }
+    let top = error.to_string();
+    let text = chain(error);
+    if top.starts_with("error performing TLS handshake") {
+        return Some(ConnectionCause::Tls);
+    }
+    if top.starts_with("timeout waiting for server") {
+        return Some(ConnectionCause::Timeout);
+    }
+    if top.starts_with("authentication error") || text.contains("password missing") {
+        return Some(ConnectionCause::Authentication);
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return Some(io_cause(io.kind(), &text));
+        }
+        source = inner.source();
+    }
+    error.is_closed().then_some(ConnectionCause::Lost)
 }
 
 fn pg_type(arg: &Arg<'_>) -> Type {

@@ -4,7 +4,8 @@
 use super::engine::{Arg, Engine};
 use super::error::{StoreError, StoreResult};
 use super::rows::{
-    self, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS, TASK_COLUMNS, TRIGGER_COLUMNS,
+    self, log_source, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS, TASK_COLUMNS,
+    TRIGGER_COLUMNS,
 };
 use super::types::*;
 use super::Backend;
@@ -224,6 +225,20 @@ impl<E: Engine> Backend for E {
         )
     }
 
+    async fn task_id(&self, task_name: &str) -> StoreResult<Option<i32>> {
+        let found = self
+            .query(
+                "read task",
+                "SELECT TaskID FROM stage.Task WHERE TaskName = $1",
+                &[Arg::Text(Some(task_name))],
+            )
+            .await?;
+        match found.first() {
+            Some(row) => Ok(Some(row.i32_req(0)?)),
+            None => Ok(None),
+        }
+    }
+
     async fn schedule_version(&self) -> StoreResult<i64> {
         let found = self
             .query(
@@ -318,9 +333,29 @@ impl<E: Engine> Backend for E {
         )
     }
 
+    async fn failed_processes(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<ProcessRow>> {
+        // Status IN (...) as in IX_FileControl_Finished's filter, so the EndTime range seeks.
+        let sql = format!(
+            "SELECT {PROCESS_COLUMNS} FROM stage.FileControl \
+             WHERE Status IN ('Completed', 'Failed', 'Cancelled') AND Status = 'Failed' AND EndTime >= $1 \
+             ORDER BY EndTime DESC OFFSET 0 ROWS FETCH NEXT {} ROWS ONLY",
+            limit.max(1)
+        );
+        map_all(
+            self.query("failed processes", &sql, &[Arg::Instant(Some(since))])
+                .await?,
+            rows::process_row,
+        )
+    }
+
     async fn process_logs(&self, process_id: i64) -> StoreResult<Vec<LogRow>> {
         let sql = format!(
-            "SELECT {LOG_COLUMNS} FROM stage.ProcessLog WHERE ProcessID = $1 ORDER BY LogID"
+            "SELECT {LOG_COLUMNS} FROM {} WHERE l.ProcessID = $1 ORDER BY l.LogID",
+            log_source(false)
         );
         let found = self
             .query("read process log", &sql, &[Arg::BigInt(Some(process_id))])
@@ -334,10 +369,13 @@ impl<E: Engine> Backend for E {
         let level = |i: usize| filter.levels.get(i).map(|l| l.as_str());
         let all_levels = filter.levels.is_empty();
         let sql = format!(
-            "SELECT {LOG_COLUMNS} FROM stage.ProcessLog \
-             WHERE ($1 IS NULL OR ProcessID = $1) AND ($2 IS NULL OR LogTime >= $2) AND ($3 IS NULL OR LogID > $3) \
-             AND ($4 = 1 OR LogLevel IN ($5, $6, $7)) \
-             ORDER BY LogID OFFSET 0 ROWS FETCH NEXT {} ROWS ONLY",
+            "SELECT {LOG_COLUMNS} FROM {} \
+             WHERE ($1 IS NULL OR l.ProcessID = $1) AND ($2 IS NULL OR l.LogTime >= $2) \
+             AND ($3 IS NULL OR l.LogID > $3) AND ($4 = 1 OR l.LogLevel IN ($5, $6, $7)) \
+             AND ($8 IS NULL OR COALESCE(f.ProcessName, h.ProcessName) = $8) \
+             ORDER BY l.LogID {} OFFSET 0 ROWS FETCH NEXT {} ROWS ONLY",
+            log_source(filter.history),
+            if filter.newest_first { "DESC" } else { "ASC" },
             filter.limit.max(1)
         );
         let args = [
@@ -348,6 +386,7 @@ impl<E: Engine> Backend for E {
             Arg::Text(level(0)),
             Arg::Text(level(1)),
             Arg::Text(level(2)),
+            Arg::Text(filter.process_name.as_deref()),
         ];
         map_all(self.query("read logs", &sql, &args).await?, rows::log_row)
     }

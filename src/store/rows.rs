@@ -200,7 +200,26 @@ pub(super) fn process_row(row: &impl ResultRow) -> StoreResult<ProcessRow> {
 }
 
 /// The columns [`log_row`] reads, for `SELECT ... FROM stage.ProcessLog`.
-pub(super) const LOG_COLUMNS: &str = "LogID, ProcessID, Message, LogLevel, LogTime, Detail";
+/// The columns [`log_row`] reads, from [`log_source`]: a log row with its process's
+/// name, wherever the process is (a process outlives its logs in the live table, and
+/// rotation may have moved either).
+pub(super) const LOG_COLUMNS: &str =
+    "l.LogID, l.ProcessID, l.Message, l.LogLevel, l.LogTime, l.Detail, \
+     COALESCE(f.ProcessName, h.ProcessName)";
+
+/// `FROM ...` for [`LOG_COLUMNS`]: the live log, or the history tables' copy.
+pub(super) fn log_source(history: bool) -> String {
+    let table = if history {
+        "ProcessLog_History"
+    } else {
+        "ProcessLog"
+    };
+    format!(
+        "stage.{table} l \
+         LEFT JOIN stage.FileControl f ON f.ProcessID = l.ProcessID \
+         LEFT JOIN stage.FileControl_History h ON h.ProcessID = l.ProcessID"
+    )
+}
 
 pub(super) fn log_row(row: &impl ResultRow) -> StoreResult<LogRow> {
     Ok(LogRow {
@@ -210,6 +229,7 @@ pub(super) fn log_row(row: &impl ResultRow) -> StoreResult<LogRow> {
         log_level: row.text_req(3)?,
         log_time: row.instant_req(4)?,
         detail: row.text(5)?,
+        process_name: row.text(6)?,
     })
 }
 

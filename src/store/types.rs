@@ -310,6 +310,8 @@ pub struct LogRow {
     pub log_level: String,
     pub log_time: DateTime<Utc>,
     pub detail: Option<String>,
+    /// The process's name (its task's id); `None` for rows of no process.
+    pub process_name: Option<String>,
 }
 
 /// The arguments of `stage.SaveTask`, and a task's columns as read back.
@@ -446,16 +448,22 @@ pub struct FireResult {
     pub status: Option<ProcessStatus>,
 }
 
-/// Which `stage.ProcessLog` rows to read: all filters optional, rows after `after_log_id`
-/// in LogID order, at most `limit`.
+/// Which `stage.ProcessLog` (or history) rows to read: all filters optional, rows after
+/// `after_log_id` in LogID order, at most `limit`.
 #[derive(Debug, Clone, Default)]
 pub struct LogFilter {
     pub process_id: Option<i64>,
+    /// Only the rows of processes of this name (a task's id).
+    pub process_name: Option<String>,
     /// The levels to include (empty: all).
     pub levels: Vec<LogLevel>,
     pub since: Option<DateTime<Utc>>,
     pub after_log_id: Option<i64>,
     pub limit: i64,
+    /// The newest `limit` rows, newest first (for a tail); otherwise oldest first.
+    pub newest_first: bool,
+    /// Read `stage.ProcessLog_History` instead of `stage.ProcessLog`.
+    pub history: bool,
 }
 
 /// The row of `stage.SetTaskEnabled`.

@@ -267,7 +267,7 @@ impl TestDb {
     /// A second store on this database, logged in as a new login that is a member of
     /// `role` (stage_submitter, stage_worker, stage_reader, stage_admin) and nothing else.
     pub async fn connect_as(&self, role: &str) -> Arc<dyn Backend> {
-        let url = self.login_url(role).await;
+        let url = self.url_as(role).await;
         open(&url)
             .await
             .unwrap_or_else(|e| panic!("{self}: cannot connect as a member of {role}: {e:#}"))
@@ -289,8 +289,8 @@ impl TestDb {
     }
 
     /// The connection string (with a password) of a new login that is a member of
-    /// `role` only, e.g. for a `stagehand` child process.
-    pub async fn login_url(&self, role: &str) -> String {
+    /// `role` and nothing else, e.g. for running the binary as that login.
+    pub async fn url_as(&self, role: &str) -> String {
         let login = format!(
             "sh_{}_{}",
             unique_suffix(),

@@ -186,3 +186,21 @@ pub async fn wait_lines(path: &Path, count: usize, limit: Duration) -> Vec<Strin
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Runs `body` of scripts/pg.sh commands (bash), panicking on failure.
+pub fn pg_script(body: &str) -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -euo pipefail; cd '{root}'; source scripts/pg.sh; pg_ensure_installed; {body}"
+        ))
+        .output()
+        .expect("run bash");
+    assert!(
+        output.status.success(),
+        "pg script failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
