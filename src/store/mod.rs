@@ -156,6 +156,16 @@ pub trait Backend: Send + Sync {
     /// Waits until new driver work may be there or `timeout` passes. PostgreSQL
     /// listens for `stage_process` notifications; SQL Server just sleeps (callers poll).
     async fn wait_for_work(&self, timeout: Duration) -> StoreResult<()>;
+
+    // ---- Operator status: per-task status and history, live drivers ----
+
+    /// `stage.TaskStatus`, by task name.
+    async fn task_status(&self) -> StoreResult<Vec<TaskStatusRow>>;
+
+    /// The runs of the task named `task_name` from `stage.FileControl` and
+    /// `stage.FileControl_History`: Pending and InProgress first (newest first), then
+    /// finished runs by EndTime, newest first; at most `limit`.
+    async fn task_history(&self, task_name: &str, limit: i64) -> StoreResult<Vec<TaskRun>>;
 }
 
 /// Pool sizes and timeouts a backend is built with.

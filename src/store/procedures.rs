@@ -4,7 +4,8 @@
 use super::engine::{Arg, Engine};
 use super::error::{StoreError, StoreResult};
 use super::rows::{
-    self, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS, TASK_COLUMNS, TRIGGER_COLUMNS,
+    self, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS, TASK_COLUMNS, TASK_RUN_COLUMNS,
+    TASK_STATUS_COLUMNS, TRIGGER_COLUMNS,
 };
 use super::types::*;
 use super::Backend;
@@ -361,5 +362,42 @@ impl<E: Engine> Backend for E {
 
     async fn wait_for_work(&self, timeout: Duration) -> StoreResult<()> {
         Engine::wait_for_work(self, timeout).await
+    }
+
+    // ---- Operator status: per-task status and history, live drivers ----
+
+    async fn task_status(&self) -> StoreResult<Vec<TaskStatusRow>> {
+        let sql = format!("SELECT {TASK_STATUS_COLUMNS} FROM stage.TaskStatus ORDER BY TaskName");
+        map_all(
+            self.query("TaskStatus", &sql, &[]).await?,
+            rows::task_status_row,
+        )
+    }
+
+    async fn task_history(&self, task_name: &str, limit: i64) -> StoreResult<Vec<TaskRun>> {
+        // Each part is limited before the union, so every part is a seek on the name that
+        // stops after `limit` rows: active runs through IX_FileControl_Active, finished ones
+        // through IX_FileControl_NameFinished and its history twin (V32).
+        let limit = limit.max(1);
+        let fetch = format!("OFFSET 0 ROWS FETCH NEXT {limit} ROWS ONLY");
+        let finished = "Status IN ('Completed', 'Failed', 'Cancelled') AND EndTime IS NOT NULL";
+        let sql = format!(
+            "SELECT {TASK_RUN_COLUMNS}, InHistory FROM ( \
+               SELECT * FROM (SELECT {TASK_RUN_COLUMNS}, 0 AS InHistory FROM stage.FileControl \
+                 WHERE ProcessName = $1 AND Status IN ('Pending', 'InProgress') \
+                 ORDER BY ProcessID DESC {fetch}) AS a \
+               UNION ALL \
+               SELECT * FROM (SELECT {TASK_RUN_COLUMNS}, 0 AS InHistory FROM stage.FileControl \
+                 WHERE ProcessName = $1 AND {finished} ORDER BY EndTime DESC, ProcessID DESC {fetch}) AS b \
+               UNION ALL \
+               SELECT * FROM (SELECT {TASK_RUN_COLUMNS}, 1 AS InHistory FROM stage.FileControl_History \
+                 WHERE ProcessName = $1 AND {finished} ORDER BY EndTime DESC, ProcessID DESC {fetch}) AS c \
+             ) AS r \
+             ORDER BY CASE WHEN EndTime IS NULL THEN 0 ELSE 1 END, EndTime DESC, ProcessID DESC {fetch}"
+        );
+        let found = self
+            .query("task history", &sql, &[Arg::Text(Some(task_name))])
+            .await?;
+        map_all(found, rows::task_run)
     }
 }

@@ -288,3 +288,59 @@ pub(super) fn completions_json(completions: &[Completion]) -> StoreResult<String
 pub(super) fn json_array<T: serde::Serialize>(items: &[T]) -> StoreResult<String> {
     serde_json::to_string(items).map_err(|e| StoreError::protocol("JSON argument", e))
 }
+
+// ---- Operator status: per-task status and history, live drivers ----
+
+/// The columns [`task_status_row`] reads, for `SELECT ... FROM stage.TaskStatus`.
+pub(super) const TASK_STATUS_COLUMNS: &str =
+    "TaskID, TaskName, Enabled, TimeZone, NextFireAt, LastProcessID, LastStatus, LastStartTime, \
+     LastEndTime, LastExitCode, LastDurationSeconds, ConsecutiveFailures, Completed24h, Failed24h, \
+     Cancelled24h, RunningCount, PendingCount";
+
+pub(super) fn task_status_row(row: &impl ResultRow) -> StoreResult<TaskStatusRow> {
+    let last_run = match row.int(5)? {
+        Some(process_id) => Some(LastRun {
+            process_id,
+            status: row.status_req(6)?,
+            start_time: row.instant(7)?,
+            end_time: row.instant_req(8)?,
+            exit_code: row.i32_opt(9)?,
+            duration_seconds: row.float(10)?,
+        }),
+        None => None,
+    };
+    Ok(TaskStatusRow {
+        task_id: row.i32_req(0)?,
+        task_name: row.text_req(1)?,
+        enabled: row.bool_req(2)?,
+        time_zone: row.text(3)?,
+        next_fire_at: row.instant(4)?,
+        last_run,
+        consecutive_failures: row.i64_req(11)?,
+        completed_24h: row.i64_req(12)?,
+        failed_24h: row.i64_req(13)?,
+        cancelled_24h: row.i64_req(14)?,
+        running: row.i64_req(15)?,
+        pending: row.i64_req(16)?,
+    })
+}
+
+/// The columns [`task_run`] reads (the last, InHistory, is added by the query).
+pub(super) const TASK_RUN_COLUMNS: &str = "ProcessID, Status, CreatedAt, ScheduledFor, StartTime, \
+     EndTime, ExitCode, Attempt, MaxAttempts, WorkerAssigned";
+
+pub(super) fn task_run(row: &impl ResultRow) -> StoreResult<TaskRun> {
+    Ok(TaskRun {
+        process_id: row.i64_req(0)?,
+        status: row.status_req(1)?,
+        created_at: row.instant_req(2)?,
+        scheduled_for: row.instant(3)?,
+        start_time: row.instant(4)?,
+        end_time: row.instant(5)?,
+        exit_code: row.i32_opt(6)?,
+        attempt: row.i32_req(7)?,
+        max_attempts: row.i32_req(8)?,
+        worker_assigned: row.text(9)?,
+        in_history: row.i64_req(10)? != 0,
+    })
+}

@@ -457,3 +457,57 @@ pub struct LogFilter {
     pub after_log_id: Option<i64>,
     pub limit: i64,
 }
+
+// ---- Operator status: per-task status and history, live drivers ----
+
+/// The last finished run of a task, as `stage.TaskStatus` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastRun {
+    pub process_id: i64,
+    pub status: ProcessStatus,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: DateTime<Utc>,
+    pub exit_code: Option<i32>,
+    pub duration_seconds: Option<f64>,
+}
+
+/// A row of `stage.TaskStatus`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatusRow {
+    pub task_id: i32,
+    pub task_name: String,
+    pub enabled: bool,
+    pub time_zone: Option<String>,
+    /// The earliest next occurrence of an enabled trigger, as the clock last recorded it.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    pub last_run: Option<LastRun>,
+    /// Failed runs since the last Completed one.
+    pub consecutive_failures: i64,
+    pub completed_24h: i64,
+    pub failed_24h: i64,
+    pub cancelled_24h: i64,
+    /// InProgress now.
+    pub running: i64,
+    /// Pending now.
+    pub pending: i64,
+}
+
+/// One run of a task, from `stage.FileControl` or `stage.FileControl_History`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRun {
+    pub process_id: i64,
+    pub status: ProcessStatus,
+    pub created_at: DateTime<Utc>,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub exit_code: Option<i32>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub worker_assigned: Option<String>,
+    /// Read from the history table (rotated).
+    pub in_history: bool,
+}
