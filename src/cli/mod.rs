@@ -7,6 +7,7 @@ mod maintenance;
 mod run;
 mod status;
 mod task;
+mod task_status;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl};
 use anyhow::{Context, Result};
@@ -129,7 +130,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::ResetStuck(args) => {
             maintenance::reset_stuck(&open_store(&cli.database, 1).await?, args).await
         }
-        Command::Task(command) => task::run(&cli.database, command).await,
+        Command::Task(command) => task::run(&cli.database, command, cli.json).await,
         Command::Bench(command) => bench::run(&cli.database, command).await,
     }
 }

@@ -1,12 +1,11 @@
 //! `stagehand task ...`: tasks as JSON in and out, and the next fire times.
 
-use super::open_store;
+use super::{open_store, task_status};
 use crate::catalog::{self, StoredTask};
 use crate::schedule::{parse_task, parse_tasks, Schedule, TaskDefinition};
 use crate::store::Backend;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,6 +51,13 @@ pub enum TaskCommand {
         count: usize,
         #[arg(long)]
         json: bool,
+    },
+    /// The last runs of a task (or of any process name), newest first, from the queue and its history.
+    History {
+        id: String,
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        limit: i64,
     },
 }
 
@@ -113,7 +119,7 @@ fn definition(task: &StoredTask) -> Result<&TaskDefinition> {
     })
 }
 
-pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<ExitCode> {
+pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -> Result<ExitCode> {
     if let TaskCommand::Next {
         file: Some(file),
         after,
@@ -172,13 +178,21 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
             }
             println!("removed task {id}");
         }
-        TaskCommand::List { json } => list(&stored(&db).await?, *json)?,
+        TaskCommand::List { json: list_json } => {
+            let (tasks, status) = tokio::try_join!(stored(&db), async {
+                db.task_status().await.context("reading stage.TaskStatus")
+            })?;
+            task_status::list(&tasks, &status, json || *list_json)?;
+        }
         TaskCommand::Show { id } => {
             let tasks = stored(&db).await?;
             let task = tasks
                 .iter()
                 .find(|t| &t.row.record.task_name == id)
                 .ok_or_else(|| anyhow!("no task {id}"))?;
+            if task.definition.is_err() {
+                return show_invalid(task, json);
+            }
             println!("{}", definition(task)?.to_json_string());
         }
         TaskCommand::Export { output } => {
@@ -212,57 +226,30 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
             print_next(definition(task)?, after.as_deref(), *count, *json)?;
         }
         TaskCommand::Next { .. } => bail!("give a task id or --file"),
+        TaskCommand::History { id, limit } => task_status::history(&db, id, *limit, json).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(tasks: &[StoredTask], json: bool) -> Result<()> {
+/// A stored task that no longer validates (edited by SQL, or stored by an older
+/// version): printed as stored, with its problems, instead of being refused.
+fn show_invalid(task: &StoredTask, json: bool) -> Result<ExitCode> {
+    let (stored, _) = catalog::check_rows(&task.row.record, &task.triggers);
+    let problems = task_status::problems(task);
     if json {
-        let values: Vec<_> = tasks
-            .iter()
-            .map(|t| {
-                let next = t.triggers.iter().filter_map(|tr| tr.next_fire_at).min();
-                serde_json::json!({
-                    "id": t.row.record.task_name,
-                    "enabled": t.row.record.enabled,
-                    "executor": t.row.record.executor,
-                    "ifRunning": t.row.record.overlap_policy,
-                    "triggers": t.triggers.len(),
-                    "nextFireAt": next,
-                    "command": t.row.record.command,
-                    "valid": t.definition.is_ok(),
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&values)?);
-        return Ok(());
+        let document = serde_json::json!({ "task": stored, "valid": false, "problems": problems });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&stored)?);
+        eprintln!(
+            "task {} is stored but no longer valid:",
+            task.row.record.task_name
+        );
+        for problem in &problems {
+            eprintln!("  {problem}");
+        }
     }
-    let mut table = Table::new();
-    table.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
-        "Task",
-        "Enabled",
-        "Executor",
-        "If running",
-        "Triggers",
-        "Next fire (UTC)",
-        "Command",
-    ]);
-    for t in tasks {
-        let r = &t.row.record;
-        let next = t.triggers.iter().filter_map(|tr| tr.next_fire_at).min();
-        table.add_row(vec![
-            r.task_name.clone(),
-            if r.enabled { "yes" } else { "no" }.to_string(),
-            r.executor.clone(),
-            r.overlap_policy.clone(),
-            t.triggers.len().to_string(),
-            next.map(|n| n.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_else(|| "-".into()),
-            r.command.clone(),
-        ]);
-    }
-    println!("{table}");
-    Ok(())
+    Ok(ExitCode::from(super::exit::ERROR))
 }
 
 /// RFC 3339, or a wall-clock time read in the task's zone.
