@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per command group.
 
 mod bench;
+mod drivers;
 pub mod exit;
 mod logs;
 mod maintenance;
@@ -122,7 +123,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let workers = args.workers.unwrap_or_else(crate::driver::default_workers);
             run::run(open_store(&cli.database, workers as u32 + 4).await?, args).await
         }
-        Command::Status(args) => status::run(&open_store(&cli.database, 4).await?, args).await,
+        Command::Status(args) => {
+            status::run(&open_store(&cli.database, 4).await?, args, cli.json).await
+        }
         Command::Logs(args) => logs::run(&open_store(&cli.database, 1).await?, args).await,
         Command::Rotate(args) => {
             maintenance::rotate(&open_store(&cli.database, 1).await?, args).await

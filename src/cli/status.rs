@@ -1,6 +1,9 @@
 //! `stagehand status`: the monitoring views, readable in a terminal or as JSON.
 
-use crate::store::{Backend, OverdueProcess, ProcessRow, StatusCount, TableSpace, WorkerStatistic};
+use super::drivers;
+use crate::store::{
+    Backend, DriverRow, OverdueProcess, ProcessRow, StatusCount, TableSpace, WorkerStatistic,
+};
 use anyhow::{Context, Result};
 use chrono::Utc;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
@@ -26,21 +29,24 @@ struct Status {
     workers: Vec<WorkerStatistic>,
     overdue: Vec<OverdueProcess>,
     tables: Vec<TableSpace>,
-    /// Tables over the alert threshold.
+    /// Tables over the alert threshold; no live driver.
     alerts: Vec<String>,
+    /// stage.DriverStatus: every known driver, alive or not.
+    drivers: Vec<DriverRow>,
 }
 
-pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs) -> Result<ExitCode> {
-    let (counts, running, workers, overdue, tables) = tokio::try_join!(
+pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs, json: bool) -> Result<ExitCode> {
+    let (counts, running, workers, overdue, tables, drivers) = tokio::try_join!(
         db.status_summary(),
         db.running_processes(),
         db.worker_statistics(),
         db.overdue_processes(),
         db.table_space(),
+        db.drivers(),
     )
     .context("reading the monitoring views")?;
     let limit = args.alert_mb.saturating_mul(1024 * 1024);
-    let alerts = tables
+    let mut alerts: Vec<String> = tables
         .iter()
         .filter(|t| t.total_bytes > limit)
         .map(|t| {
@@ -52,6 +58,7 @@ pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs) -> Result<ExitCode> {
             )
         })
         .collect();
+    alerts.extend(drivers::no_live_driver(&drivers));
     let status = Status {
         counts,
         running,
@@ -59,14 +66,18 @@ pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs) -> Result<ExitCode> {
         overdue,
         tables,
         alerts,
+        drivers,
     };
-    if args.json {
+    if args.json || json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {
         print!("{}", render(&status));
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// How `status` marks an InProgress run whose lease ran out.
+const LEASE_EXPIRED: &str = "LEASE EXPIRED (driver gone?)";
 
 fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
@@ -99,7 +110,14 @@ fn render(status: &Status) -> String {
     }
     section(&mut out, "Processes by status", &counts);
 
-    let mut running = table(&["ID", "Name", "Worker", "Running for", "Attempt"]);
+    let mut running = table(&["ID", "Name", "Worker", "Running for", "Attempt", "State"]);
+    // A run whose lease expired is InProgress only on paper: its driver is gone.
+    let expired = |id: i64| {
+        status
+            .overdue
+            .iter()
+            .any(|o| o.process_id == id && o.lease_expired)
+    };
     for p in &status.running {
         let seconds = p.start_time.map(|s| (now - s).num_seconds()).unwrap_or(0);
         running.add_row(vec![
@@ -108,6 +126,11 @@ fn render(status: &Status) -> String {
             Cell::new(p.worker_assigned.as_deref().unwrap_or("")),
             right(format!("{seconds} s")),
             right(format!("{}/{}", p.attempt, p.max_attempts)),
+            Cell::new(if expired(p.process_id) {
+                LEASE_EXPIRED
+            } else {
+                "running"
+            }),
         ]);
     }
     section(
@@ -127,7 +150,14 @@ fn render(status: &Status) -> String {
     }
     section(&mut out, "Workers", &workers);
 
-    let mut overdue = table(&["ID", "Name", "Worker", "Running min", "Timeout min"]);
+    let mut overdue = table(&[
+        "ID",
+        "Name",
+        "Worker",
+        "Running min",
+        "Timeout min",
+        "Lease",
+    ]);
     for o in &status.overdue {
         overdue.add_row(vec![
             right(o.process_id),
@@ -135,6 +165,7 @@ fn render(status: &Status) -> String {
             Cell::new(o.worker_assigned.as_deref().unwrap_or("")),
             right(o.running_minutes),
             right(o.timeout_minutes),
+            Cell::new(if o.lease_expired { LEASE_EXPIRED } else { "" }),
         ]);
     }
     section(
@@ -152,6 +183,12 @@ fn render(status: &Status) -> String {
         ]);
     }
     section(&mut out, "Tables", &tables);
+    let alive = status.drivers.iter().filter(|d| d.alive).count();
+    section(
+        &mut out,
+        &format!("Drivers ({alive} alive)"),
+        &drivers::table(&status.drivers),
+    );
     for alert in &status.alerts {
         out.push_str(&format!("ALERT: {alert}\n"));
     }

@@ -179,10 +179,15 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
             println!("removed task {id}");
         }
         TaskCommand::List { json: list_json } => {
-            let (tasks, status) = tokio::try_join!(stored(&db), async {
-                db.task_status().await.context("reading stage.TaskStatus")
-            })?;
+            let (tasks, status, drivers) = tokio::try_join!(
+                stored(&db),
+                async { db.task_status().await.context("reading stage.TaskStatus") },
+                async { db.drivers().await.context("reading stage.DriverStatus") },
+            )?;
             task_status::list(&tasks, &status, json || *list_json)?;
+            if let Some(warning) = super::drivers::no_live_driver(&drivers) {
+                eprintln!("warning: {warning}");
+            }
         }
         TaskCommand::Show { id } => {
             let tasks = stored(&db).await?;

@@ -166,6 +166,16 @@ pub trait Backend: Send + Sync {
     /// `stage.FileControl_History`: Pending and InProgress first (newest first), then
     /// finished runs by EndTime, newest first; at most `limit`.
     async fn task_history(&self, task_name: &str, limit: i64) -> StoreResult<Vec<TaskRun>>;
+
+    /// `stage.DriverHeartbeat`.
+    async fn driver_heartbeat(
+        &self,
+        presence: &DriverPresence,
+        state: DriverState,
+    ) -> StoreResult<()>;
+
+    /// `stage.DriverStatus`, by name.
+    async fn drivers(&self) -> StoreResult<Vec<DriverRow>>;
 }
 
 /// Pool sizes and timeouts a backend is built with.

@@ -4,8 +4,8 @@
 use super::engine::{Arg, Engine};
 use super::error::{StoreError, StoreResult};
 use super::rows::{
-    self, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS, TASK_COLUMNS, TASK_RUN_COLUMNS,
-    TASK_STATUS_COLUMNS, TRIGGER_COLUMNS,
+    self, ResultRow, RowExt, DRIVER_COLUMNS, LOG_COLUMNS, PROCESS_COLUMNS, TASK_COLUMNS,
+    TASK_RUN_COLUMNS, TASK_STATUS_COLUMNS, TRIGGER_COLUMNS,
 };
 use super::types::*;
 use super::Backend;
@@ -292,7 +292,7 @@ impl<E: Engine> Backend for E {
 
     async fn overdue_processes(&self) -> StoreResult<Vec<OverdueProcess>> {
         let sql = "SELECT ProcessID, ProcessName, WorkerAssigned, StartTime, CAST(RunningMinutes AS bigint), \
-                   CAST(TimeoutMinutes AS int) FROM stage.OverdueProcesses ORDER BY ProcessID";
+                   CAST(TimeoutMinutes AS int), LeaseExpired FROM stage.OverdueProcesses ORDER BY ProcessID";
         map_all(
             self.query("OverdueProcesses", sql, &[]).await?,
             rows::overdue_process,
@@ -399,5 +399,28 @@ impl<E: Engine> Backend for E {
             .query("task history", &sql, &[Arg::Text(Some(task_name))])
             .await?;
         map_all(found, rows::task_run)
+    }
+
+    async fn driver_heartbeat(&self, p: &DriverPresence, state: DriverState) -> StoreResult<()> {
+        let args = [
+            Arg::Text(Some(&p.driver_name)),
+            Arg::Text(p.host_name.as_deref()),
+            Arg::Int(p.process_id),
+            Arg::Text(p.version.as_deref()),
+            Arg::Int(Some(p.workers)),
+            Arg::Bool(p.clock_enabled),
+            Arg::Int(Some(p.lease_seconds)),
+            Arg::Text(Some(state.as_str())),
+        ];
+        self.call("DriverHeartbeat", &args).await?;
+        Ok(())
+    }
+
+    async fn drivers(&self) -> StoreResult<Vec<DriverRow>> {
+        let sql = format!("SELECT {DRIVER_COLUMNS} FROM stage.DriverStatus ORDER BY DriverName");
+        map_all(
+            self.query("DriverStatus", &sql, &[]).await?,
+            rows::driver_row,
+        )
     }
 }

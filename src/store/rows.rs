@@ -172,6 +172,7 @@ pub(super) fn overdue_process(row: &impl ResultRow) -> StoreResult<OverdueProces
         start_time: row.instant_req(3)?,
         running_minutes: row.i64_req(4)?,
         timeout_minutes: row.i32_req(5)?,
+        lease_expired: row.bool_req(6)?,
     })
 }
 
@@ -342,5 +343,26 @@ pub(super) fn task_run(row: &impl ResultRow) -> StoreResult<TaskRun> {
         max_attempts: row.i32_req(8)?,
         worker_assigned: row.text(9)?,
         in_history: row.i64_req(10)? != 0,
+    })
+}
+
+/// The columns [`driver_row`] reads, for `SELECT ... FROM stage.DriverStatus`.
+pub(super) const DRIVER_COLUMNS: &str = "DriverName, HostName, ProcessId, Version, StartedAt, \
+     LastSeenAt, Workers, ClockEnabled, Stopping, LeaseSeconds, Alive, SecondsSinceSeen";
+
+pub(super) fn driver_row(row: &impl ResultRow) -> StoreResult<DriverRow> {
+    Ok(DriverRow {
+        driver_name: row.text_req(0)?,
+        host_name: row.text(1)?,
+        process_id: row.i32_opt(2)?,
+        version: row.text(3)?,
+        started_at: row.instant_req(4)?,
+        last_seen_at: row.instant_req(5)?,
+        workers: row.i32_req(6)?,
+        clock_enabled: row.bool_req(7)?,
+        stopping: row.bool_req(8)?,
+        lease_seconds: row.i32_req(9)?,
+        alive: row.bool_req(10)?,
+        seconds_since_seen: row.float(11)?.unwrap_or(0.0),
     })
 }

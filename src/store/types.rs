@@ -278,6 +278,8 @@ pub struct OverdueProcess {
     pub start_time: DateTime<Utc>,
     pub running_minutes: i64,
     pub timeout_minutes: i32,
+    /// The lease ran out: its driver died (or lost the database); not running any more.
+    pub lease_expired: bool,
 }
 
 /// A `stage.FileControl` row, as the CLI and the tests read it.
@@ -510,4 +512,59 @@ pub struct TaskRun {
     pub worker_assigned: Option<String>,
     /// Read from the history table (rotated).
     pub in_history: bool,
+}
+
+/// What a driver tells `stage.DriverHeartbeat` about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverPresence {
+    /// `host/name`, the prefix of its workers' WorkerAssigned.
+    pub driver_name: String,
+    pub host_name: Option<String>,
+    pub process_id: Option<i32>,
+    pub version: Option<String>,
+    pub workers: i32,
+    pub clock_enabled: bool,
+    pub lease_seconds: i32,
+}
+
+/// The `@State` of `stage.DriverHeartbeat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverState {
+    /// Just started: a new StartedAt.
+    Starting,
+    Running,
+    /// Graceful shutdown: claims nothing new.
+    Stopping,
+    /// A clean exit: the row goes.
+    Stopped,
+}
+
+impl DriverState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriverState::Starting => "starting",
+            DriverState::Running => "running",
+            DriverState::Stopping => "stopping",
+            DriverState::Stopped => "stopped",
+        }
+    }
+}
+
+/// A row of `stage.DriverStatus`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriverRow {
+    pub driver_name: String,
+    pub host_name: Option<String>,
+    pub process_id: Option<i32>,
+    pub version: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub workers: i32,
+    pub clock_enabled: bool,
+    pub stopping: bool,
+    pub lease_seconds: i32,
+    /// Seen within its lease.
+    pub alive: bool,
+    pub seconds_since_seen: f64,
 }
