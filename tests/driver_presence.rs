@@ -69,6 +69,7 @@ async fn a_driver_is_alive_until_killed(db: &TestDb) {
         warns_no_live_driver(&status_json(db)),
         "{db}: no driver yet: status warns"
     );
+    task(&**db, "orphaned", "exec sleep 60", |_| {}).await;
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let name = format!("{host}/seen");
     let mut driver = Driver::start(db.url(), "seen", 2, &[]);
@@ -107,6 +108,15 @@ async fn a_driver_is_alive_until_killed(db: &TestDb) {
         "{db}: status lists the live driver:\n{text}"
     );
 
+    let id = db.register_new("orphaned").await;
+    wait_for(&**db, id, LIMIT, |r| r.status == ProcessStatus::InProgress).await;
+    let status = status_json(db);
+    assert_eq!(
+        status["overdue"].as_array().map(Vec::len),
+        Some(0),
+        "{db}: a run with a live lease is not overdue: {status}"
+    );
+
     driver.signal(Signal::SIGKILL);
     driver.exit_within(Duration::from_secs(5)).await;
     let row = wait_driver(db, &name, "dead", |d| d.is_some_and(|d| !d.alive))
@@ -122,11 +132,22 @@ async fn a_driver_is_alive_until_killed(db: &TestDb) {
         "{db}: the killed driver is not alive: {status}"
     );
     assert_eq!(status["drivers"][0]["alive"], false, "{db}: {status}");
+    // Its run is InProgress only on paper: flagged, not shown as running.
+    assert_eq!(status["overdue"][0]["processId"], id, "{db}: {status}");
+    assert_eq!(status["overdue"][0]["leaseExpired"], true, "{db}: {status}");
     let out = stagehand(db, &["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("NOT ALIVE") && text.contains("no live driver"),
         "{db}: {text}"
+    );
+    let running = text
+        .lines()
+        .find(|l| l.contains("orphaned") && l.contains("/seen/"))
+        .unwrap_or_else(|| panic!("{db}: the orphaned run is listed:\n{text}"));
+    assert!(
+        running.contains("LEASE EXPIRED") && !running.contains("running"),
+        "{db}: {running}"
     );
     let out = stagehand(db, &["task", "list"]);
     assert!(
