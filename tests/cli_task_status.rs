@@ -165,10 +165,10 @@ async fn task_list_shows_next_last_result_and_failures(db: &TestDb) {
     );
 
     let shown = stagehand(db, &["task", "show", "daily-report"], None);
-    assert_eq!(
-        shown.status.code(),
-        Some(1),
-        "{db}: an invalid task is an error"
+    assert!(
+        shown.status.success(),
+        "{db}: shown, not refused: {}",
+        text(&shown.stderr)
     );
     let stored = json(&shown);
     assert_eq!(

@@ -5,13 +5,24 @@ use crate::store::DriverRow;
 use chrono::Utc;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
 
-/// Some(warning) when no driver is alive.
+/// Some(warning) when no driver is alive, or none of the live ones runs the clock.
 pub fn no_live_driver(drivers: &[DriverRow]) -> Option<String> {
-    (!drivers.iter().any(|d| d.alive)).then(|| {
-        "no live driver: nothing claims driver work and no trigger fires, so next-fire \
-         times go stale (start `stagehand run`)"
-            .to_string()
-    })
+    let mut alive = drivers.iter().filter(|d| d.alive).peekable();
+    if alive.peek().is_none() {
+        Some(
+            "no live driver: nothing claims driver work and no trigger fires, so next-fire \
+             times go stale (start `stagehand run`)"
+                .to_string(),
+        )
+    } else if !alive.any(|d| d.clock_enabled) {
+        Some(
+            "no live driver runs the trigger clock (all run with --no-clock): no trigger \
+             fires, so next-fire times go stale"
+                .to_string(),
+        )
+    } else {
+        None
+    }
 }
 
 fn state(d: &DriverRow) -> String {
