@@ -116,6 +116,10 @@ async fn a_driver_is_alive_until_killed(db: &TestDb) {
         Some(0),
         "{db}: a run with a live lease is not overdue: {status}"
     );
+    assert_eq!(
+        status["running"][0]["leaseExpired"], false,
+        "{db}: {status}"
+    );
 
     driver.signal(Signal::SIGKILL);
     driver.exit_within(Duration::from_secs(5)).await;
@@ -148,6 +152,8 @@ async fn a_driver_is_alive_until_killed(db: &TestDb) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(status["overdue"][0]["leaseExpired"], true, "{db}: {status}");
+    assert_eq!(status["running"][0]["processId"], id, "{db}: {status}");
+    assert_eq!(status["running"][0]["leaseExpired"], true, "{db}: {status}");
     let out = stagehand(db, &["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -25,7 +25,7 @@ pub struct StatusArgs {
 #[serde(rename_all = "camelCase")]
 struct Status {
     counts: Vec<StatusCount>,
-    running: Vec<ProcessRow>,
+    running: Vec<Running>,
     workers: Vec<WorkerStatistic>,
     overdue: Vec<OverdueProcess>,
     tables: Vec<TableSpace>,
@@ -33,6 +33,16 @@ struct Status {
     alerts: Vec<String>,
     /// stage.DriverStatus: every known driver, alive or not.
     drivers: Vec<DriverRow>,
+}
+
+/// An InProgress process, and whether its lease expired (its driver is gone: it is not
+/// really running).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Running {
+    #[serde(flatten)]
+    process: ProcessRow,
+    lease_expired: bool,
 }
 
 pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs, json: bool) -> Result<ExitCode> {
@@ -59,6 +69,15 @@ pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs, json: bool) -> Result
         })
         .collect();
     alerts.extend(drivers::no_live_driver(&drivers));
+    let running = running
+        .into_iter()
+        .map(|process| Running {
+            lease_expired: overdue
+                .iter()
+                .any(|o| o.process_id == process.process_id && o.lease_expired),
+            process,
+        })
+        .collect();
     let status = Status {
         counts,
         running,
@@ -111,14 +130,11 @@ fn render(status: &Status) -> String {
     section(&mut out, "Processes by status", &counts);
 
     let mut running = table(&["ID", "Name", "Worker", "Running for", "Attempt", "State"]);
-    // A run whose lease expired is InProgress only on paper: its driver is gone.
-    let expired = |id: i64| {
-        status
-            .overdue
-            .iter()
-            .any(|o| o.process_id == id && o.lease_expired)
-    };
-    for p in &status.running {
+    for Running {
+        process: p,
+        lease_expired,
+    } in &status.running
+    {
         let seconds = p.start_time.map(|s| (now - s).num_seconds()).unwrap_or(0);
         running.add_row(vec![
             right(p.process_id),
@@ -126,7 +142,8 @@ fn render(status: &Status) -> String {
             Cell::new(p.worker_assigned.as_deref().unwrap_or("")),
             right(format!("{seconds} s")),
             right(format!("{}/{}", p.attempt, p.max_attempts)),
-            Cell::new(if expired(p.process_id) {
+            // InProgress only on paper: its driver is gone.
+            Cell::new(if *lease_expired {
                 LEASE_EXPIRED
             } else {
                 "running"
