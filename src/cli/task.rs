@@ -239,8 +239,8 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
 /// A stored task that no longer validates (edited by SQL, or stored by an older
 /// version): printed as stored, with its problems, instead of being refused.
 fn show_invalid(task: &StoredTask, json: bool) -> Result<ExitCode> {
-    let (stored, _) = catalog::check_rows(&task.row.record, &task.triggers);
-    let problems = task_status::problems(task);
+    let (stored, checked) = catalog::check_rows(&task.row.record, &task.triggers);
+    let problems = checked.err().unwrap_or_default();
     if json {
         let document = serde_json::json!({ "task": stored, "valid": false, "problems": problems });
         println!("{}", serde_json::to_string_pretty(&document)?);

@@ -59,7 +59,7 @@ fn right(value: impl ToString) -> Cell {
 }
 
 /// Every problem of a stored task that is no longer valid (empty when it is).
-pub fn problems(task: &StoredTask) -> Vec<String> {
+fn problems(task: &StoredTask) -> Vec<String> {
     match &task.definition {
         Ok(_) => Vec::new(),
         Err(_) => catalog::check_rows(&task.row.record, &task.triggers)
