@@ -19,7 +19,7 @@ pub enum TaskCommand {
     Update { file: PathBuf },
     /// Delete a task (its pending processes are cancelled).
     Remove { id: String },
-    /// List the tasks.
+    /// List the tasks: next and last run, result, failures since the last success, validity.
     List {
         #[arg(long)]
         json: bool,
@@ -54,6 +54,7 @@ pub enum TaskCommand {
     },
     /// The last runs of a task (or of any process name), newest first, from the queue and its history.
     History {
+        /// The task's id (or any process name).
         id: String,
         /// How many runs to show.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=100_000))]
