@@ -62,6 +62,19 @@ pub fn definition_from_rows(
     task: &TaskRecord,
     triggers: &[TriggerRow],
 ) -> Result<TaskDefinition, String> {
+    check_rows(task, triggers)
+        .1
+        .map_err(|problems| problems.join("; "))
+}
+
+/// The task JSON as stored (rebuilt from its columns and trigger rows, whether valid or
+/// not) and the task it makes, or every problem that stops it from being one. A column
+/// that should hold JSON and does not is shown as its text.
+pub fn check_rows(
+    task: &TaskRecord,
+    triggers: &[TriggerRow],
+) -> (Value, Result<TaskDefinition, Vec<String>>) {
+    let mut problems = Vec::new();
     let mut object = Map::new();
     object.insert("id".into(), json!(task.task_name));
     if let Some(description) = &task.description {
@@ -69,8 +82,10 @@ pub fn definition_from_rows(
     }
     object.insert("command".into(), json!(task.command));
     if let Some(arguments) = &task.arguments {
-        let parsed: Value = serde_json::from_str(arguments)
-            .map_err(|e| format!("Arguments column is not JSON: {e}"))?;
+        let parsed = serde_json::from_str(arguments).unwrap_or_else(|e| {
+            problems.push(format!("Arguments column is not JSON: {e}"));
+            json!(arguments)
+        });
         object.insert("arguments".into(), parsed);
     }
     if let Some(directory) = &task.working_directory {
@@ -90,12 +105,13 @@ pub fn definition_from_rows(
     object.insert("executor".into(), json!(task.executor));
     let mut trigger_values = Vec::with_capacity(triggers.len());
     for trigger in triggers {
-        let mut value: Value = serde_json::from_str(&trigger.definition).map_err(|e| {
-            format!(
+        let mut value: Value = serde_json::from_str(&trigger.definition).unwrap_or_else(|e| {
+            problems.push(format!(
                 "trigger {} definition is not JSON: {e}",
                 trigger.trigger_index
-            )
-        })?;
+            ));
+            json!(trigger.definition)
+        });
         if let Some(map) = value.as_object_mut() {
             // The column wins over the JSON: disabling a trigger with SQL must work.
             map.insert("enabled".into(), json!(trigger.enabled));
@@ -103,8 +119,14 @@ pub fn definition_from_rows(
         trigger_values.push(value);
     }
     object.insert("triggers".into(), Value::Array(trigger_values));
-    parse_task(&Value::Object(object).to_string())
-        .map_err(|errors| errors.to_string().replace('\n', "; "))
+    let stored = Value::Object(object);
+    let definition = if problems.is_empty() {
+        parse_task(&stored.to_string())
+            .map_err(|errors| errors.errors().iter().map(ToString::to_string).collect())
+    } else {
+        Err(problems)
+    };
+    (stored, definition)
 }
 
 /// Every stored task with its triggers, by name.

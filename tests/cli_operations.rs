@@ -362,6 +362,12 @@ async fn status_check_exits_4_on_failed_or_overdue_work(db: &TestDb) {
     );
 
     db.driver_task("nightly", "parallel").await;
+    // Disabled: a schedule with no live driver is a problem of its own (checked below).
+    db.exec(&format!(
+        "UPDATE stage.Task SET Enabled = {} WHERE TaskName = 'nightly'",
+        db.boolean(false)
+    ))
+    .await;
     let failed = db.register_new("nightly").await;
     db.exec(&format!(
         "UPDATE stage.FileControl SET Status = 'Failed', ExitCode = 7, StartTime = {}, EndTime = {} WHERE ProcessID = {failed}",
@@ -392,6 +398,20 @@ async fn status_check_exits_4_on_failed_or_overdue_work(db: &TestDb) {
     let out = stagehand(db, &["status"]);
     assert_eq!(out.status.code(), Some(0), "{db}");
     assert!(stdout(&out).contains("Failed since"), "{db}");
+
+    // An enabled schedule and no live driver: nothing fires.
+    db.exec(&format!(
+        "UPDATE stage.Task SET Enabled = {} WHERE TaskName = 'nightly'",
+        db.boolean(true)
+    ))
+    .await;
+    let out = stagehand(db, &["status", "--check", "--failed-since", "1m"]);
+    assert_eq!(out.status.code(), Some(4), "{db}: {}", stdout(&out));
+    assert!(
+        stdout(&out).contains("no live driver"),
+        "{db}: {}",
+        stdout(&out)
+    );
 }
 
 conformance!(register_warns_when_no_task_will_run_the_name);

@@ -6,7 +6,8 @@ mod common;
 
 use common::{Must, TestDb, Unit};
 use stagehand::store::{
-    Completion, FinalStatus, LogLevel, StatusCount, TaskRecord, TaskSave, TriggerSave,
+    Completion, DriverPresence, DriverState, FinalStatus, LogLevel, StatusCount, TaskRecord,
+    TaskSave, TriggerSave,
 };
 
 conformance!(status_summary_counts_each_status);
@@ -158,6 +159,20 @@ conformance!(table_space_lists_every_stage_table_by_name);
 async fn table_space_lists_every_stage_table_by_name(db: &TestDb) {
     // A row in every table, so every engine reports allocated space for each.
     db.driver_task("sized", "parallel").await;
+    db.driver_heartbeat(
+        &DriverPresence {
+            driver_name: "host/sized".into(),
+            host_name: None,
+            process_id: None,
+            version: None,
+            workers: 1,
+            clock_enabled: false,
+            lease_seconds: 30,
+        },
+        DriverState::Starting,
+    )
+    .await
+    .must(db, "DriverHeartbeat");
     let id = db.register_new("sized").await;
     db.log_message(Some(id), "hello", LogLevel::Info, None)
         .await
@@ -189,6 +204,7 @@ async fn table_space_lists_every_stage_table_by_name(db: &TestDb) {
     assert_eq!(
         names,
         [
+            "Driver",
             "FileControl",
             "FileControl_History",
             "ProcessLog",

@@ -3248,11 +3248,436 @@ BEGIN CATCH
 END CATCH;
 GO
 
--- V40__RunTaskNow
-IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 40)
+-- V32__TaskStatus_indexes
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 32)
     RETURN;
 IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 31)
     THROW 50103, N'install.sql: V31 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: indexes for stage.TaskStatus (V33) and `stagehand task history`: a task''s
+-- finished runs by end time, in the queue and in its history, so its last run, its last
+-- success, the failures since and the last 24 hours are seeks on the name, never scans of
+-- all history.
+
+-- Filtered indexes need these ON (as V2).
+SET ANSI_NULLS ON;
+SET QUOTED_IDENTIFIER ON;
+
+CREATE NONCLUSTERED INDEX IX_FileControl_NameFinished
+    ON stage.FileControl (ProcessName, EndTime, ProcessID)
+    INCLUDE (Status, StartTime, ExitCode)
+    WHERE Status IN (''Completed'', ''Failed'', ''Cancelled'');
+
+CREATE NONCLUSTERED INDEX IX_FileControl_History_NameFinished
+    ON stage.FileControl_History (ProcessName, EndTime, ProcessID)
+    INCLUDE (Status, StartTime, ExitCode)
+    WHERE Status IN (''Completed'', ''Failed'', ''Cancelled'')
+    WITH (DATA_COMPRESSION = PAGE);';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (32, 'TaskStatus_indexes', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '1679066890445036250');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V33__TaskStatus
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 33)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 32)
+    THROW 50103, N'install.sql: V32 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.TaskStatus, one row per task, what schtasks /query /v or systemctl
+-- list-timers show: the next fire time, the last finished run and its outcome, the
+-- failures since the last success, the last 24 hours by outcome, and what is running or
+-- pending now. Runs belong to a task by name (ProcessName = TaskName), in stage.FileControl
+-- and in stage.FileControl_History alike. Every lookup is a seek on the task''s name
+-- (IX_FileControl_NameFinished and its history twin, V32; IX_FileControl_Active) or on its
+-- id (IX_TaskTrigger_Task).
+CREATE OR ALTER VIEW stage.TaskStatus
+AS
+SELECT t.TaskID,
+       t.TaskName,
+       t.Enabled,
+       t.TimeZone,
+       nf.NextFireAt,
+       lr.ProcessID AS LastProcessID,
+       lr.Status AS LastStatus,
+       lr.StartTime AS LastStartTime,
+       lr.EndTime AS LastEndTime,
+       lr.ExitCode AS LastExitCode,
+       CAST(DATEDIFF_BIG(MILLISECOND, lr.StartTime, lr.EndTime) / 1000.0 AS float) AS LastDurationSeconds,
+       cf.ConsecutiveFailures,
+       d.Completed24h,
+       d.Failed24h,
+       d.Cancelled24h,
+       a.RunningCount,
+       a.PendingCount
+FROM stage.Task AS t
+-- The earliest next occurrence of an enabled trigger, as the clock recorded it; none for a
+-- disabled task.
+OUTER APPLY (
+    SELECT MIN(tt.NextFireAt) AS NextFireAt
+    FROM stage.TaskTrigger AS tt
+    WHERE tt.TaskID = t.TaskID AND tt.Enabled = 1 AND t.Enabled = 1
+) AS nf
+-- The last finished run: latest EndTime, then highest ProcessID.
+OUTER APPLY (
+    SELECT TOP (1) x.ProcessID, x.Status, x.StartTime, x.EndTime, x.ExitCode
+    FROM (SELECT q.ProcessID, q.Status, q.StartTime, q.EndTime, q.ExitCode
+          FROM (SELECT TOP (1) f.ProcessID, f.Status, f.StartTime, f.EndTime, f.ExitCode
+                FROM stage.FileControl AS f
+                WHERE f.ProcessName = t.TaskName
+                  AND f.Status IN (''Completed'', ''Failed'', ''Cancelled'') AND f.EndTime IS NOT NULL
+                ORDER BY f.EndTime DESC, f.ProcessID DESC) AS q
+          UNION ALL
+          SELECT r.ProcessID, r.Status, r.StartTime, r.EndTime, r.ExitCode
+          FROM (SELECT TOP (1) h.ProcessID, h.Status, h.StartTime, h.EndTime, h.ExitCode
+                FROM stage.FileControl_History AS h
+                WHERE h.ProcessName = t.TaskName
+                  AND h.Status IN (''Completed'', ''Failed'', ''Cancelled'') AND h.EndTime IS NOT NULL
+                ORDER BY h.EndTime DESC, h.ProcessID DESC) AS r) AS x
+    ORDER BY x.EndTime DESC, x.ProcessID DESC
+) AS lr
+-- The last success, where the count of consecutive failures starts. (The IN list repeats
+-- the filtered index''s predicate so that the index matches.)
+OUTER APPLY (
+    SELECT TOP (1) x.ProcessID, x.EndTime
+    FROM (SELECT q.ProcessID, q.EndTime
+          FROM (SELECT TOP (1) f.ProcessID, f.EndTime
+                FROM stage.FileControl AS f
+                WHERE f.ProcessName = t.TaskName
+                  AND f.Status IN (''Completed'', ''Failed'', ''Cancelled'') AND f.Status = ''Completed''
+                  AND f.EndTime IS NOT NULL
+                ORDER BY f.EndTime DESC, f.ProcessID DESC) AS q
+          UNION ALL
+          SELECT r.ProcessID, r.EndTime
+          FROM (SELECT TOP (1) h.ProcessID, h.EndTime
+                FROM stage.FileControl_History AS h
+                WHERE h.ProcessName = t.TaskName
+                  AND h.Status IN (''Completed'', ''Failed'', ''Cancelled'') AND h.Status = ''Completed''
+                  AND h.EndTime IS NOT NULL
+                ORDER BY h.EndTime DESC, h.ProcessID DESC) AS r) AS x
+    ORDER BY x.EndTime DESC, x.ProcessID DESC
+) AS ls
+-- Failed runs that ended after the last success (all of them when there was none). The
+-- EndTime bound is the index range; the rest only settles equal end times.
+OUTER APPLY (
+    SELECT COUNT(*) AS ConsecutiveFailures
+    FROM (SELECT f.ProcessID
+          FROM stage.FileControl AS f
+          WHERE f.ProcessName = t.TaskName
+            AND f.Status IN (''Completed'', ''Failed'', ''Cancelled'') AND f.Status = ''Failed''
+            AND f.EndTime >= ISNULL(ls.EndTime, CAST(''00010101'' AS datetime2(3)))
+            AND (ls.ProcessID IS NULL OR f.EndTime > ls.EndTime OR f.ProcessID > ls.ProcessID)
+          UNION ALL
+          SELECT h.ProcessID
+          FROM stage.FileControl_History AS h
+          WHERE h.ProcessName = t.TaskName
+            AND h.Status IN (''Completed'', ''Failed'', ''Cancelled'') AND h.Status = ''Failed''
+            AND h.EndTime >= ISNULL(ls.EndTime, CAST(''00010101'' AS datetime2(3)))
+            AND (ls.ProcessID IS NULL OR h.EndTime > ls.EndTime OR h.ProcessID > ls.ProcessID)) AS x
+) AS cf
+-- Runs that ended in the last 24 hours, by outcome.
+OUTER APPLY (
+    SELECT ISNULL(SUM(CASE WHEN x.Status = ''Completed'' THEN 1 ELSE 0 END), 0) AS Completed24h,
+           ISNULL(SUM(CASE WHEN x.Status = ''Failed'' THEN 1 ELSE 0 END), 0) AS Failed24h,
+           ISNULL(SUM(CASE WHEN x.Status = ''Cancelled'' THEN 1 ELSE 0 END), 0) AS Cancelled24h
+    FROM (SELECT f.Status
+          FROM stage.FileControl AS f
+          WHERE f.ProcessName = t.TaskName
+            AND f.Status IN (''Completed'', ''Failed'', ''Cancelled'')
+            AND f.EndTime >= DATEADD(HOUR, -24, SYSUTCDATETIME())
+          UNION ALL
+          SELECT h.Status
+          FROM stage.FileControl_History AS h
+          WHERE h.ProcessName = t.TaskName
+            AND h.Status IN (''Completed'', ''Failed'', ''Cancelled'')
+            AND h.EndTime >= DATEADD(HOUR, -24, SYSUTCDATETIME())) AS x
+) AS d
+-- What is running or waiting now.
+OUTER APPLY (
+    SELECT ISNULL(SUM(CASE WHEN f.Status = ''InProgress'' THEN 1 ELSE 0 END), 0) AS RunningCount,
+           ISNULL(SUM(CASE WHEN f.Status = ''Pending'' THEN 1 ELSE 0 END), 0) AS PendingCount
+    FROM stage.FileControl AS f
+    WHERE f.ProcessName = t.TaskName AND f.Status IN (''Pending'', ''InProgress'')
+) AS a;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (33, 'TaskStatus', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '7071573833360948844');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V34__Driver
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 34)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 33)
+    THROW 50103, N'install.sql: V33 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.Driver, one row per running driver (`stagehand run`), kept fresh by its
+-- presence heartbeat (stage.DriverHeartbeat, V35), so operators and stage.DriverStatus
+-- (V36) can tell whether anything runs the clock and claims driver work. Instants are
+-- datetime2(3) UTC.
+CREATE TABLE stage.Driver
+(
+    DriverName   nvarchar(255) NOT NULL,  -- host/name, as in WorkerAssigned
+    HostName     nvarchar(255) NULL,
+    ProcessId    int           NULL,      -- the driver''s operating-system process id
+    Version      nvarchar(50)  NULL,
+    StartedAt    datetime2(3)  NOT NULL CONSTRAINT DF_Driver_StartedAt    DEFAULT (SYSUTCDATETIME()),
+    LastSeenAt   datetime2(3)  NOT NULL CONSTRAINT DF_Driver_LastSeenAt   DEFAULT (SYSUTCDATETIME()),
+    Workers      int           NOT NULL CONSTRAINT DF_Driver_Workers      DEFAULT (0),
+    ClockEnabled bit           NOT NULL CONSTRAINT DF_Driver_ClockEnabled DEFAULT (0),
+    Stopping     bit           NOT NULL CONSTRAINT DF_Driver_Stopping     DEFAULT (0),  -- shutting down gracefully
+    LeaseSeconds int           NOT NULL CONSTRAINT DF_Driver_LeaseSeconds DEFAULT (60),
+    CONSTRAINT PK_Driver PRIMARY KEY CLUSTERED (DriverName),
+    CONSTRAINT CK_Driver_Workers      CHECK (Workers >= 0),
+    CONSTRAINT CK_Driver_LeaseSeconds CHECK (LeaseSeconds >= 1)
+);';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (34, 'Driver', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '9367639836709537065');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V35__DriverHeartbeat
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 35)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 34)
+    THROW 50103, N'install.sql: V34 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.DriverHeartbeat, a driver announces itself and stays fresh. @State:
+-- ''starting'' (a new StartedAt; rows of drivers not seen for 7 days are purged, so drivers
+-- killed outright do not pile up), ''running'', ''stopping'' (graceful shutdown: Stopping set),
+-- ''stopped'' (a clean exit: the row is deleted). ''running'' and ''stopping'' insert the row
+-- when it is missing.
+CREATE OR ALTER PROCEDURE stage.DriverHeartbeat
+    @DriverName   nvarchar(4000),         -- wider than the column: a long name is rejected, never cut
+    @HostName     nvarchar(4000) = NULL,
+    @ProcessId    int            = NULL,
+    @Version      nvarchar(4000) = NULL,
+    @Workers      int            = 0,
+    @ClockEnabled bit            = 0,
+    @LeaseSeconds int            = 60,
+    @State        nvarchar(10)   = N''running''
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+    -- A caller''s transaction, if any, is the caller''s: this call begins and ends its own
+    -- only when there is none (else works under a savepoint), and rolls back only that.
+    DECLARE @TranCount int = @@TRANCOUNT;
+
+    BEGIN TRY
+        -- NULL, empty or only blanks (space, tab, LF, CR)
+        IF @DriverName IS NULL OR PATINDEX(N''%[^ '' + NCHAR(9) + NCHAR(10) + NCHAR(13) + N'']%'', @DriverName) = 0
+            THROW 50080, N''DriverName must not be NULL or empty'', 1;
+        -- DATALENGTH / 2 counts characters including trailing blanks (LEN ignores them).
+        IF DATALENGTH(@DriverName) / 2 > 255
+            THROW 50081, N''DriverName is longer than 255 characters'', 1;
+        IF DATALENGTH(@HostName) / 2 > 255
+            THROW 50082, N''HostName is longer than 255 characters'', 1;
+        IF DATALENGTH(@Version) / 2 > 50
+            THROW 50083, N''Version is longer than 50 characters'', 1;
+        IF @Workers IS NULL OR @Workers < 0
+            THROW 50084, N''Workers must be 0 or more'', 1;
+        IF @ClockEnabled IS NULL
+            THROW 50085, N''ClockEnabled must not be NULL'', 1;
+        IF @LeaseSeconds IS NULL OR @LeaseSeconds < 1
+            THROW 50086, N''LeaseSeconds must be at least 1'', 1;
+        -- Exact case (BIN2); = ignores trailing blanks, so DATALENGTH catches them.
+        IF @State IS NULL OR @State COLLATE Latin1_General_BIN2 NOT IN (N''starting'', N''running'', N''stopping'', N''stopped'')
+           OR DATALENGTH(@State) <> DATALENGTH(RTRIM(@State))
+            THROW 50087, N''State must be one of starting, running, stopping, stopped'', 1;
+
+        DECLARE @Now      datetime2(3) = SYSUTCDATETIME();
+        DECLARE @Stopping bit          = CASE WHEN @State = N''stopping'' THEN 1 ELSE 0 END;
+
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION DriverHeartbeat;
+
+        IF @State = N''stopped''
+            DELETE FROM stage.Driver WHERE DriverName = @DriverName;
+        ELSE
+        BEGIN
+            IF @State = N''starting''
+                DELETE FROM stage.Driver
+                WHERE LastSeenAt < DATEADD(DAY, -7, @Now) AND DriverName <> @DriverName;
+
+            -- Upsert: the key range stays locked (UPDLOCK, SERIALIZABLE) between the
+            -- UPDATE that finds nothing and the INSERT.
+            UPDATE d
+            SET    HostName     = @HostName,
+                   ProcessId    = @ProcessId,
+                   Version      = @Version,
+                   StartedAt    = CASE WHEN @State = N''starting'' THEN @Now ELSE d.StartedAt END,
+                   LastSeenAt   = @Now,
+                   Workers      = @Workers,
+                   ClockEnabled = @ClockEnabled,
+                   Stopping     = @Stopping,
+                   LeaseSeconds = @LeaseSeconds
+            FROM stage.Driver AS d WITH (UPDLOCK, SERIALIZABLE)
+            WHERE d.DriverName = @DriverName;
+
+            IF @@ROWCOUNT = 0
+                INSERT stage.Driver (DriverName, HostName, ProcessId, Version, StartedAt, LastSeenAt,
+                                     Workers, ClockEnabled, Stopping, LeaseSeconds)
+                VALUES (@DriverName, @HostName, @ProcessId, @Version, @Now, @Now,
+                        @Workers, @ClockEnabled, @Stopping, @LeaseSeconds);
+        END;
+
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
+    END TRY
+    BEGIN CATCH
+        -- XACT_ABORT dooms the transaction on nearly every error (XACT_STATE() = -1): then
+        -- only a full rollback is possible, which is the caller''s to make when it is theirs.
+        IF @TranCount = 0 AND XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION DriverHeartbeat;
+        THROW;
+    END CATCH;
+END;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (35, 'DriverHeartbeat', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '6251048353467380202');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V36__DriverStatus
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 36)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 35)
+    THROW 50103, N'install.sql: V35 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.DriverStatus, the drivers (stage.Driver) and whether each is alive: seen
+-- within its lease, the time after which its running work would be reset. No live driver
+-- means no driver work is claimed and no trigger fires (next-fire times go stale).
+CREATE OR ALTER VIEW stage.DriverStatus
+AS
+SELECT d.DriverName,
+       d.HostName,
+       d.ProcessId,
+       d.Version,
+       d.StartedAt,
+       d.LastSeenAt,
+       d.Workers,
+       d.ClockEnabled,
+       d.Stopping,
+       d.LeaseSeconds,
+       CAST(CASE WHEN DATEADD(SECOND, d.LeaseSeconds, d.LastSeenAt) > SYSUTCDATETIME() THEN 1 ELSE 0 END AS bit) AS Alive,
+       CAST(DATEDIFF_BIG(MILLISECOND, d.LastSeenAt, SYSUTCDATETIME()) / 1000.0 AS float) AS SecondsSinceSeen
+FROM stage.Driver AS d;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (36, 'DriverStatus', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '15932247385054774045');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V37__OverdueProcesses
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 37)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 36)
+    THROW 50103, N'install.sql: V36 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.OverdueProcesses, second version: runs InProgress for longer than their
+-- task''s TimeoutMinutes (60 when the run has no task or the task has none), and now also
+-- runs whose lease expired (their driver died or lost the database): those are not running
+-- any more, and LeaseExpired says so until ResetStuckProcesses puts them back. The V19
+-- columns are kept.
+CREATE OR ALTER VIEW stage.OverdueProcesses
+AS
+SELECT fc.ProcessID,
+       fc.ProcessName,
+       fc.WorkerAssigned,
+       fc.StartTime,
+       -- whole minutes elapsed (DATEDIFF(MINUTE) would count minute boundaries instead), int
+       -- as on PostgreSQL
+       CAST(DATEDIFF_BIG(MILLISECOND, fc.StartTime, SYSUTCDATETIME()) / 60000 AS int) AS RunningMinutes,
+       ISNULL(t.TimeoutMinutes, 60) AS TimeoutMinutes,
+       CAST(CASE WHEN fc.LeaseExpiresAt < SYSUTCDATETIME() THEN 1 ELSE 0 END AS bit) AS LeaseExpired
+FROM stage.FileControl AS fc
+LEFT JOIN stage.Task AS t
+       ON t.TaskID = fc.TaskID
+WHERE fc.Status = ''InProgress''
+  -- Added to StartTime, not taken from now: a TimeoutMinutes near the int limit (4,000
+  -- years) would take now before year 1 and DATEADD would fail for the whole view.
+  AND (   DATEADD(MINUTE, ISNULL(t.TimeoutMinutes, 60), fc.StartTime) < SYSUTCDATETIME()
+       OR fc.LeaseExpiresAt < SYSUTCDATETIME());';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (37, 'OverdueProcesses', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '79240180285708261');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V38__grants
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 38)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 37)
+    THROW 50103, N'install.sql: V37 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: grants for the operator views and the drivers'' presence (V32..V37), in the
+-- manner of V29. Procedures reach the tables through ownership chaining.
+GRANT SELECT ON stage.TaskStatus   TO stage_reader;
+GRANT SELECT ON stage.DriverStatus TO stage_reader;
+GRANT SELECT ON stage.Driver       TO stage_reader;
+
+-- Every driver runs as stage_worker: it keeps its own stage.Driver row fresh.
+GRANT EXECUTE ON stage.DriverHeartbeat TO stage_worker;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (38, 'grants', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '6948092115148321497');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V40__RunTaskNow
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 40)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 38)
+    THROW 50103, N'install.sql: V38 is not applied (an earlier batch failed); nothing more is applied', 1;
 BEGIN TRY
     BEGIN TRANSACTION;
     EXEC sys.sp_executesql N'-- stagehand: stage.RunTaskNow, an operator''s "run now" of a task (stagehand task run). The

@@ -80,3 +80,24 @@ ORDER BY w.ProcessesDone DESC;
 
 -- 9. Rows and space per stage table (history tables included).
 EXEC stage.TableSpace;
+
+-- 10. Per task, as schtasks /query /v shows it: next run, last run and result, failures
+-- since the last success, the last 24 hours, what runs now (stage.TaskStatus, V33).
+SELECT ts.TaskName, ts.Enabled, ts.NextFireAt, ts.LastStartTime, ts.LastStatus, ts.LastExitCode,
+       ts.LastDurationSeconds, ts.ConsecutiveFailures, ts.Completed24h, ts.Failed24h,
+       ts.Cancelled24h, ts.RunningCount, ts.PendingCount
+FROM stage.TaskStatus AS ts
+ORDER BY ts.ConsecutiveFailures DESC, ts.TaskName;
+
+-- 11. The drivers, and whether each is alive (stage.DriverStatus, V36). No live row: no
+-- driver work is claimed and no trigger fires.
+SELECT ds.DriverName, ds.ProcessId, ds.Version, ds.Workers, ds.ClockEnabled, ds.Stopping,
+       ds.Alive, ds.SecondsSinceSeen, ds.StartedAt
+FROM stage.DriverStatus AS ds
+ORDER BY ds.Alive DESC, ds.DriverName;
+
+-- 12. Runs InProgress only on paper: their lease expired, their driver is gone (V37).
+SELECT op.ProcessID, op.ProcessName, op.WorkerAssigned, op.StartTime, op.RunningMinutes
+FROM stage.OverdueProcesses AS op
+WHERE op.LeaseExpired = 1
+ORDER BY op.ProcessID;

@@ -2404,6 +2404,368 @@ $migration_v31$;
 END
 $install$;
 
+-- V32__TaskStatus_indexes
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 32) THEN
+        EXECUTE $migration_v32$
+-- Indexes for stage.TaskStatus (V33) and `stagehand task history`: a task's finished runs
+-- by end time, in the queue and in its history, so its last run, its last success, the
+-- failures since and the last 24 hours are seeks on the name, never scans of all history.
+CREATE INDEX IF NOT EXISTS IX_FileControl_NameFinished
+    ON stage.FileControl (ProcessName, EndTime, ProcessID) INCLUDE (Status, StartTime, ExitCode)
+    WHERE Status IN ('Completed', 'Failed', 'Cancelled');
+CREATE INDEX IF NOT EXISTS IX_FileControl_History_NameFinished
+    ON stage.FileControl_History (ProcessName, EndTime, ProcessID) INCLUDE (Status, StartTime, ExitCode)
+    WHERE Status IN ('Completed', 'Failed', 'Cancelled');
+$migration_v32$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (32, 'TaskStatus_indexes', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '5123609267846867252');
+    END IF;
+END
+$install$;
+
+-- V33__TaskStatus
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 33) THEN
+        EXECUTE $migration_v33$
+-- stage.TaskStatus: one row per task, what schtasks /query /v or systemctl list-timers
+-- show: the next fire time, the last finished run and its outcome, the failures since the
+-- last success, the last 24 hours by outcome, and what is running or pending now. Runs
+-- belong to a task by name (ProcessName = TaskName), in stage.FileControl and in
+-- stage.FileControl_History alike. Every lookup is a seek on the task's name
+-- (IX_FileControl_NameFinished and its history twin, V32; IX_FileControl_Active) or on its
+-- id (IX_TaskTrigger_Task).
+CREATE OR REPLACE VIEW stage.TaskStatus AS
+SELECT t.TaskID,
+       t.TaskName,
+       t.Enabled,
+       t.TimeZone,
+       nf.NextFireAt,
+       lr.ProcessID AS LastProcessID,
+       lr.Status AS LastStatus,
+       lr.StartTime AS LastStartTime,
+       lr.EndTime AS LastEndTime,
+       lr.ExitCode AS LastExitCode,
+       EXTRACT(EPOCH FROM lr.EndTime - lr.StartTime)::float8 AS LastDurationSeconds,
+       cf.ConsecutiveFailures,
+       d.Completed24h,
+       d.Failed24h,
+       d.Cancelled24h,
+       a.RunningCount,
+       a.PendingCount
+FROM stage.Task AS t
+-- The earliest next occurrence of an enabled trigger, as the clock recorded it; none for a
+-- disabled task.
+LEFT JOIN LATERAL (
+    SELECT min(tt.NextFireAt) AS NextFireAt
+    FROM stage.TaskTrigger AS tt
+    WHERE tt.TaskID = t.TaskID AND tt.Enabled AND t.Enabled
+) AS nf ON true
+-- The last finished run: latest EndTime, then highest ProcessID.
+LEFT JOIN LATERAL (
+    SELECT x.ProcessID, x.Status, x.StartTime, x.EndTime, x.ExitCode
+    FROM ((SELECT f.ProcessID, f.Status, f.StartTime, f.EndTime, f.ExitCode
+           FROM stage.FileControl AS f
+           WHERE f.ProcessName = t.TaskName
+             AND f.Status IN ('Completed', 'Failed', 'Cancelled') AND f.EndTime IS NOT NULL
+           ORDER BY f.EndTime DESC, f.ProcessID DESC
+           LIMIT 1)
+          UNION ALL
+          (SELECT h.ProcessID, h.Status, h.StartTime, h.EndTime, h.ExitCode
+           FROM stage.FileControl_History AS h
+           WHERE h.ProcessName = t.TaskName
+             AND h.Status IN ('Completed', 'Failed', 'Cancelled') AND h.EndTime IS NOT NULL
+           ORDER BY h.EndTime DESC, h.ProcessID DESC
+           LIMIT 1)) AS x
+    ORDER BY x.EndTime DESC, x.ProcessID DESC
+    LIMIT 1
+) AS lr ON true
+-- The last success, where the count of consecutive failures starts.
+LEFT JOIN LATERAL (
+    SELECT x.ProcessID, x.EndTime
+    FROM ((SELECT f.ProcessID, f.EndTime
+           FROM stage.FileControl AS f
+           WHERE f.ProcessName = t.TaskName AND f.Status = 'Completed' AND f.EndTime IS NOT NULL
+           ORDER BY f.EndTime DESC, f.ProcessID DESC
+           LIMIT 1)
+          UNION ALL
+          (SELECT h.ProcessID, h.EndTime
+           FROM stage.FileControl_History AS h
+           WHERE h.ProcessName = t.TaskName AND h.Status = 'Completed' AND h.EndTime IS NOT NULL
+           ORDER BY h.EndTime DESC, h.ProcessID DESC
+           LIMIT 1)) AS x
+    ORDER BY x.EndTime DESC, x.ProcessID DESC
+    LIMIT 1
+) AS ls ON true
+-- Failed runs that ended after the last success (all of them when there was none). The
+-- EndTime bound is the index range; the row comparison only settles equal end times.
+CROSS JOIN LATERAL (
+    SELECT count(*)::integer AS ConsecutiveFailures
+    FROM (SELECT f.ProcessID
+          FROM stage.FileControl AS f
+          WHERE f.ProcessName = t.TaskName AND f.Status = 'Failed'
+            AND f.EndTime >= COALESCE(ls.EndTime, '-infinity'::timestamptz)
+            AND (ls.ProcessID IS NULL OR (f.EndTime, f.ProcessID) > (ls.EndTime, ls.ProcessID))
+          UNION ALL
+          SELECT h.ProcessID
+          FROM stage.FileControl_History AS h
+          WHERE h.ProcessName = t.TaskName AND h.Status = 'Failed'
+            AND h.EndTime >= COALESCE(ls.EndTime, '-infinity'::timestamptz)
+            AND (ls.ProcessID IS NULL OR (h.EndTime, h.ProcessID) > (ls.EndTime, ls.ProcessID))) AS x
+) AS cf
+-- Runs that ended in the last 24 hours, by outcome.
+CROSS JOIN LATERAL (
+    SELECT COALESCE(sum(CASE WHEN x.Status = 'Completed' THEN 1 ELSE 0 END), 0)::integer AS Completed24h,
+           COALESCE(sum(CASE WHEN x.Status = 'Failed' THEN 1 ELSE 0 END), 0)::integer AS Failed24h,
+           COALESCE(sum(CASE WHEN x.Status = 'Cancelled' THEN 1 ELSE 0 END), 0)::integer AS Cancelled24h
+    FROM (SELECT f.Status
+          FROM stage.FileControl AS f
+          WHERE f.ProcessName = t.TaskName
+            AND f.Status IN ('Completed', 'Failed', 'Cancelled')
+            AND f.EndTime >= now() - interval '24 hours'
+          UNION ALL
+          SELECT h.Status
+          FROM stage.FileControl_History AS h
+          WHERE h.ProcessName = t.TaskName
+            AND h.Status IN ('Completed', 'Failed', 'Cancelled')
+            AND h.EndTime >= now() - interval '24 hours') AS x
+) AS d
+-- What is running or waiting now.
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE f.Status = 'InProgress')::integer AS RunningCount,
+           count(*) FILTER (WHERE f.Status = 'Pending')::integer AS PendingCount
+    FROM stage.FileControl AS f
+    WHERE f.ProcessName = t.TaskName AND f.Status IN ('Pending', 'InProgress')
+) AS a;
+$migration_v33$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (33, 'TaskStatus', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '13697640303061068609');
+    END IF;
+END
+$install$;
+
+-- V34__Driver
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 34) THEN
+        EXECUTE $migration_v34$
+-- stage.Driver: one row per running driver (`stagehand run`), kept fresh by its presence
+-- heartbeat (stage.DriverHeartbeat, V35), so operators and stage.DriverStatus (V36) can
+-- tell whether anything runs the clock and claims driver work.
+CREATE TABLE IF NOT EXISTS stage.Driver (
+    DriverName   varchar(255) NOT NULL CONSTRAINT PK_Driver PRIMARY KEY,  -- host/name, as in WorkerAssigned
+    HostName     varchar(255) NULL,
+    ProcessId    integer      NULL,  -- the driver's operating-system process id
+    Version      varchar(50)  NULL,
+    StartedAt    timestamptz  NOT NULL DEFAULT now(),
+    LastSeenAt   timestamptz  NOT NULL DEFAULT now(),
+    Workers      integer      NOT NULL DEFAULT 0 CONSTRAINT CK_Driver_Workers CHECK (Workers >= 0),
+    ClockEnabled boolean      NOT NULL DEFAULT false,
+    Stopping     boolean      NOT NULL DEFAULT false,  -- shutting down gracefully: claims nothing new
+    LeaseSeconds integer      NOT NULL DEFAULT 60 CONSTRAINT CK_Driver_LeaseSeconds CHECK (LeaseSeconds >= 1)
+);
+REVOKE ALL ON stage.Driver FROM PUBLIC;
+
+-- stage.TableSpace (V14) shows stagehand's tables as SQL Server spells them (the catalog
+-- folds names to lower case): it learns the new table here, with the table. (SQL Server's
+-- TableSpace lists sys.tables as they are and needs no change.)
+CREATE OR REPLACE FUNCTION stage.TableSpace()
+RETURNS TABLE (
+    TableName  varchar,
+    RowCount   bigint,
+    TotalBytes bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT COALESCE(n.name, c.relname)::varchar,
+           COALESCE(s.n_live_tup, 0)::bigint,
+           pg_total_relation_size(c.oid)::bigint
+    FROM pg_class AS c
+    LEFT JOIN (VALUES ('Driver'), ('FileControl'), ('FileControl_History'), ('ProcessLog'),
+                      ('ProcessLog_History'), ('ScheduleVersion'), ('Task'), ('TaskTrigger')) AS n(name)
+           ON lower(n.name) = c.relname
+    LEFT JOIN pg_stat_user_tables AS s ON s.relid = c.oid
+    WHERE c.relnamespace = 'stage'::regnamespace
+      AND c.relkind IN ('r', 'p')
+    ORDER BY c.relname;
+END;
+$$;
+$migration_v34$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (34, 'Driver', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '4867518151219919050');
+    END IF;
+END
+$install$;
+
+-- V35__DriverHeartbeat
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 35) THEN
+        EXECUTE $migration_v35$
+-- stage.DriverHeartbeat: a driver announces itself and stays fresh. p_state: 'starting'
+-- (a new StartedAt; rows of drivers not seen for 7 days are purged, so drivers killed
+-- outright do not pile up), 'running', 'stopping' (graceful shutdown: Stopping set),
+-- 'stopped' (a clean exit: the row is deleted). 'running' and 'stopping' insert the row
+-- when it is missing.
+CREATE OR REPLACE FUNCTION stage.DriverHeartbeat(
+    p_driver_name   text,
+    p_host_name     text    DEFAULT NULL,
+    p_process_id    integer DEFAULT NULL,
+    p_version       text    DEFAULT NULL,
+    p_workers       integer DEFAULT 0,
+    p_clock_enabled boolean DEFAULT false,
+    p_lease_seconds integer DEFAULT 60,
+    p_state         text    DEFAULT 'running')
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_driver_name IS NULL OR btrim(p_driver_name, E' \t\r\n') = '' THEN
+        RAISE EXCEPTION 'DriverName must not be NULL or empty' USING ERRCODE = '22023';
+    END IF;
+    IF length(p_driver_name) > 255 THEN
+        RAISE EXCEPTION 'DriverName is longer than 255 characters' USING ERRCODE = '22023';
+    END IF;
+    IF length(p_host_name) > 255 THEN
+        RAISE EXCEPTION 'HostName is longer than 255 characters' USING ERRCODE = '22023';
+    END IF;
+    IF length(p_version) > 50 THEN
+        RAISE EXCEPTION 'Version is longer than 50 characters' USING ERRCODE = '22023';
+    END IF;
+    IF p_workers IS NULL OR p_workers < 0 THEN
+        RAISE EXCEPTION 'Workers must be 0 or more' USING ERRCODE = '22023';
+    END IF;
+    IF p_clock_enabled IS NULL THEN
+        RAISE EXCEPTION 'ClockEnabled must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF p_lease_seconds IS NULL OR p_lease_seconds < 1 THEN
+        RAISE EXCEPTION 'LeaseSeconds must be at least 1' USING ERRCODE = '22023';
+    END IF;
+    IF p_state IS NULL OR p_state NOT IN ('starting', 'running', 'stopping', 'stopped') THEN
+        RAISE EXCEPTION 'State must be one of starting, running, stopping, stopped' USING ERRCODE = '22023';
+    END IF;
+
+    IF p_state = 'stopped' THEN
+        DELETE FROM stage.Driver AS d WHERE d.DriverName = p_driver_name;
+        RETURN;
+    END IF;
+    IF p_state = 'starting' THEN
+        DELETE FROM stage.Driver AS d
+        WHERE d.LastSeenAt < now() - interval '7 days' AND d.DriverName <> p_driver_name;
+    END IF;
+    INSERT INTO stage.Driver AS d (DriverName, HostName, ProcessId, Version, StartedAt, LastSeenAt,
+                                   Workers, ClockEnabled, Stopping, LeaseSeconds)
+    VALUES (p_driver_name, p_host_name, p_process_id, p_version, now(), now(),
+            p_workers, p_clock_enabled, p_state = 'stopping', p_lease_seconds)
+    ON CONFLICT (DriverName) DO UPDATE
+    SET HostName     = EXCLUDED.HostName,
+        ProcessId    = EXCLUDED.ProcessId,
+        Version      = EXCLUDED.Version,
+        StartedAt    = CASE WHEN p_state = 'starting' THEN EXCLUDED.StartedAt ELSE d.StartedAt END,
+        LastSeenAt   = EXCLUDED.LastSeenAt,
+        Workers      = EXCLUDED.Workers,
+        ClockEnabled = EXCLUDED.ClockEnabled,
+        Stopping     = EXCLUDED.Stopping,
+        LeaseSeconds = EXCLUDED.LeaseSeconds;
+END;
+$$;
+-- Created after V20's REVOKE ... ON ALL FUNCTIONS: PUBLIC's default EXECUTE is taken here.
+REVOKE ALL ON FUNCTION stage.DriverHeartbeat(text, text, integer, text, integer, boolean, integer, text)
+    FROM PUBLIC;
+$migration_v35$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (35, 'DriverHeartbeat', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '8152174703924127448');
+    END IF;
+END
+$install$;
+
+-- V36__DriverStatus
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 36) THEN
+        EXECUTE $migration_v36$
+-- stage.DriverStatus: the drivers (stage.Driver) and whether each is alive: seen within its
+-- lease, the time after which its running work would be reset. No live driver means no
+-- driver work is claimed and no trigger fires (next-fire times go stale).
+CREATE OR REPLACE VIEW stage.DriverStatus AS
+SELECT d.DriverName,
+       d.HostName,
+       d.ProcessId,
+       d.Version,
+       d.StartedAt,
+       d.LastSeenAt,
+       d.Workers,
+       d.ClockEnabled,
+       d.Stopping,
+       d.LeaseSeconds,
+       d.LastSeenAt > now() - make_interval(secs => d.LeaseSeconds) AS Alive,
+       EXTRACT(EPOCH FROM now() - d.LastSeenAt)::float8 AS SecondsSinceSeen
+FROM stage.Driver AS d;
+$migration_v36$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (36, 'DriverStatus', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '7304733881278506931');
+    END IF;
+END
+$install$;
+
+-- V37__OverdueProcesses
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 37) THEN
+        EXECUTE $migration_v37$
+-- stage.OverdueProcesses, second version: runs InProgress for longer than their task's
+-- TimeoutMinutes (60 when the task sets none or is gone), and now also runs whose lease
+-- expired (their driver died or lost the database): those are not running any more, and
+-- LeaseExpired says so until ResetStuckProcesses puts them back. The V19 columns are kept.
+CREATE OR REPLACE VIEW stage.OverdueProcesses AS
+SELECT f.ProcessID,
+       f.ProcessName,
+       f.WorkerAssigned,
+       f.StartTime,
+       floor(EXTRACT(EPOCH FROM now() - f.StartTime) / 60)::integer AS RunningMinutes,  -- whole minutes
+       COALESCE(t.TimeoutMinutes, 60) AS TimeoutMinutes,
+       COALESCE(f.LeaseExpiresAt < now(), false) AS LeaseExpired
+FROM stage.FileControl AS f
+LEFT JOIN stage.Task AS t ON t.TaskID = f.TaskID
+WHERE f.Status = 'InProgress'
+  AND (f.StartTime < now() - make_interval(mins => COALESCE(t.TimeoutMinutes, 60))
+       OR f.LeaseExpiresAt < now());
+$migration_v37$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (37, 'OverdueProcesses', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '16812358266966224102');
+    END IF;
+END
+$install$;
+
+-- V38__grants
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 38) THEN
+        EXECUTE $migration_v38$
+-- Grants for the operator views and the drivers' presence (V32..V37), in the manner of V29.
+-- (V35 took PUBLIC's default EXECUTE on DriverHeartbeat; V34 revoked PUBLIC on Driver.)
+GRANT SELECT ON stage.TaskStatus, stage.DriverStatus, stage.Driver TO stage_reader;
+
+-- Every driver runs as stage_worker: it keeps its own stage.Driver row fresh.
+GRANT EXECUTE ON FUNCTION
+    stage.DriverHeartbeat(text, text, integer, text, integer, boolean, integer, text)
+    TO stage_worker;
+$migration_v38$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (38, 'grants', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '8174565689311105590');
+    END IF;
+END
+$install$;
+
 -- V40__RunTaskNow
 DO $install$
 BEGIN

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per command group.
 
 mod bench;
+mod drivers;
 pub mod exit;
 mod logs;
 mod maintenance;
@@ -11,6 +12,7 @@ mod run;
 mod status;
 mod steer;
 mod task;
+mod task_status;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl, DATABASE_URL_ENV};
 use anyhow::{Context, Result};

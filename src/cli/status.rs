@@ -1,8 +1,11 @@
 //! `stagehand status`: the monitoring views, readable in a terminal or as JSON.
 
+use super::drivers;
 use super::exit;
 use super::output::print_json;
-use crate::store::{Backend, OverdueProcess, ProcessRow, StatusCount, TableSpace, WorkerStatistic};
+use crate::store::{
+    Backend, DriverRow, OverdueProcess, ProcessRow, StatusCount, TableSpace, WorkerStatistic,
+};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
@@ -32,31 +35,45 @@ pub struct StatusArgs {
 #[serde(rename_all = "camelCase")]
 struct Status {
     counts: Vec<StatusCount>,
-    running: Vec<ProcessRow>,
+    running: Vec<Running>,
     workers: Vec<WorkerStatistic>,
     overdue: Vec<OverdueProcess>,
     tables: Vec<TableSpace>,
-    /// Tables over the alert threshold.
+    /// Tables over the alert threshold; no live driver.
     alerts: Vec<String>,
     /// Processes that failed since `failedSince`, latest first.
     failed: Vec<ProcessRow>,
     failed_since: DateTime<Utc>,
-    /// What `--check` alerts on: table alerts, overdue and failed processes.
+    /// stage.DriverStatus: every known driver, alive or not.
+    drivers: Vec<DriverRow>,
+    /// What `--check` alerts on: table alerts, no live driver, overdue and failed processes.
     problems: Vec<String>,
 }
 
+/// An InProgress process, and whether its lease expired (its driver is gone: it is not
+/// really running).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Running {
+    #[serde(flatten)]
+    process: ProcessRow,
+    lease_expired: bool,
+}
+
 pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs, json: bool) -> Result<ExitCode> {
-    let (counts, running, workers, overdue, tables, failed) = tokio::try_join!(
+    let (counts, running, workers, overdue, tables, failed, drivers, tasks) = tokio::try_join!(
         db.status_summary(),
         db.running_processes(),
         db.worker_statistics(),
         db.overdue_processes(),
         db.table_space(),
         db.failed_processes(args.failed_since, FAILED_SHOWN),
+        db.drivers(),
+        db.task_status(),
     )
     .context("reading the monitoring views")?;
     let limit = args.alert_mb.saturating_mul(1024 * 1024);
-    let alerts = tables
+    let mut alerts: Vec<String> = tables
         .iter()
         .filter(|t| t.total_bytes > limit)
         .map(|t| {
@@ -68,6 +85,20 @@ pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs, json: bool) -> Result
             )
         })
         .collect();
+    // Only a schedule needs a clock: a queue fed by applications for external executors
+    // runs without any driver.
+    if tasks.iter().any(|t| t.enabled) {
+        alerts.extend(drivers::no_live_driver(&drivers));
+    }
+    let running = running
+        .into_iter()
+        .map(|process| Running {
+            lease_expired: overdue
+                .iter()
+                .any(|o| o.process_id == process.process_id && o.lease_expired),
+            process,
+        })
+        .collect();
     let mut status = Status {
         counts,
         running,
@@ -77,6 +108,7 @@ pub async fn run(db: &Arc<dyn Backend>, args: &StatusArgs, json: bool) -> Result
         alerts,
         failed,
         failed_since: args.failed_since,
+        drivers,
         problems: Vec::new(),
     };
     status.problems = problems(&status);
@@ -142,6 +174,9 @@ fn summary(status: &Status) -> String {
     )
 }
 
+/// How `status` marks an InProgress run whose lease ran out.
+const LEASE_EXPIRED: &str = "LEASE EXPIRED (driver gone?)";
+
 fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
@@ -173,8 +208,12 @@ fn render(status: &Status) -> String {
     }
     section(&mut out, "Processes by status", &counts);
 
-    let mut running = table(&["ID", "Name", "Worker", "Running for", "Attempt"]);
-    for p in &status.running {
+    let mut running = table(&["ID", "Name", "Worker", "Running for", "Attempt", "State"]);
+    for Running {
+        process: p,
+        lease_expired,
+    } in &status.running
+    {
         let seconds = p.start_time.map(|s| (now - s).num_seconds()).unwrap_or(0);
         running.add_row(vec![
             right(p.process_id),
@@ -182,6 +221,12 @@ fn render(status: &Status) -> String {
             Cell::new(p.worker_assigned.as_deref().unwrap_or("")),
             right(format!("{seconds} s")),
             right(format!("{}/{}", p.attempt, p.max_attempts)),
+            // InProgress only on paper: its driver is gone.
+            Cell::new(if *lease_expired {
+                LEASE_EXPIRED
+            } else {
+                "running"
+            }),
         ]);
     }
     section(
@@ -201,7 +246,14 @@ fn render(status: &Status) -> String {
     }
     section(&mut out, "Workers", &workers);
 
-    let mut overdue = table(&["ID", "Name", "Worker", "Running min", "Timeout min"]);
+    let mut overdue = table(&[
+        "ID",
+        "Name",
+        "Worker",
+        "Running min",
+        "Timeout min",
+        "Lease",
+    ]);
     for o in &status.overdue {
         overdue.add_row(vec![
             right(o.process_id),
@@ -209,6 +261,7 @@ fn render(status: &Status) -> String {
             Cell::new(o.worker_assigned.as_deref().unwrap_or("")),
             right(o.running_minutes),
             right(o.timeout_minutes),
+            Cell::new(if o.lease_expired { LEASE_EXPIRED } else { "" }),
         ]);
     }
     section(
@@ -249,6 +302,12 @@ fn render(status: &Status) -> String {
             status.failed.len()
         ),
         &failed,
+    );
+    let alive = status.drivers.iter().filter(|d| d.alive).count();
+    section(
+        &mut out,
+        &format!("Drivers ({alive} alive)"),
+        &drivers::table(&status.drivers),
     );
     for alert in &status.alerts {
         out.push_str(&format!("ALERT: {alert}\n"));

@@ -1,13 +1,12 @@
 //! `stagehand task ...`: tasks as JSON in and out, and the next fire times.
 
-use super::open_store;
 use super::output::print_json;
+use super::{open_store, task_status};
 use crate::catalog::{self, StoredTask};
 use crate::schedule::{parse_task, parse_tasks, Schedule, TaskDefinition};
 use crate::store::Backend;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,7 +29,7 @@ pub enum TaskCommand {
         /// The task's id.
         id: String,
     },
-    /// List the tasks.
+    /// List the tasks: next and last run, result, failures since the last success, validity.
     List,
     /// Print a task's JSON.
     Show {
@@ -63,6 +62,14 @@ pub enum TaskCommand {
         /// How many fire times to print.
         #[arg(long, default_value_t = 10)]
         count: usize,
+    },
+    /// The last runs of a task (or of any process name), newest first, from the queue and its history.
+    History {
+        /// The task's id (or any process name).
+        id: String,
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        limit: i64,
     },
     // run, enable, disable: src/cli/steer.rs
     #[command(flatten)]
@@ -210,13 +217,26 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
                 println!("removed task {id}");
             }
         }
-        TaskCommand::List => list(&stored(&db).await?, json)?,
+        TaskCommand::List => {
+            let (tasks, status, drivers) = tokio::try_join!(
+                stored(&db),
+                async { db.task_status().await.context("reading stage.TaskStatus") },
+                async { db.drivers().await.context("reading stage.DriverStatus") },
+            )?;
+            task_status::list(&tasks, &status, json)?;
+            if let Some(warning) = super::drivers::no_live_driver(&drivers) {
+                eprintln!("warning: {warning}");
+            }
+        }
         TaskCommand::Show { id } => {
             let tasks = stored(&db).await?;
             let task = tasks
                 .iter()
                 .find(|t| &t.row.record.task_name == id)
                 .ok_or_else(|| anyhow!("no task {id}"))?;
+            if task.definition.is_err() {
+                return show_invalid(task, json);
+            }
             println!("{}", definition(task)?.to_json_string());
         }
         TaskCommand::Export { output } => {
@@ -250,57 +270,30 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
         }
         TaskCommand::Next { .. } => bail!("give a task id or --file"),
         TaskCommand::Steer(command) => return super::steer::task(&db, command, json).await,
+        TaskCommand::History { id, limit } => task_status::history(&db, id, *limit, json).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(tasks: &[StoredTask], json: bool) -> Result<()> {
+/// A stored task that no longer validates (edited by SQL, or stored by an older
+/// version): printed as stored, with its problems, instead of being refused.
+fn show_invalid(task: &StoredTask, json: bool) -> Result<ExitCode> {
+    let (stored, checked) = catalog::check_rows(&task.row.record, &task.triggers);
+    let problems = checked.err().unwrap_or_default();
     if json {
-        let values: Vec<_> = tasks
-            .iter()
-            .map(|t| {
-                let next = t.triggers.iter().filter_map(|tr| tr.next_fire_at).min();
-                serde_json::json!({
-                    "id": t.row.record.task_name,
-                    "enabled": t.row.record.enabled,
-                    "executor": t.row.record.executor,
-                    "ifRunning": t.row.record.overlap_policy,
-                    "triggers": t.triggers.len(),
-                    "nextFireAt": next,
-                    "command": t.row.record.command,
-                    "valid": t.definition.is_ok(),
-                })
-            })
-            .collect();
-        print_json(&values)?;
-        return Ok(());
+        let document = serde_json::json!({ "task": stored, "valid": false, "problems": problems });
+        print_json(&document)?;
+    } else {
+        println!("{}", serde_json::to_string_pretty(&stored)?);
+        eprintln!(
+            "task {} is stored but no longer valid:",
+            task.row.record.task_name
+        );
+        for problem in &problems {
+            eprintln!("  {problem}");
+        }
     }
-    let mut table = Table::new();
-    table.load_preset(UTF8_BORDERS_ONLY).set_header(vec![
-        "Task",
-        "Enabled",
-        "Executor",
-        "If running",
-        "Triggers",
-        "Next fire (UTC)",
-        "Command",
-    ]);
-    for t in tasks {
-        let r = &t.row.record;
-        let next = t.triggers.iter().filter_map(|tr| tr.next_fire_at).min();
-        table.add_row(vec![
-            r.task_name.clone(),
-            if r.enabled { "yes" } else { "no" }.to_string(),
-            r.executor.clone(),
-            r.overlap_policy.clone(),
-            t.triggers.len().to_string(),
-            next.map(|n| n.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_else(|| "-".into()),
-            r.command.clone(),
-        ]);
-    }
-    println!("{table}");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// RFC 3339, or a wall-clock time read in the task's zone.

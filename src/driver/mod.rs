@@ -9,6 +9,7 @@ mod command;
 mod heartbeat;
 mod held;
 mod housekeeping;
+mod presence;
 mod reporter;
 mod secrets;
 mod slots;
@@ -18,7 +19,7 @@ pub use housekeeping::HousekeepingConfig;
 pub use secrets::Secrets;
 
 use crate::clock::{self, ClockConfig};
-use crate::store::Backend;
+use crate::store::{Backend, DriverPresence};
 use held::{Held, StopReason};
 use slots::Slots;
 use std::path::PathBuf;
@@ -101,6 +102,14 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         .clock
         .clone()
         .map(|c| tokio::spawn(clock::run(db.clone(), c, shutdown.graceful.clone())));
+    let presence_stop = CancellationToken::new();
+    let presence = tokio::spawn(presence::run(
+        db.clone(),
+        presence_of(&config),
+        config.heartbeat_every,
+        shutdown.graceful.clone(),
+        presence_stop.clone(),
+    ));
     tracing::info!(workers = config.workers, driver = %config.worker_prefix, clock = clock.is_some(), "driver started");
 
     claimer::Claimer {
@@ -130,7 +139,22 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
     if let Some(clock) = clock {
         let _ = clock.await;
     }
+    presence_stop.cancel();
+    let _ = presence.await;
     tracing::info!("driver stopped");
+}
+
+/// This driver as stage.Driver shows it.
+fn presence_of(config: &DriverConfig) -> DriverPresence {
+    DriverPresence {
+        driver_name: config.worker_prefix.clone(),
+        host_name: Some(gethostname::gethostname().to_string_lossy().into_owned()),
+        process_id: i32::try_from(std::process::id()).ok(),
+        version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        workers: i32::try_from(config.workers).unwrap_or(i32::MAX),
+        clock_enabled: config.clock.is_some(),
+        lease_seconds: config.lease.as_secs().max(1) as i32,
+    }
 }
 
 /// After the claim loop stopped: wait up to `grace` for running commands, then stop

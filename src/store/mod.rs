@@ -193,6 +193,26 @@ pub trait Backend: Send + Sync {
     /// `stage.RetryProcess`: a Failed or Cancelled process registered again with its name
     /// and parameters; any other status is [`StoreError::Refused`].
     async fn retry_process(&self, process_id: i64) -> StoreResult<Registered>;
+
+    // ---- Operator status: per-task status and history, live drivers ----
+
+    /// `stage.TaskStatus`, by task name.
+    async fn task_status(&self) -> StoreResult<Vec<TaskStatusRow>>;
+
+    /// The runs of the task named `task_name` from `stage.FileControl` and
+    /// `stage.FileControl_History`: Pending and InProgress first (newest first), then
+    /// finished runs by EndTime, newest first; at most `limit`.
+    async fn task_history(&self, task_name: &str, limit: i64) -> StoreResult<Vec<TaskRun>>;
+
+    /// `stage.DriverHeartbeat`.
+    async fn driver_heartbeat(
+        &self,
+        presence: &DriverPresence,
+        state: DriverState,
+    ) -> StoreResult<()>;
+
+    /// `stage.DriverStatus`, by name.
+    async fn drivers(&self) -> StoreResult<Vec<DriverRow>>;
 }
 
 /// Pool sizes and timeouts a backend is built with.

@@ -4,8 +4,8 @@
 use super::engine::{Arg, Engine};
 use super::error::{StoreError, StoreResult};
 use super::rows::{
-    self, log_source, ResultRow, RowExt, LOG_COLUMNS, PROCESS_COLUMNS, TASK_COLUMNS,
-    TRIGGER_COLUMNS,
+    self, log_source, ResultRow, RowExt, DRIVER_COLUMNS, LOG_COLUMNS, PROCESS_COLUMNS,
+    TASK_COLUMNS, TASK_RUN_COLUMNS, TASK_STATUS_COLUMNS, TRIGGER_COLUMNS,
 };
 use super::types::*;
 use super::Backend;
@@ -310,7 +310,7 @@ impl<E: Engine> Backend for E {
 
     async fn overdue_processes(&self) -> StoreResult<Vec<OverdueProcess>> {
         let sql = "SELECT ProcessID, ProcessName, WorkerAssigned, StartTime, CAST(RunningMinutes AS bigint), \
-                   CAST(TimeoutMinutes AS int) FROM stage.OverdueProcesses ORDER BY ProcessID";
+                   CAST(TimeoutMinutes AS int), LeaseExpired FROM stage.OverdueProcesses ORDER BY ProcessID";
         map_all(
             self.query("OverdueProcesses", sql, &[]).await?,
             rows::overdue_process,
@@ -444,5 +444,65 @@ impl<E: Engine> Backend for E {
             self.call("RetryProcess", &args).await?,
             "RetryProcess",
         )?)
+    }
+
+    // ---- Operator status: per-task status and history, live drivers ----
+
+    async fn task_status(&self) -> StoreResult<Vec<TaskStatusRow>> {
+        let sql = format!("SELECT {TASK_STATUS_COLUMNS} FROM stage.TaskStatus ORDER BY TaskName");
+        map_all(
+            self.query("TaskStatus", &sql, &[]).await?,
+            rows::task_status_row,
+        )
+    }
+
+    async fn task_history(&self, task_name: &str, limit: i64) -> StoreResult<Vec<TaskRun>> {
+        // Each part is limited before the union, so every part is a seek on the name that
+        // stops after `limit` rows: active runs through IX_FileControl_Active, finished ones
+        // through IX_FileControl_NameFinished and its history twin (V32).
+        let limit = limit.max(1);
+        let fetch = format!("OFFSET 0 ROWS FETCH NEXT {limit} ROWS ONLY");
+        let finished = "Status IN ('Completed', 'Failed', 'Cancelled') AND EndTime IS NOT NULL";
+        let sql = format!(
+            "SELECT {TASK_RUN_COLUMNS}, InHistory FROM ( \
+               SELECT * FROM (SELECT {TASK_RUN_COLUMNS}, 0 AS InHistory FROM stage.FileControl \
+                 WHERE ProcessName = $1 AND Status IN ('Pending', 'InProgress') \
+                 ORDER BY ProcessID DESC {fetch}) AS a \
+               UNION ALL \
+               SELECT * FROM (SELECT {TASK_RUN_COLUMNS}, 0 AS InHistory FROM stage.FileControl \
+                 WHERE ProcessName = $1 AND {finished} ORDER BY EndTime DESC, ProcessID DESC {fetch}) AS b \
+               UNION ALL \
+               SELECT * FROM (SELECT {TASK_RUN_COLUMNS}, 1 AS InHistory FROM stage.FileControl_History \
+                 WHERE ProcessName = $1 AND {finished} ORDER BY EndTime DESC, ProcessID DESC {fetch}) AS c \
+             ) AS r \
+             ORDER BY CASE WHEN EndTime IS NULL THEN 0 ELSE 1 END, EndTime DESC, ProcessID DESC {fetch}"
+        );
+        let found = self
+            .query("task history", &sql, &[Arg::Text(Some(task_name))])
+            .await?;
+        map_all(found, rows::task_run)
+    }
+
+    async fn driver_heartbeat(&self, p: &DriverPresence, state: DriverState) -> StoreResult<()> {
+        let args = [
+            Arg::Text(Some(&p.driver_name)),
+            Arg::Text(p.host_name.as_deref()),
+            Arg::Int(p.process_id),
+            Arg::Text(p.version.as_deref()),
+            Arg::Int(Some(p.workers)),
+            Arg::Bool(p.clock_enabled),
+            Arg::Int(Some(p.lease_seconds)),
+            Arg::Text(Some(state.as_str())),
+        ];
+        self.call("DriverHeartbeat", &args).await?;
+        Ok(())
+    }
+
+    async fn drivers(&self) -> StoreResult<Vec<DriverRow>> {
+        let sql = format!("SELECT {DRIVER_COLUMNS} FROM stage.DriverStatus ORDER BY DriverName");
+        map_all(
+            self.query("DriverStatus", &sql, &[]).await?,
+            rows::driver_row,
+        )
     }
 }

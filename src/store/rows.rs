@@ -172,6 +172,7 @@ pub(super) fn overdue_process(row: &impl ResultRow) -> StoreResult<OverdueProces
         start_time: row.instant_req(3)?,
         running_minutes: row.i64_req(4)?,
         timeout_minutes: row.i32_req(5)?,
+        lease_expired: row.bool_req(6)?,
     })
 }
 
@@ -325,5 +326,82 @@ pub(super) fn cancellation(row: &impl ResultRow) -> StoreResult<Cancellation> {
         process_name: row.text_req(1)?,
         status: row.status_req(2)?,
         cancel_requested: row.bool_req(3)?,
+    })
+}
+
+// ---- Operator status: per-task status and history, live drivers ----
+
+/// The columns [`task_status_row`] reads, for `SELECT ... FROM stage.TaskStatus`.
+pub(super) const TASK_STATUS_COLUMNS: &str =
+    "TaskID, TaskName, Enabled, TimeZone, NextFireAt, LastProcessID, LastStatus, LastStartTime, \
+     LastEndTime, LastExitCode, LastDurationSeconds, ConsecutiveFailures, Completed24h, Failed24h, \
+     Cancelled24h, RunningCount, PendingCount";
+
+pub(super) fn task_status_row(row: &impl ResultRow) -> StoreResult<TaskStatusRow> {
+    let last_run = match row.int(5)? {
+        Some(process_id) => Some(LastRun {
+            process_id,
+            status: row.status_req(6)?,
+            start_time: row.instant(7)?,
+            end_time: row.instant_req(8)?,
+            exit_code: row.i32_opt(9)?,
+            duration_seconds: row.float(10)?,
+        }),
+        None => None,
+    };
+    Ok(TaskStatusRow {
+        task_id: row.i32_req(0)?,
+        task_name: row.text_req(1)?,
+        enabled: row.bool_req(2)?,
+        time_zone: row.text(3)?,
+        next_fire_at: row.instant(4)?,
+        last_run,
+        consecutive_failures: row.i64_req(11)?,
+        completed_24h: row.i64_req(12)?,
+        failed_24h: row.i64_req(13)?,
+        cancelled_24h: row.i64_req(14)?,
+        running: row.i64_req(15)?,
+        pending: row.i64_req(16)?,
+    })
+}
+
+/// The columns [`task_run`] reads (the last, InHistory, is added by the query).
+pub(super) const TASK_RUN_COLUMNS: &str = "ProcessID, Status, CreatedAt, ScheduledFor, StartTime, \
+     EndTime, ExitCode, Attempt, MaxAttempts, WorkerAssigned";
+
+pub(super) fn task_run(row: &impl ResultRow) -> StoreResult<TaskRun> {
+    Ok(TaskRun {
+        process_id: row.i64_req(0)?,
+        status: row.status_req(1)?,
+        created_at: row.instant_req(2)?,
+        scheduled_for: row.instant(3)?,
+        start_time: row.instant(4)?,
+        end_time: row.instant(5)?,
+        exit_code: row.i32_opt(6)?,
+        attempt: row.i32_req(7)?,
+        max_attempts: row.i32_req(8)?,
+        worker_assigned: row.text(9)?,
+        in_history: row.i64_req(10)? != 0,
+    })
+}
+
+/// The columns [`driver_row`] reads, for `SELECT ... FROM stage.DriverStatus`.
+pub(super) const DRIVER_COLUMNS: &str = "DriverName, HostName, ProcessId, Version, StartedAt, \
+     LastSeenAt, Workers, ClockEnabled, Stopping, LeaseSeconds, Alive, SecondsSinceSeen";
+
+pub(super) fn driver_row(row: &impl ResultRow) -> StoreResult<DriverRow> {
+    Ok(DriverRow {
+        driver_name: row.text_req(0)?,
+        host_name: row.text(1)?,
+        process_id: row.i32_opt(2)?,
+        version: row.text(3)?,
+        started_at: row.instant_req(4)?,
+        last_seen_at: row.instant_req(5)?,
+        workers: row.i32_req(6)?,
+        clock_enabled: row.bool_req(7)?,
+        stopping: row.bool_req(8)?,
+        lease_seconds: row.i32_req(9)?,
+        alive: row.bool_req(10)?,
+        seconds_since_seen: row.float(11)?.unwrap_or(0.0),
     })
 }

@@ -278,6 +278,8 @@ pub struct OverdueProcess {
     pub start_time: DateTime<Utc>,
     pub running_minutes: i64,
     pub timeout_minutes: i32,
+    /// The lease ran out: its driver died (or lost the database); not running any more.
+    pub lease_expired: bool,
 }
 
 /// A `stage.FileControl` row, as the CLI and the tests read it.
@@ -488,4 +490,113 @@ pub struct Cancellation {
     /// Cancelled (it was Pending), or InProgress: its driver is asked to stop it.
     pub status: ProcessStatus,
     pub cancel_requested: bool,
+}
+
+// ---- Operator status: per-task status and history, live drivers ----
+
+/// The last finished run of a task, as `stage.TaskStatus` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastRun {
+    pub process_id: i64,
+    pub status: ProcessStatus,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: DateTime<Utc>,
+    pub exit_code: Option<i32>,
+    pub duration_seconds: Option<f64>,
+}
+
+/// A row of `stage.TaskStatus`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatusRow {
+    pub task_id: i32,
+    pub task_name: String,
+    pub enabled: bool,
+    pub time_zone: Option<String>,
+    /// The earliest next occurrence of an enabled trigger, as the clock last recorded it.
+    pub next_fire_at: Option<DateTime<Utc>>,
+    pub last_run: Option<LastRun>,
+    /// Failed runs since the last Completed one.
+    pub consecutive_failures: i64,
+    pub completed_24h: i64,
+    pub failed_24h: i64,
+    pub cancelled_24h: i64,
+    /// InProgress now.
+    pub running: i64,
+    /// Pending now.
+    pub pending: i64,
+}
+
+/// One run of a task, from `stage.FileControl` or `stage.FileControl_History`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRun {
+    pub process_id: i64,
+    pub status: ProcessStatus,
+    pub created_at: DateTime<Utc>,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub exit_code: Option<i32>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub worker_assigned: Option<String>,
+    /// Read from the history table (rotated).
+    pub in_history: bool,
+}
+
+/// What a driver tells `stage.DriverHeartbeat` about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverPresence {
+    /// `host/name`, the prefix of its workers' WorkerAssigned.
+    pub driver_name: String,
+    pub host_name: Option<String>,
+    pub process_id: Option<i32>,
+    pub version: Option<String>,
+    pub workers: i32,
+    pub clock_enabled: bool,
+    pub lease_seconds: i32,
+}
+
+/// The `@State` of `stage.DriverHeartbeat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverState {
+    /// Just started: a new StartedAt.
+    Starting,
+    Running,
+    /// Graceful shutdown: claims nothing new.
+    Stopping,
+    /// A clean exit: the row goes.
+    Stopped,
+}
+
+impl DriverState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriverState::Starting => "starting",
+            DriverState::Running => "running",
+            DriverState::Stopping => "stopping",
+            DriverState::Stopped => "stopped",
+        }
+    }
+}
+
+/// A row of `stage.DriverStatus`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriverRow {
+    pub driver_name: String,
+    pub host_name: Option<String>,
+    pub process_id: Option<i32>,
+    pub version: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub workers: i32,
+    pub clock_enabled: bool,
+    pub stopping: bool,
+    pub lease_seconds: i32,
+    /// Seen within its lease.
+    pub alive: bool,
+    pub seconds_since_seen: f64,
 }
