@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use stagehand::exec::{run, CommandSpec, OutcomeKind};
+mod exec_support;
+
+use exec_support::run;
+use stagehand::exec::{CommandSpec, OutcomeKind};
 use tokio_util::sync::CancellationToken;
 
 /// A shell that starts a long-running grandchild, records its pid in `pidfile`

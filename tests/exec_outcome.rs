@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use stagehand::exec::{run, CommandSpec, OutcomeKind, RunOutcome};
+mod exec_support;
+
+use exec_support::run;
+use stagehand::exec::{CommandSpec, OutcomeKind, RunOutcome};
 use tokio_util::sync::CancellationToken;
 
 async fn run_spec(spec: &CommandSpec) -> RunOutcome {

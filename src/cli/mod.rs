@@ -66,6 +66,10 @@ pub enum Command {
     /// Benchmarks against the database: queue, end to end, clock.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Internal: the supervisor the driver starts for each command (see crate::exec).
+    #[cfg(target_os = "linux")]
+    #[command(name = "exec-shim", hide = true)]
+    ExecShim(crate::exec::ShimArgs),
 }
 
 /// Opens the store named by `--database` / `STAGEHAND_DATABASE_URL`.
@@ -131,5 +135,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Task(command) => task::run(&cli.database, command).await,
         Command::Bench(command) => bench::run(&cli.database, command).await,
+        // main() runs it before starting a runtime; here only for callers of this function.
+        #[cfg(target_os = "linux")]
+        Command::ExecShim(shim) => Ok(shim.run()),
     }
 }
