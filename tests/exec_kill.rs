@@ -171,3 +171,34 @@ async fn dropping_the_run_kills_the_tree() {
     assert!(running.await.unwrap_err().is_cancelled());
     assert_gone_soon(pid).await;
 }
+
+/// Linux: a grandchild in a session (and process group) of its own is still in the tree.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn timeout_kills_a_grandchild_in_its_own_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = CommandSpec::shell("setsid sleep 300 & echo $! > pidfile; wait");
+    spec.working_directory = Some(dir.path().to_path_buf());
+    spec.timeout = Some(Duration::from_millis(500));
+    let outcome = run(&spec, CancellationToken::new()).await;
+    assert_eq!(outcome.kind, OutcomeKind::TimedOut, "{outcome:?}");
+    let pid = grandchild_pid(dir.path()).await;
+    assert!(
+        !is_alive(pid),
+        "grandchild {pid} in its own session survived"
+    );
+}
+
+/// Linux: a leftover orphaned by a double fork is ended with the run.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_double_forked_leftover_ends_with_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = CommandSpec::shell("(setsid sleep 300 & echo $! > pidfile); echo done");
+    spec.working_directory = Some(dir.path().to_path_buf());
+    let outcome = run(&spec, CancellationToken::new()).await;
+    assert_eq!(outcome.kind, OutcomeKind::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.stdout.text, "done\n");
+    let pid = grandchild_pid(dir.path()).await;
+    assert!(!is_alive(pid), "daemonised leftover {pid} survived the run");
+}

@@ -66,7 +66,7 @@ pub enum Command {
     /// Benchmarks against the database: queue, end to end, clock.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Internal: the supervisor the driver starts for each command (see crate::exec).
+    /// Internal: supervises one command for `stagehand run`, which starts it (Linux).
     #[cfg(target_os = "linux")]
     #[command(name = "exec-shim", hide = true)]
     ExecShim(crate::exec::ShimArgs),

@@ -159,6 +159,11 @@ fn supervise(
     grace: Duration,
     mut control: UnixStream,
 ) -> io::Result<Option<ExitStatus>> {
+    if control.local_addr().is_err() {
+        return Err(io::Error::other(
+            "stdin is not the driver's control socket: `stagehand run` starts exec-shim, not a person",
+        ));
+    }
     let started = setup().and_then(|signals| {
         let (program, arguments) = command
             .split_first()
