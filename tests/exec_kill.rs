@@ -202,3 +202,23 @@ async fn a_double_forked_leftover_ends_with_the_run() {
     let pid = grandchild_pid(dir.path()).await;
     assert!(!is_alive(pid), "daemonised leftover {pid} survived the run");
 }
+
+/// A command signalling its own process group (`kill 0`) signals itself, as it would
+/// without a supervisor: the run goes on.
+#[tokio::test]
+async fn a_command_signalling_its_own_group_runs_on() {
+    for signal in ["TERM", "HUP", "INT"] {
+        // Ignored signals stay ignored in children: the sleep ignores it too.
+        let mut spec = CommandSpec::shell(format!(
+            "trap '' {signal}; kill -{signal} 0; sleep 0.5; echo still-here"
+        ));
+        spec.kill_grace = Duration::from_millis(100);
+        let outcome = run(&spec, CancellationToken::new()).await;
+        assert_eq!(
+            outcome.kind,
+            OutcomeKind::Succeeded,
+            "SIG{signal}: {outcome:?}"
+        );
+        assert_eq!(outcome.stdout.text, "still-here\n", "SIG{signal}");
+    }
+}

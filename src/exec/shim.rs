@@ -26,6 +26,8 @@
 //! - SIGTERM (or SIGINT) means: stop; SIGTERM to every process of the tree, SIGKILL to
 //!   what is left after the grace. The same happens when the command exits and leaves
 //!   descendants running.
+//! - Signals sent by a process of the tree are not orders: the shim shares the
+//!   command's process group, so the command's `kill 0` reaches it too.
 //! - The shim exits once it has no child left, as the command did: with its exit
 //!   code, or killed by the same signal.
 
@@ -293,7 +295,13 @@ impl Tree {
                 .is_some_and(|events| !events.is_empty());
             drop(fds);
             while let Some(info) = signals.read_signal()? {
-                match Signal::try_from(info.ssi_signo as i32) {
+                let signal = Signal::try_from(info.ssi_signo as i32);
+                // The command's `kill 0` (or kill -TERM -PGID) reaches the shim too, a
+                // member of its group: the command signalling itself, not an order.
+                if signal != Ok(Signal::SIGCHLD) && in_tree(info.ssi_pid as i32) {
+                    continue;
+                }
+                match signal {
                     Ok(Signal::SIGTERM | Signal::SIGINT) => self.stop(),
                     Ok(DRIVER_GONE) => self.kill(),
                     _ => {}
@@ -358,6 +366,11 @@ impl Tree {
             let _ = kill(pid, signal);
         }
     }
+}
+
+/// Whether `pid` is a process below the shim (a zombie too: a sender that just exited).
+fn in_tree(pid: i32) -> bool {
+    descendants(Pid::this()).is_ok_and(|tree| tree.contains(&Pid::from_raw(pid)))
 }
 
 /// Every process below `root`, from the parent links in /proc. A process forked after
