@@ -222,3 +222,28 @@ async fn a_command_signalling_its_own_group_runs_on() {
         assert_eq!(outcome.stdout.text, "still-here\n", "SIG{signal}");
     }
 }
+
+/// Linux: only the driver (here: this test) gives the supervisor orders; a SIGTERM from
+/// anyone else, such as a service manager signalling every process, is for the command
+/// to handle.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn only_the_driver_stops_the_supervisor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = CommandSpec::shell("echo $PPID > pidfile; sleep 1; echo finished");
+    spec.working_directory = Some(dir.path().to_path_buf());
+    let running = tokio::spawn(async move { run(&spec, CancellationToken::new()).await });
+    let supervisor = grandchild_pid(dir.path()).await;
+    let status = tokio::process::Command::new("kill")
+        .args(["-TERM", &supervisor.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "kill(1) signalled the supervisor {supervisor}"
+    );
+    let outcome = running.await.unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.stdout.text, "finished\n");
+}

@@ -26,8 +26,9 @@
 //! - SIGTERM (or SIGINT) means: stop; SIGTERM to every process of the tree, SIGKILL to
 //!   what is left after the grace. The same happens when the command exits and leaves
 //!   descendants running.
-//! - Signals sent by a process of the tree are not orders: the shim shares the
-//!   command's process group, so the command's `kill 0` reaches it too.
+//! - Only the driver's signals are orders. The shim shares the command's process
+//!   group, so the command's `kill 0` reaches it too: that is the command signalling
+//!   itself, as it would without a shim.
 //! - The shim exits once it has no child left, as the command did: with its exit
 //!   code, or killed by the same signal.
 
@@ -84,7 +85,9 @@ pub(super) fn supervised(command: &Command, grace: Duration) -> Result<Command, 
     })?;
     let inner = command.as_std();
     let mut shim = Command::new(supervisor);
-    shim.arg("exec-shim")
+    // What ps shows, rather than /proc/self/exe.
+    shim.arg0("stagehand")
+        .arg("exec-shim")
         .arg("--grace-ms")
         .arg(grace.as_millis().to_string())
         .arg("--")
@@ -161,6 +164,9 @@ fn supervise(
     grace: Duration,
     mut control: UnixStream,
 ) -> io::Result<Option<ExitStatus>> {
+    // Before the handled signals are blocked: should the driver die before this, its
+    // parent-death signal ends the shim at once.
+    let driver = nix::unistd::getppid();
     if control.local_addr().is_err() {
         return Err(io::Error::other(
             "stdin is not the driver's control socket: `stagehand run` starts exec-shim, not a person",
@@ -197,6 +203,7 @@ fn supervise(
         return Ok(None);
     };
     let mut tree = Tree {
+        driver,
         // Lossless: pid_max is at most 2^22.
         command: Pid::from_raw(command as i32),
         status: None,
@@ -244,6 +251,8 @@ enum Phase {
 }
 
 struct Tree {
+    /// The parent that started the shim: the one process whose signals are orders.
+    driver: Pid,
     command: Pid,
     status: Option<ExitStatus>,
     phase: Phase,
@@ -295,13 +304,15 @@ impl Tree {
                 .is_some_and(|events| !events.is_empty());
             drop(fds);
             while let Some(info) = signals.read_signal()? {
-                let signal = Signal::try_from(info.ssi_signo as i32);
-                // The command's `kill 0` (or kill -TERM -PGID) reaches the shim too, a
-                // member of its group: the command signalling itself, not an order.
-                if signal != Ok(Signal::SIGCHLD) && in_tree(info.ssi_pid as i32) {
+                // Orders come from the driver alone (its parent-death signal too is sent
+                // in its name). The command's `kill 0` reaches the shim as a member of
+                // its group, and a service manager stopping everything signals the
+                // command itself: the command decides, as it would without a shim, and
+                // the driver stops it after its own grace.
+                if info.ssi_pid as i32 != self.driver.as_raw() {
                     continue;
                 }
-                match signal {
+                match Signal::try_from(info.ssi_signo as i32) {
                     Ok(Signal::SIGTERM | Signal::SIGINT) => self.stop(),
                     Ok(DRIVER_GONE) => self.kill(),
                     _ => {}
@@ -366,11 +377,6 @@ impl Tree {
             let _ = kill(pid, signal);
         }
     }
-}
-
-/// Whether `pid` is a process below the shim (a zombie too: a sender that just exited).
-fn in_tree(pid: i32) -> bool {
-    descendants(Pid::this()).is_ok_and(|tree| tree.contains(&Pid::from_raw(pid)))
 }
 
 /// Every process below `root`, from the parent links in /proc. A process forked after
