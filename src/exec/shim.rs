@@ -14,8 +14,12 @@
 //! What escapes is what the tree asks a process outside it to start (systemd-run, at,
 //! a container daemon, or a process the tree may ptrace and make fork), and a
 //! descendant that became another user (a setuid program) may refuse our signals.
+//! A cgroup per command, ended through `cgroup.kill`, would not need the walk through
+//! /proc, but it needs a cgroup subtree delegated to the driver, which a plain service
+//! or a login shell does not have; the subreaper works everywhere.
 //!
-//! The protocol with the driver (the driver's half is in `unix.rs`):
+//! The protocol with the driver (its half: [`supervised`] and [`start_report`] here,
+//! the rest in `unix.rs`):
 //! - The shim's stdin is one end of a socket pair; the driver keeps the other. The shim
 //!   writes one line: `started`, `errno N` (the OS error that kept the command from
 //!   starting) or `error TEXT`. The command's stdin is /dev/null; stdout, stderr,
@@ -110,6 +114,9 @@ pub(super) async fn start_report(control: &mut tokio::net::UnixStream) -> io::Re
             ));
         }
         line.extend_from_slice(&chunk[..read]);
+        if line.len() > 4096 {
+            return Err(io::Error::other("the supervisor's report is not one line"));
+        }
         if let Some(end) = line.iter().position(|&b| b == b'\n') {
             let line = String::from_utf8_lossy(&line[..end]);
             return match line.split_once(' ') {
@@ -169,10 +176,12 @@ fn supervise(
     let driver = nix::unistd::getppid();
     if control.local_addr().is_err() {
         return Err(io::Error::other(
-            "stdin is not the driver's control socket: `stagehand run` starts exec-shim, not a person",
+            "stdin is not the driver's control socket (exec-shim is started by `stagehand run`)",
         ));
     }
-    let started = setup().and_then(|signals| {
+    // Not an OS error of the command's start: reported as text, not as an errno.
+    let setup = setup().map_err(|err| io::Error::other(format!("supervisor setup failed: {err}")));
+    let started = setup.and_then(|signals| {
         let (program, arguments) = command
             .split_first()
             .ok_or_else(|| io::Error::other("no command given"))?;
