@@ -463,3 +463,43 @@ fn exit_like(status: ExitStatus) -> ExitCode {
     // which cannot have ended the command; the shell's convention then.
     ExitCode::from(128u8.saturating_add(u8::try_from(number).unwrap_or(u8::MAX)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_is_read_past_a_command_name_with_spaces_and_parentheses() {
+        assert_eq!(parent_of("4321 (a) b (c) S 77 4321 4321 0 -1"), Some(77));
+        assert_eq!(parent_of("1 (init) S 0 1 1 0 -1"), Some(0));
+        assert_eq!(parent_of("garbage"), None);
+    }
+
+    #[test]
+    fn the_tree_below_a_process_holds_its_children_and_theirs() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let shell = Pid::from_raw(child.id() as i32);
+        // The grandchild appears once the shell forked it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let below_shell = loop {
+            let below = descendants(shell).unwrap();
+            if !below.is_empty() || Instant::now() > deadline {
+                break below;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let below_us = descendants(Pid::this()).unwrap();
+        for pid in below_shell.iter().chain([&shell]) {
+            let _ = kill(*pid, Signal::SIGKILL);
+        }
+        let _ = child.wait();
+        assert_eq!(below_shell.len(), 1, "the shell's sleep: {below_shell:?}");
+        assert!(
+            below_us.contains(&shell) && below_us.contains(&below_shell[0]),
+            "{below_us:?} holds the shell {shell} and its sleep"
+        );
+    }
+}
