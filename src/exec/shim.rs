@@ -446,8 +446,10 @@ fn exit_like(status: ExitStatus) -> ExitCode {
     let Some(number) = status.signal() else {
         return ExitCode::FAILURE;
     };
-    // No core file of the shim: the command's own one, if any, is already written.
+    // No core file of the shim (nor a report of one by a core_pattern pipe): the
+    // command's own one, if any, is already written.
     let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+    let _ = nix::sys::prctl::set_dumpable(false);
     // Raw libc: nix's Signal has no real-time signals.
     // SAFETY: plain system calls on a local signal set; the default disposition
     // installs no handler.
