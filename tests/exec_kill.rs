@@ -247,3 +247,25 @@ async fn only_the_driver_stops_the_supervisor() {
     assert_eq!(outcome.kind, OutcomeKind::Succeeded, "{outcome:?}");
     assert_eq!(outcome.stdout.text, "finished\n");
 }
+
+/// Linux: should the supervisor itself be killed outright, the command goes with it,
+/// even when it left the group the driver would fall back to.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_supervisor_killed_outright_takes_the_command_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec =
+        CommandSpec::shell("echo $PPID > supervisor; echo $$ > pidfile; exec setsid sleep 300");
+    spec.working_directory = Some(dir.path().to_path_buf());
+    let running = tokio::spawn(async move { run(&spec, CancellationToken::new()).await });
+    let command = grandchild_pid(dir.path()).await;
+    let supervisor: i32 = std::fs::read_to_string(dir.path().join("supervisor"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    kill(Pid::from_raw(supervisor), nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert_gone_soon(command).await;
+    let outcome = running.await.unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Failed, "{outcome:?}");
+}

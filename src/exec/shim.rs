@@ -187,13 +187,20 @@ fn supervise(
             .ok_or_else(|| io::Error::other("no command given"))?;
         let mut child = std::process::Command::new(program);
         child.args(arguments).stdin(Stdio::null());
-        // SAFETY: runs in the forked child before exec; sigprocmask is
-        // async-signal-safe. The command must not inherit our blocked signals (std
-        // leaves the mask as it is).
+        let shim = Pid::this();
+        // SAFETY: runs in the forked child before exec and only makes async-signal-safe
+        // system calls (sigprocmask, prctl, getppid).
         unsafe {
-            child.pre_exec(|| {
-                sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
-                    .map_err(io::Error::from)
+            child.pre_exec(move || {
+                // The command must not inherit our blocked signals (std leaves the mask).
+                sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
+                // Should the shim itself be killed outright (`killall -9` of every
+                // stagehand process), the command at least goes with it.
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                if nix::unistd::getppid() != shim {
+                    return Err(io::Error::other("the supervisor ended meanwhile"));
+                }
+                Ok(())
             });
         }
         let child = child.spawn()?;
