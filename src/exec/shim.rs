@@ -239,6 +239,9 @@ fn supervise(
 /// file descriptor.
 fn setup() -> io::Result<SignalFd> {
     nix::sys::prctl::set_child_subreaper(true)?;
+    // Told apart from drivers in ps and top, and spared by `killall stagehand`, so that
+    // it is still there to end the tree when the driver is killed that way.
+    nix::sys::prctl::set_name(c"stagehand-shim")?;
     let mut mask = SigSet::empty();
     for handled in HANDLED {
         mask.add(handled);
