@@ -3,9 +3,15 @@
 use clap::Parser;
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = stagehand::cli::Cli::parse();
+    #[cfg(target_os = "linux")]
+    if let stagehand::cli::Command::ExecShim(shim) = &cli.command {
+        // The supervisor of one command: no runtime, no logging, no database.
+        return shim.run();
+    }
+    #[cfg(target_os = "linux")]
+    stagehand::exec::set_supervisor("/proc/self/exe");
     #[cfg(unix)]
     if !matches!(cli.command, stagehand::cli::Command::Run(_)) {
         // `stagehand task show x | head` should end quietly like any Unix tool, not panic
@@ -25,7 +31,14 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match stagehand::cli::run(cli).await {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the async runtime: {error}");
+            return ExitCode::from(stagehand::cli::exit::ERROR);
+        }
+    };
+    match runtime.block_on(stagehand::cli::run(cli)) {
         Ok(code) => code,
         // A usage error found after parsing (flags that contradict each other) gets
         // clap's own report and exit code.

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use stagehand::exec::{run, CommandSpec, OutcomeKind};
+mod exec_support;
+
+use exec_support::run;
+use stagehand::exec::{CommandSpec, OutcomeKind};
 use tokio_util::sync::CancellationToken;
 
 /// A shell that starts a long-running grandchild, records its pid in `pidfile`
@@ -167,4 +170,102 @@ async fn dropping_the_run_kills_the_tree() {
     running.abort();
     assert!(running.await.unwrap_err().is_cancelled());
     assert_gone_soon(pid).await;
+}
+
+/// Linux: a grandchild in a session (and process group) of its own is still in the tree.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn timeout_kills_a_grandchild_in_its_own_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = CommandSpec::shell("setsid sleep 300 & echo $! > pidfile; wait");
+    spec.working_directory = Some(dir.path().to_path_buf());
+    spec.timeout = Some(Duration::from_millis(500));
+    let outcome = run(&spec, CancellationToken::new()).await;
+    assert_eq!(outcome.kind, OutcomeKind::TimedOut, "{outcome:?}");
+    let pid = grandchild_pid(dir.path()).await;
+    assert!(
+        !is_alive(pid),
+        "grandchild {pid} in its own session survived"
+    );
+}
+
+/// Linux: a leftover orphaned by a double fork is ended with the run.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_double_forked_leftover_ends_with_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = CommandSpec::shell("(setsid sleep 300 & echo $! > pidfile); echo done");
+    spec.working_directory = Some(dir.path().to_path_buf());
+    let outcome = run(&spec, CancellationToken::new()).await;
+    assert_eq!(outcome.kind, OutcomeKind::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.stdout.text, "done\n");
+    let pid = grandchild_pid(dir.path()).await;
+    assert!(!is_alive(pid), "daemonised leftover {pid} survived the run");
+}
+
+/// A command signalling its own process group (`kill 0`) signals itself, as it would
+/// without a supervisor: the run goes on.
+#[tokio::test]
+async fn a_command_signalling_its_own_group_runs_on() {
+    for signal in ["TERM", "HUP", "INT"] {
+        // Ignored signals stay ignored in children: the sleep ignores it too.
+        let mut spec = CommandSpec::shell(format!(
+            "trap '' {signal}; kill -{signal} 0; sleep 0.5; echo still-here"
+        ));
+        spec.kill_grace = Duration::from_millis(100);
+        let outcome = run(&spec, CancellationToken::new()).await;
+        assert_eq!(
+            outcome.kind,
+            OutcomeKind::Succeeded,
+            "SIG{signal}: {outcome:?}"
+        );
+        assert_eq!(outcome.stdout.text, "still-here\n", "SIG{signal}");
+    }
+}
+
+/// Linux: only the driver (here: this test) gives the supervisor orders; a SIGTERM from
+/// anyone else, such as a service manager signalling every process, is for the command
+/// to handle.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn only_the_driver_stops_the_supervisor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = CommandSpec::shell("echo $PPID > pidfile; sleep 1; echo finished");
+    spec.working_directory = Some(dir.path().to_path_buf());
+    let running = tokio::spawn(async move { run(&spec, CancellationToken::new()).await });
+    let supervisor = grandchild_pid(dir.path()).await;
+    let status = tokio::process::Command::new("kill")
+        .args(["-TERM", &supervisor.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(
+        status.success(),
+        "kill(1) signalled the supervisor {supervisor}"
+    );
+    let outcome = running.await.unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.stdout.text, "finished\n");
+}
+
+/// Linux: should the supervisor itself be killed outright, the command goes with it,
+/// even when it left the group the driver would fall back to.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_supervisor_killed_outright_takes_the_command_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec =
+        CommandSpec::shell("echo $PPID > supervisor; echo $$ > pidfile; exec setsid sleep 300");
+    spec.working_directory = Some(dir.path().to_path_buf());
+    let running = tokio::spawn(async move { run(&spec, CancellationToken::new()).await });
+    let command = grandchild_pid(dir.path()).await;
+    let supervisor: i32 = std::fs::read_to_string(dir.path().join("supervisor"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    kill(Pid::from_raw(supervisor), nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert_gone_soon(command).await;
+    let outcome = running.await.unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Failed, "{outcome:?}");
 }

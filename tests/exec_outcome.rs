@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use stagehand::exec::{run, CommandSpec, OutcomeKind, RunOutcome};
+mod exec_support;
+
+use exec_support::run;
+use stagehand::exec::{CommandSpec, OutcomeKind, RunOutcome};
 use tokio_util::sync::CancellationToken;
 
 async fn run_spec(spec: &CommandSpec) -> RunOutcome {
@@ -37,6 +40,26 @@ async fn killed_by_a_signal_says_which() {
     assert_eq!(outcome.kind, OutcomeKind::Failed);
     assert_eq!(outcome.message, "killed by signal 9 (SIGKILL)");
     assert_eq!(outcome.exit_code, None);
+}
+
+#[tokio::test]
+async fn the_signal_and_the_exit_code_are_the_commands_own() {
+    let outcome = run_spec(&CommandSpec::shell("kill -TERM $$")).await;
+    assert_eq!(outcome.kind, OutcomeKind::Failed);
+    assert_eq!(outcome.message, "killed by signal 15 (SIGTERM)");
+    let outcome = run_spec(&CommandSpec::shell("exit 255")).await;
+    assert_eq!(outcome.message, "exited with code 255");
+    assert_eq!(outcome.exit_code, Some(255));
+}
+
+#[tokio::test]
+async fn stdin_is_empty() {
+    // A command reading stdin sees its end at once.
+    let mut spec = CommandSpec::program("cat", Vec::<String>::new());
+    spec.timeout = Some(Duration::from_secs(10));
+    let outcome = run_spec(&spec).await;
+    assert_eq!(outcome.kind, OutcomeKind::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.stdout.total_bytes, 0);
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
 //! Output capture: bounded tails, decoding, the optional output file.
 #![cfg(unix)]
 
-use stagehand::exec::{run, CommandSpec, OutcomeKind, DEFAULT_OUTPUT_LIMIT};
+mod exec_support;
+
+use exec_support::run;
+use stagehand::exec::{CommandSpec, OutcomeKind, DEFAULT_OUTPUT_LIMIT};
 use tokio_util::sync::CancellationToken;
 
 const TEN_MB: usize = 10 * 1024 * 1024;

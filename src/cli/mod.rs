@@ -77,6 +77,10 @@ pub enum Command {
         /// The ProcessID (stage.FileControl or its history).
         process_id: i64,
     },
+    /// Internal: supervises one command for `stagehand run`, which starts it (Linux).
+    #[cfg(target_os = "linux")]
+    #[command(name = "exec-shim", hide = true)]
+    ExecShim(crate::exec::ShimArgs),
 }
 
 /// The connection string given by `--database` / `STAGEHAND_DATABASE_URL`.
@@ -143,5 +147,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Retry { process_id } => {
             steer::retry(&open_store(&cli.database, 1).await?, *process_id, cli.json).await
         }
+        // main() runs it before starting a runtime; here only for callers of this function.
+        #[cfg(target_os = "linux")]
+        Command::ExecShim(shim) => Ok(shim.run()),
     }
 }

@@ -16,13 +16,27 @@
 //! # }
 //! ```
 //!
-//! The command's tree (a process group on Unix, a Job Object on Windows) lives
-//! only as long as the command: when the command exits, descendants it left
-//! running are ended too (SIGTERM, then SIGKILL after the grace period), as on
-//! timeout and cancellation. If the future returned by [`run`] is dropped, the
-//! tree is killed at once.
+//! A command's tree is the command and every process it starts, and their
+//! children, down to the last one. It lives only as long as the command: when the
+//! command exits, descendants it left running are ended too (SIGTERM, then SIGKILL
+//! after the grace period), as on timeout and cancellation. If the future returned
+//! by [`run`] is dropped, the tree is killed at once; so it is when the driver is
+//! killed outright (SIGKILL, the OOM killer, a crash), before another driver can run
+//! the same process again.
+//!
+//! - Linux: each command runs under a small supervisor, the binary set with
+//!   [`set_supervisor`] started as `stagehand exec-shim`. It is a child subreaper, so
+//!   every process of the tree stays below it whatever session or process group it
+//!   moves to (setsid, a double fork, a daemon), and it kills the whole tree when it
+//!   is told to, when the command is done, or when the driver dies.
+//! - Other Unixes: the tree is the command's process group: a process that leaves the
+//!   group is out of reach, and nothing ends the group when the driver is killed.
+//! - Windows: a Job Object that kills its processes when its last handle closes,
+//!   which the death of the driver does.
 
 mod output;
+#[cfg(target_os = "linux")]
+mod shim;
 #[cfg(unix)]
 mod unix;
 #[cfg(windows)]
@@ -42,6 +56,8 @@ use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 pub use output::Captured;
+#[cfg(target_os = "linux")]
+pub use shim::{set_supervisor, ShimArgs};
 
 /// Bytes of each output stream kept by default (the last ones).
 pub const DEFAULT_OUTPUT_LIMIT: usize = 64 * 1024;
@@ -252,6 +268,10 @@ async fn start(
             command
         }
     };
+    #[cfg(target_os = "linux")]
+    {
+        command = shim::supervised(&command, spec.kill_grace)?;
+    }
     if let Some(dir) = &spec.working_directory {
         command.current_dir(dir);
     }
@@ -270,6 +290,11 @@ async fn start(
         // Best effort: the child is not in the tree, so only it can be stopped.
         let _ = child.start_kill();
         return Err(format!("cannot track the command's processes: {err}"));
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(err) = tree.started(&mut child).await {
+        tree.terminate(&mut child, spec.kill_grace).await;
+        return Err(spawn_error(spec, &err));
     }
     tracing::debug!(command = %spec.command, pid = child.id(), "command started");
     let capture = output::Capture::start(

@@ -1,9 +1,18 @@
-//! Unix: the shell is `sh -c`, and a command's tree is its own process group
+//! Unix: the shell is `sh -c`, and a command's tree starts as its own process group
 //! (the child is spawned as a group leader; its descendants inherit the group).
-//! A descendant that moves itself to another group or session (setsid, a
-//! daemon) leaves the tree and is out of reach.
+//!
+//! Linux: the group's leader is the supervisor `stagehand exec-shim` (see `shim.rs`),
+//! which starts the command and owns every process below it, whatever session or
+//! group they move to: the driver asks it to stop the tree (SIGTERM), and its death,
+//! or the end of the run, ends the tree at once. Other Unixes have no child subreaper
+//! (FreeBSD's procctl(PROC_REAP_ACQUIRE) comes closest, and is not used): there the
+//! tree is the group alone, a descendant that moves to another group or session
+//! (setsid, a daemon) is out of reach, and nothing ends the tree when the driver is
+//! killed outright.
 
 use std::io;
+#[cfg(target_os = "linux")]
+use std::os::unix::net::UnixStream;
 use std::process::ExitStatus;
 use std::time::Duration;
 
@@ -48,12 +57,13 @@ pub(super) fn describe_abnormal_exit(status: ExitStatus) -> String {
     }
 }
 
-/// Linux: the child gets SIGKILL when the driver dies, even by SIGKILL, because a dead
-/// driver's processes are run again elsewhere once their leases expire and must not
-/// run twice. This covers the child itself (with `sh -c`, the command dash execs into);
-/// the kernel clears the setting for the child's own children. "Dies" means the forking
-/// thread ends: commands are spawned from runtime worker threads, which live as long as
-/// the driver.
+/// Linux: the supervisor gets SIGHUP when the driver dies, even by SIGKILL, and then
+/// kills the tree at once, because a dead driver's processes are run again elsewhere
+/// once their leases expire and must not run twice. Set in the forked child before exec
+/// (the setting survives the exec of the supervisor), so no instant is uncovered. "Dies"
+/// means the forking thread ends: commands are spawned from runtime worker threads,
+/// which live as long as the driver; the supervisor also watches its control socket,
+/// which only the driver's exit closes.
 #[cfg(target_os = "linux")]
 fn die_with_driver(command: &mut Command) {
     let driver = std::process::id();
@@ -61,7 +71,7 @@ fn die_with_driver(command: &mut Command) {
     // async-signal-safe system calls (prctl, getppid).
     unsafe {
         command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
+            nix::sys::prctl::set_pdeathsig(super::shim::DRIVER_GONE).map_err(io::Error::from)?;
             // The driver may have died between fork and prctl: then nobody signals us.
             if nix::unistd::getppid().as_raw() as u32 != driver {
                 return Err(io::Error::other(
@@ -73,22 +83,71 @@ fn die_with_driver(command: &mut Command) {
     }
 }
 
-/// A command's process group. Dropping it before [`ProcessTree::terminate`]
-/// finished SIGKILLs the group, so an abandoned run leaves nothing behind.
+/// A command's process group (on Linux, led by the supervisor). Dropping it before
+/// [`ProcessTree::terminate`] finished kills the tree, so an abandoned run leaves
+/// nothing behind: on Linux by closing the control socket, elsewhere by SIGKILL to
+/// the group.
 pub(super) struct ProcessTree {
     group: Option<Pid>,
+    /// The supervisor's end of the control socket, until it is handed over as its stdin.
+    #[cfg(target_os = "linux")]
+    supervisor_end: Option<UnixStream>,
+    /// Our end: the supervisor reports the start on it and kills the tree when it closes.
+    #[cfg(target_os = "linux")]
+    control: Option<UnixStream>,
 }
 
 impl ProcessTree {
+    #[cfg(target_os = "linux")]
+    pub(super) fn new() -> io::Result<Self> {
+        // Close-on-exec: no other child of the driver inherits our end.
+        let (control, supervisor_end) = UnixStream::pair()?;
+        Ok(ProcessTree {
+            group: None,
+            supervisor_end: Some(supervisor_end),
+            control: Some(control),
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
     pub(super) fn new() -> io::Result<Self> {
         Ok(ProcessTree { group: None })
     }
 
-    /// Makes the command start its own process group.
-    pub(super) fn prepare(&self, command: &mut Command) {
+    /// Makes the command start its own process group; on Linux the command is the
+    /// supervisor, whose stdin becomes the control socket (the supervisor gives the
+    /// real command a null stdin).
+    pub(super) fn prepare(&mut self, command: &mut Command) {
         command.process_group(0);
         #[cfg(target_os = "linux")]
-        die_with_driver(command);
+        {
+            die_with_driver(command);
+            if let Some(end) = self.supervisor_end.take() {
+                command.stdin(std::os::fd::OwnedFd::from(end));
+            }
+        }
+    }
+
+    /// Waits for the supervisor's start report: Ok once the command runs, else why it
+    /// did not start.
+    #[cfg(target_os = "linux")]
+    pub(super) async fn started(&mut self, child: &mut Child) -> io::Result<()> {
+        let control = self
+            .control
+            .take()
+            .ok_or_else(|| io::Error::other("the control socket is gone"))?;
+        control.set_nonblocking(true)?;
+        let mut control = tokio::net::UnixStream::from_std(control)?;
+        let report = tokio::select! {
+            biased;
+            report = super::shim::start_report(&mut control) => report,
+            status = child.wait() => Err(io::Error::other(match status {
+                Ok(status) => format!("the supervisor ended before starting the command ({status})"),
+                Err(err) => format!("waiting for the supervisor failed: {err}"),
+            })),
+        };
+        self.control = Some(control.into_std()?);
+        report
     }
 
     /// Records the spawned child as the tree's root.
@@ -105,6 +164,8 @@ impl ProcessTree {
     /// Ends whatever is left of the tree and reaps the child: SIGTERM to the
     /// group, SIGKILL to what is still there after `grace`. Returns once no
     /// member runs any more, at once when the child has exited and left nothing.
+    /// On Linux the supervisor gets the SIGTERM and does the rest for its whole
+    /// tree; the group gets SIGKILL only if it has not ended soon after the grace.
     pub(super) async fn terminate(&mut self, child: &mut Child, grace: Duration) {
         // The group stays recorded until the end, so that dropping this future
         // midway still leaves the tree to Drop.
@@ -118,11 +179,26 @@ impl ProcessTree {
             self.group = None;
             return;
         }
-        signal_group(group, Signal::SIGTERM);
-        let deadline = Instant::now() + grace;
+        // The supervisor exits only once its tree is gone, so while it runs it is the
+        // one to ask. SIGKILL to its group would end it first and orphan the rest.
+        let supervised = cfg!(target_os = "linux") && !child_exited;
+        let deadline = if supervised {
+            signal_process(group, Signal::SIGTERM);
+            Instant::now() + grace + KILL_SETTLE
+        } else {
+            signal_group(group, Signal::SIGTERM);
+            Instant::now() + grace
+        };
         let _ = tokio::time::timeout_at(deadline, child.wait()).await;
         if !group_gone_by(group, deadline).await {
-            tracing::debug!(group = group.as_raw(), "grace over, sending SIGKILL");
+            if supervised {
+                tracing::warn!(
+                    group = group.as_raw(),
+                    "the command's supervisor did not end its tree in time; killing its group"
+                );
+            } else {
+                tracing::debug!(group = group.as_raw(), "grace over, sending SIGKILL");
+            }
             signal_group(group, Signal::SIGKILL);
         }
         // The child itself too, should the group be unreachable: wait() must end.
@@ -142,6 +218,8 @@ impl ProcessTree {
 
 impl Drop for ProcessTree {
     fn drop(&mut self) {
+        // Linux: dropping `control` tells the supervisor to kill its tree at once.
+        #[cfg(not(target_os = "linux"))]
         if let Some(group) = self.group.take() {
             signal_group(group, Signal::SIGKILL);
         }
@@ -158,6 +236,17 @@ async fn group_gone_by(group: Pid, deadline: Instant) -> bool {
             return false;
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+fn signal_process(pid: Pid, signal: Signal) {
+    match nix::sys::signal::kill(pid, signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(err) => tracing::warn!(
+            pid = pid.as_raw(),
+            "sending {} to the supervisor failed: {err}",
+            signal.as_str()
+        ),
     }
 }
 
