@@ -509,3 +509,33 @@ async fn deleting_a_task_takes_its_triggers_and_cancels_its_pending_runs(db: &Te
         "{db}: gone already"
     );
 }
+
+conformance!(a_late_run_logs_in_time_order);
+async fn a_late_run_logs_in_time_order(db: &TestDb) {
+    let saved = db
+        .save_tasks(&[task("late-order", "queue", vec![trigger(0, r#"{"at":"06:00"}"#)])])
+        .await
+        .must(db, "SaveTasks");
+    let trigger_id = triggers_of(db, saved[0].task_id).await[0].trigger_id;
+    let late = db
+        .fire_trigger(trigger_id, at(6), Some(at(23)), FireMode::Late, 4)
+        .await
+        .must(db, "FireTrigger");
+    let id = late
+        .process_id
+        .unwrap_or_else(|| panic!("{db}: no late run: {late:?}"));
+    let mut logs = db.logs(id).await;
+    logs.sort_by_key(|l| l.log_id);
+    assert_eq!(
+        logs.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+        [
+            "Registered",
+            "Late run for the occurrence of 2030-01-01T06:00:00Z (4 missed while no driver was running)"
+        ],
+        "{db}: {logs:?}"
+    );
+    assert!(
+        logs.windows(2).all(|w| w[0].log_time <= w[1].log_time),
+        "{db}: log rows in LogID order must have non-decreasing LogTime: {logs:?}"
+    );
+}

@@ -7,6 +7,7 @@ use super::held::{Held, StopReason};
 use super::secrets::Secrets;
 use crate::exec::{OutcomeKind, RunOutcome};
 use crate::store::{Backend, ClaimedProcess, Completion, FinalStatus, StoreResult};
+use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,8 @@ pub struct Finished {
     pub process: ClaimedProcess,
     pub outcome: RunOutcome,
     pub stopped: Option<StopReason>,
+    /// When the command was started (None: it never started).
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// What to tell the database about one finished command.
@@ -65,6 +68,7 @@ fn report_for(finished: &Finished, secrets: &Secrets) -> Report {
         message: Some(secrets.mask(&message)),
         stdout: non_empty(&finished.outcome.stdout.text),
         stderr: non_empty(&finished.outcome.stderr.text),
+        started_at: finished.started_at,
     })
 }
 
