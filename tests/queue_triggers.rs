@@ -513,7 +513,11 @@ async fn deleting_a_task_takes_its_triggers_and_cancels_its_pending_runs(db: &Te
 conformance!(a_late_run_logs_in_time_order);
 async fn a_late_run_logs_in_time_order(db: &TestDb) {
     let saved = db
-        .save_tasks(&[task("late-order", "queue", vec![trigger(0, r#"{"at":"06:00"}"#)])])
+        .save_tasks(&[task(
+            "late-order",
+            "queue",
+            vec![trigger(0, r#"{"at":"06:00"}"#)],
+        )])
         .await
         .must(db, "SaveTasks");
     let trigger_id = triggers_of(db, saved[0].task_id).await[0].trigger_id;
