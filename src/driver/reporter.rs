@@ -176,3 +176,33 @@ fn print_summary(finished: &Finished, secrets: &Secrets) {
         secrets.mask(&finished.outcome.message)
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+    use std::cell::Cell;
+
+    #[tokio::test]
+    async fn a_deadlock_victim_is_retried() {
+        let calls = Cell::new(0);
+        let never = CancellationToken::new();
+        let result = with_retry("recording outcomes", &never, || {
+            calls.set(calls.get() + 1);
+            let first = calls.get() == 1;
+            async move {
+                if first {
+                    Err(StoreError::Conflict {
+                        context: "CompleteProcesses".into(),
+                        message: "chosen as the deadlock victim".into(),
+                    })
+                } else {
+                    Ok("recorded")
+                }
+            }
+        })
+        .await;
+        assert_eq!(result, Some("recorded"));
+        assert_eq!(calls.get(), 2);
+    }
+}

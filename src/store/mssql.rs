@@ -17,6 +17,12 @@ use tiberius::{AuthMethod, ColumnData, Config, EncryptionLevel, FromSql, IntoSql
 /// Errors a procedure raises for a bad argument (THROW 50000..50099, see sql/API.md).
 const INVALID_ARGUMENT_ERRORS: std::ops::RangeInclusive<u32> = 50000..=50099;
 
+/// Lock conflicts: 1205 chosen as deadlock victim, 1222 lock request timed out (the
+/// pooled sessions' LOCK_TIMEOUT), 50100 AssignProcessToWorker's application lock timed out.
+fn is_lock_conflict(code: u32) -> bool {
+    matches!(code, 1205 | 1222 | 50100)
+}
+
 pub struct SqlServerStore {
     pool: bb8::Pool<SqlServerManager>,
     config: Config,
@@ -87,6 +93,12 @@ impl SqlServerStore {
                 if INVALID_ARGUMENT_ERRORS.contains(&token.code()) =>
             {
                 StoreError::InvalidArgument(token.message().to_string())
+            }
+            tiberius::error::Error::Server(token) if is_lock_conflict(token.code()) => {
+                StoreError::Conflict {
+                    context: context.to_string(),
+                    message: token.message().to_string(),
+                }
             }
             tiberius::error::Error::Io { .. }
             | tiberius::error::Error::Tls(_)
@@ -222,13 +234,13 @@ impl Engine for SqlServerStore {
         Ok(applied.iter().map(migrations::label).collect())
     }
 
-    async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+    async fn call_once(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
         let placeholders: Vec<String> = (1..=args.len()).map(|i| format!("@P{i}")).collect();
         let sql = format!("EXEC stage.{procedure} {}", placeholders.join(", "));
         self.run(procedure, &sql, args).await
     }
 
-    async fn query(
+    async fn query_once(
         &self,
         context: &'static str,
         sql: &str,
@@ -330,6 +342,25 @@ impl ResultRow for Row {
             ColumnData::F32(v) => Ok(v.map(f64::from)),
             ColumnData::Numeric(v) => Ok(v.map(f64::from)),
             _ => Ok(self.int(index)?.map(|v| v as f64)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlock_victims_and_lock_timeouts_are_conflicts() {
+        for code in [1205, 1222, 50100] {
+            assert!(
+                is_lock_conflict(code),
+                "{code} is retried as a lock conflict"
+            );
+        }
+        // an argument error, a unique-key violation, a permission error: not conflicts
+        for code in [50000, 50042, 2627, 229] {
+            assert!(!is_lock_conflict(code), "{code} is not a lock conflict");
         }
     }
 }
