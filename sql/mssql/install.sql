@@ -3469,7 +3469,8 @@ AS
 BEGIN
     SET NOCOUNT ON;
     SET XACT_ABORT ON;
-    -- Restored when the procedure returns; the driver retries a victim on its next sweep.
+    -- Restored when the procedure returns. A victim loses only its current chunk; the
+    -- caller makes the call again (the Rust store does at once) and it finds the rest.
     SET DEADLOCK_PRIORITY LOW;
     -- A caller''s transaction, if any, is the caller''s: this call begins and ends its own
     -- only when there is none (else works under a savepoint), and rolls back only that.
@@ -3591,7 +3592,7 @@ BEGIN
     END CATCH;
 END;';
     INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-    VALUES (52, 'ResetStuckProcesses', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '12130964584134303372');
+    VALUES (52, 'ResetStuckProcesses', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '6627682181593622753');
     COMMIT TRANSACTION;
 END TRY
 BEGIN CATCH
