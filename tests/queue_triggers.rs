@@ -7,7 +7,9 @@ mod common;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::{assert_invalid_argument, Must, TestDb};
-use stagehand::store::{FireMode, ProcessStatus, TaskRecord, TaskSave, TriggerRow, TriggerSave};
+use stagehand::store::{
+    BackendKind, FireMode, ProcessStatus, TaskRecord, TaskSave, TriggerRow, TriggerSave,
+};
 
 fn at(hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, hour, 0, 0)
@@ -521,10 +523,32 @@ async fn a_late_run_logs_in_time_order(db: &TestDb) {
         .await
         .must(db, "SaveTasks");
     let trigger_id = triggers_of(db, saved[0].task_id).await[0].trigger_id;
+    // Another session holds the trigger row for a moment, so FireTrigger waits between
+    // its start and the registration: a time taken at the start would then be visibly
+    // earlier than the 'Registered' row.
+    let hold = match db.kind() {
+        BackendKind::Postgres => format!(
+            "DO $$ BEGIN PERFORM 1 FROM stage.TaskTrigger WHERE TriggerID = {trigger_id} FOR UPDATE; \
+             PERFORM pg_sleep(0.5); END $$"
+        ),
+        BackendKind::SqlServer => format!(
+            "SET XACT_ABORT ON; BEGIN TRANSACTION; DECLARE @held int; \
+             SELECT @held = TriggerID FROM stage.TaskTrigger WITH (UPDLOCK, ROWLOCK) WHERE TriggerID = {trigger_id}; \
+             WAITFOR DELAY '00:00:00.500'; COMMIT TRANSACTION;"
+        ),
+    };
+    let store = db.store();
+    let holder = tokio::spawn(async move { store.execute_sql(&hold).await });
+    // Arranging the order of the two sessions, not measuring anything.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     let late = db
         .fire_trigger(trigger_id, at(6), Some(at(23)), FireMode::Late, 4)
         .await
         .must(db, "FireTrigger");
+    holder
+        .await
+        .expect("the holding session's task")
+        .must(db, "the session holding the trigger row");
     let id = late
         .process_id
         .unwrap_or_else(|| panic!("{db}: no late run: {late:?}"));
