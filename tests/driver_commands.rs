@@ -6,7 +6,7 @@ mod common;
 mod driver_support;
 
 use common::TestDb;
-use driver_support::{scratch, task, wait_final, Driver};
+use driver_support::{scratch, task, wait_final, wait_for, Driver};
 use stagehand::store::ProcessStatus;
 use std::time::Duration;
 
@@ -300,6 +300,55 @@ async fn jobs_never_see_the_connection_string(db: &TestDb) {
             );
         }
     }
+
+    driver.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(driver.exit_within(Duration::from_secs(20)).await.success());
+}
+
+conformance!(a_run_counts_from_when_its_command_started);
+async fn a_run_counts_from_when_its_command_started(db: &TestDb) {
+    let dir = scratch("real-start");
+    let started = dir.join("started");
+    let go = dir.join("go");
+    let command = format!(
+        "date > '{}'; while [ ! -e '{}' ]; do sleep 0.05; done",
+        started.display(),
+        go.display()
+    );
+    task(&**db, "real-start", &command, |_| {}).await;
+    let mut driver = Driver::start(db.url(), "real-start", 1, &[]);
+    let id = db.register_new("real-start").await;
+    let running = wait_for(&**db, id, LIMIT, |r| {
+        r.status == ProcessStatus::InProgress && started.exists()
+    })
+    .await;
+    let claimed_at = running.start_time.expect("a claimed run has a StartTime");
+    // As if the claim had waited an hour before the command started.
+    db.exec(&format!(
+        "UPDATE stage.FileControl SET StartTime = {} WHERE ProcessID = {id}",
+        db.shifted("StartTime", -1, common::Unit::Hour)
+    ))
+    .await;
+    std::fs::write(&go, "").expect("release the command");
+
+    let row = wait_final(&**db, id, LIMIT).await;
+    assert_eq!(row.status, ProcessStatus::Completed, "{db}: {row:?}");
+    let command_started = row
+        .command_started_at
+        .unwrap_or_else(|| panic!("{db}: the driver reports when the command started: {row:?}"));
+    let end = row.end_time.expect("a finished run has an EndTime");
+    // One clock here (driver and database on one machine); a millisecond of rounding.
+    let slack = chrono::Duration::milliseconds(1);
+    assert!(
+        command_started + slack >= claimed_at && command_started <= end,
+        "{db}: the command started after its claim ({claimed_at}) and before its end: {row:?}"
+    );
+    let stats = db.worker_statistics().await.expect("WorkerStatistics");
+    assert_eq!(stats.len(), 1, "{db}: {stats:?}");
+    assert!(
+        stats[0].max_duration_seconds < 1800.0,
+        "{db}: the run's duration counts from the command's start, not from the claim an hour earlier: {stats:?}"
+    );
 
     driver.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(driver.exit_within(Duration::from_secs(20)).await.success());

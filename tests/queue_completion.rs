@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::{Must, TestDb, Unit};
+use common::{assert_invalid_argument, Must, TestDb, Unit};
 use stagehand::store::{Completion, CompletionResult, FinalStatus, ProcessStatus, TaskRecord};
 
 /// Which completion procedure a scenario goes through.
@@ -517,5 +517,201 @@ async fn output_goes_to_the_log(db: &TestDb) {
             .iter()
             .any(|l| l.message == "stdout" || l.message == "stderr"),
         "{db}: empty or absent output adds no log row"
+    );
+}
+
+conformance!(completions_record_when_the_command_started);
+async fn completions_record_when_the_command_started(db: &TestDb) {
+    let task = TaskRecord {
+        overlap_policy: "parallel".into(),
+        max_attempts: 2,
+        retry_delay_seconds: 0,
+        ..TaskRecord::new("started", "true")
+    };
+    db.save_task(&task).await.must(db, "SaveTask");
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(db.register_new("started").await);
+    }
+    // A stale value from an earlier attempt must not survive the claim.
+    db.exec(&format!(
+        "UPDATE stage.FileControl SET CommandStartedAt = {} WHERE ProcessID = {}",
+        db.ago(1, Unit::Hour),
+        ids[0]
+    ))
+    .await;
+    assert_eq!(db.claim_as("w", 5).await.len(), 5, "{db}: all claimed");
+    assert_eq!(
+        db.row(ids[0]).await.command_started_at,
+        None,
+        "{db}: the claim clears CommandStartedAt"
+    );
+    // The claims happened ten minutes ago, as if each had waited that long to start.
+    db.exec(&format!(
+        "UPDATE stage.FileControl SET StartTime = {} WHERE Status = 'InProgress'",
+        db.ago(10, Unit::Minute)
+    ))
+    .await;
+    let start_time = db
+        .row(ids[0])
+        .await
+        .start_time
+        .expect("claimed rows have a StartTime");
+    let now = db.now().await;
+    // Whole seconds, so both engines store it exactly.
+    let real_start = chrono::DateTime::from_timestamp(now.timestamp() - 2, 0).expect("an instant");
+    let started =
+        |id: i64, status: FinalStatus, at: Option<chrono::DateTime<chrono::Utc>>| Completion {
+            started_at: at,
+            ..Completion::new(id, "w", None, status)
+        };
+    let results = db
+        .complete(&[
+            started(ids[0], FinalStatus::Completed, Some(real_start)),
+            // a driver clock behind the server's: never before the claim
+            started(
+                ids[1],
+                FinalStatus::Completed,
+                Some(start_time - chrono::Duration::hours(1)),
+            ),
+            // a driver clock ahead: never after the end
+            started(
+                ids[2],
+                FinalStatus::Completed,
+                Some(now + chrono::Duration::hours(1)),
+            ),
+            started(ids[3], FinalStatus::Completed, None),
+            // failed with an attempt left: back to Pending, nothing kept
+            started(ids[4], FinalStatus::Failed, Some(real_start)),
+        ])
+        .await
+        .must(db, "CompleteProcesses");
+    assert!(results.iter().all(|r| r.accepted), "{db}: {results:?}");
+
+    let row = db.row(ids[0]).await;
+    assert_eq!(row.command_started_at, Some(real_start), "{db}: {row:?}");
+    assert_eq!(
+        row.start_time,
+        Some(start_time),
+        "{db}: StartTime stays the claim's"
+    );
+    let row = db.row(ids[1]).await;
+    assert_eq!(row.command_started_at, row.start_time, "{db}: {row:?}");
+    let row = db.row(ids[2]).await;
+    assert_eq!(row.command_started_at, row.end_time, "{db}: {row:?}");
+    assert_eq!(
+        db.row(ids[3]).await.command_started_at,
+        None,
+        "{db}: not reported"
+    );
+    let row = db.row(ids[4]).await;
+    assert_eq!(
+        (row.status, row.start_time, row.command_started_at),
+        (ProcessStatus::Pending, None, None),
+        "{db}: a retry clears it with StartTime"
+    );
+}
+
+conformance!(bad_started_at_is_refused_whole);
+async fn bad_started_at_is_refused_whole(db: &TestDb) {
+    db.driver_task("bad-start", "parallel").await;
+    let a = db.register_new("bad-start").await;
+    let b = db.register_new("bad-start").await;
+    assert_eq!(db.claim_as("w", 2).await.len(), 2, "{db}: claimed");
+    let element = |id: i64, status: &str, started: &str| {
+        format!(
+            r#"{{"processId": {id}, "workerName": "w", "status": "{status}", "startedAt": {started}}}"#
+        )
+    };
+    let ok = r#""2030-01-01T00:00:00.123456789+02:00""#;
+    for (json, argument) in [
+        (
+            format!("[{}]", element(a, "Completed", "5")),
+            "Completions[0].startedAt",
+        ),
+        (
+            format!("[{}]", element(a, "Completed", r#""2030-01-01T00:00:00""#)),
+            "Completions[0].startedAt",
+        ),
+        (
+            format!("[{}]", element(a, "Completed", r#""2030-01-01 00:00:00Z""#)),
+            "Completions[0].startedAt",
+        ),
+        (
+            format!("[{}]", element(a, "Completed", r#""2030-02-30T00:00:00Z""#)),
+            "Completions[0].startedAt",
+        ),
+        (
+            format!(
+                "[{}]",
+                element(a, "Completed", r#""2030-01-01T00:00:00+15:00""#)
+            ),
+            "Completions[0].startedAt",
+        ),
+        // the first bad element is named, whichever rule it breaks
+        (
+            format!(
+                "[{}, {}]",
+                element(a, "Completed", ok),
+                element(b, "Completed", r#""2030-02-30T00:00:00Z""#)
+            ),
+            "Completions[1].startedAt",
+        ),
+        (
+            format!(
+                "[{}, {}]",
+                element(a, "Completed", r#""2030-02-30T00:00:00Z""#),
+                element(b, "Done", ok)
+            ),
+            "Completions[0].startedAt",
+        ),
+        (
+            format!(
+                "[{}, {}]",
+                element(a, "Done", r#""2030-02-30T00:00:00Z""#),
+                element(b, "Completed", ok)
+            ),
+            "Completions[0].status",
+        ),
+        (
+            format!(
+                "[{}, {}]",
+                element(a, "Done", ok),
+                element(b, "Completed", r#""2030-02-30T00:00:00Z""#)
+            ),
+            "Completions[0].status",
+        ),
+    ] {
+        let sql = db.call_sql("CompleteProcesses", &[&db.text(&json)]);
+        assert_invalid_argument(
+            db,
+            db.query_i64(&sql).await,
+            argument,
+            &format!("CompleteProcesses({json})"),
+        );
+    }
+    assert_eq!(
+        db.count("stage.FileControl WHERE Status = 'InProgress'")
+            .await,
+        2,
+        "{db}: nothing completed"
+    );
+    let sql = db.call_sql(
+        "CompleteProcesses",
+        &[&db.text(&format!(
+            "[{}, {}]",
+            element(a, "Completed", ok),
+            element(b, "Completed", "null")
+        ))],
+    );
+    db.query_i64(&sql).await.must(
+        db,
+        "CompleteProcesses with a fraction of 9 digits and a null",
+    );
+    assert_eq!(
+        db.count("stage.FileControl WHERE Status = 'Completed'")
+            .await,
+        2,
+        "{db}: both completed"
     );
 }

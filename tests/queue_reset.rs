@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Must, TestDb, Unit};
-use stagehand::store::{ClaimRequest, ProcessStatus, ResetProcess, TaskRecord};
+use stagehand::store::{BackendKind, ClaimRequest, ProcessStatus, ResetProcess, TaskRecord};
 
 async fn set_column(db: &TestDb, column: &str, value: &str, process_id: i64) {
     db.exec(&format!(
@@ -174,4 +174,46 @@ async fn a_valid_lease_wins_over_an_old_start_time(db: &TestDb) {
         "{db}: a run that heartbeats (valid lease) is not stuck however long it runs"
     );
     assert_eq!(db.row(id).await.status, ProcessStatus::InProgress);
+}
+
+conformance!(a_mass_reset_covers_more_rows_than_a_statement);
+async fn a_mass_reset_covers_more_rows_than_a_statement(db: &TestDb) {
+    // After an outage every lease may have expired at once: more rows than one statement
+    // touches on SQL Server (1,000), so several chunks, all reset and logged.
+    const STUCK: i64 = 1500;
+    let rows = match db.kind() {
+        BackendKind::Postgres => format!("generate_series(1, {STUCK}) AS g(n)"),
+        BackendKind::SqlServer => format!(
+            "(SELECT TOP ({STUCK}) 1 AS n FROM sys.all_columns AS a CROSS JOIN sys.all_columns AS b) AS g"
+        ),
+    };
+    db.exec(&format!(
+        "INSERT INTO stage.FileControl (ProcessName, Status, WorkerAssigned, StartTime, HeartbeatAt, \
+         LeaseExpiresAt, Attempt, MaxAttempts, OverlapPolicy, Executor) \
+         SELECT 'outage', 'InProgress', 'gone/1', {ago}, {ago}, {ago}, 1, 3, 'parallel', 'driver' FROM {rows}",
+        ago = db.ago(5, Unit::Minute)
+    ))
+    .await;
+    let reset = db.reset_stuck(60).await.must(db, "ResetStuckProcesses");
+    assert_eq!(
+        reset.len() as i64,
+        STUCK,
+        "{db}: every expired lease is reset"
+    );
+    assert!(
+        reset.windows(2).all(|w| w[0].process_id < w[1].process_id),
+        "{db}: by ProcessID"
+    );
+    assert_eq!(
+        db.count("stage.FileControl WHERE Status = 'Pending' AND WorkerAssigned IS NULL AND LeaseExpiresAt IS NULL")
+            .await,
+        STUCK,
+        "{db}: all back to Pending"
+    );
+    assert_eq!(
+        db.count("stage.ProcessLog WHERE LogLevel = 'Warning' AND Message LIKE 'Reset to Pending: worker gone/1 %'")
+            .await,
+        STUCK,
+        "{db}: one log row each"
+    );
 }

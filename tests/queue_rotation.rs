@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Must, TestDb, Unit};
-use stagehand::store::LogLevel;
+use stagehand::store::{BackendKind, LogLevel};
 
 const RETENTION_MONTHS: i64 = 6;
 
@@ -41,6 +41,10 @@ async fn log_at(db: &TestDb, process_id: Option<i64>, message: &str, log_time: &
 conformance!(rows_past_the_boundary_move_rows_inside_stay);
 async fn rows_past_the_boundary_move_rows_inside_stay(db: &TestDb) {
     let old = finished(db, "old_report", &around_cutoff(db, -1)).await;
+    db.exec(&format!(
+        "UPDATE stage.FileControl SET CommandStartedAt = EndTime WHERE ProcessID = {old}"
+    ))
+    .await;
     db.log_message(Some(old), "extra line", LogLevel::Warning, None)
         .await
         .must(db, "LogMessage");
@@ -80,7 +84,8 @@ async fn rows_past_the_boundary_move_rows_inside_stay(db: &TestDb) {
     );
     assert_eq!(
         db.count(&format!(
-            "stage.FileControl_History WHERE ProcessID = {old} AND ProcessName = 'old_report' AND Status = 'Completed'"
+            "stage.FileControl_History WHERE ProcessID = {old} AND ProcessName = 'old_report' AND Status = 'Completed' \
+             AND CommandStartedAt = EndTime"
         ))
         .await,
         1,
@@ -328,4 +333,61 @@ async fn a_retention_beyond_the_calendar_moves_nothing(db: &TestDb) {
         (0, 0, true),
         "{db}: nothing is that old: {report:?}"
     );
+}
+
+conformance!(a_batch_larger_than_a_statement_moves_whole);
+async fn a_batch_larger_than_a_statement_moves_whole(db: &TestDb) {
+    // More processes and log rows than one statement touches on SQL Server (1,000), fewer
+    // than a batch: one batch moves them all, in several statements.
+    const PROCESSES: i64 = 1500;
+    let rows = match db.kind() {
+        BackendKind::Postgres => format!("generate_series(1, {PROCESSES}) AS g(n)"),
+        BackendKind::SqlServer => format!(
+            "(SELECT TOP ({PROCESSES}) 1 AS n FROM sys.all_columns AS a CROSS JOIN sys.all_columns AS b) AS g"
+        ),
+    };
+    let end_time = around_cutoff(db, -1);
+    db.exec(&format!(
+        "INSERT INTO stage.FileControl (ProcessName, Status, StartTime, EndTime, Attempt, MaxAttempts, \
+         OverlapPolicy, Executor) SELECT 'bulk', 'Completed', {end_time}, {end_time}, 1, 1, 'parallel', 'external' \
+         FROM {rows}"
+    ))
+    .await;
+    for message in ["one", "two"] {
+        db.exec(&format!(
+            "INSERT INTO stage.ProcessLog (ProcessID, Message, LogLevel, LogTime) \
+             SELECT ProcessID, '{message}', 'Info', {end_time} FROM stage.FileControl WHERE ProcessName = 'bulk'"
+        ))
+        .await;
+    }
+    let report = db
+        .rotate(RETENTION_MONTHS as i32, 4000, Some(1))
+        .await
+        .must(db, "RotateHistory");
+    assert_eq!(
+        (report.processes_moved, report.logs_moved),
+        (PROCESSES, 2 * PROCESSES),
+        "{db}: one batch of 4,000 moves everything: {report:?}"
+    );
+    let report = db
+        .rotate(RETENTION_MONTHS as i32, 4000, Some(1))
+        .await
+        .must(db, "RotateHistory");
+    assert_eq!(
+        (report.processes_moved, report.logs_moved, report.done),
+        (0, 0, true),
+        "{db}: nothing was left: {report:?}"
+    );
+    assert_eq!(
+        db.count("stage.FileControl").await,
+        0,
+        "{db}: FileControl empty"
+    );
+    assert_eq!(
+        db.count("stage.ProcessLog").await,
+        0,
+        "{db}: ProcessLog empty"
+    );
+    assert_eq!(db.count("stage.FileControl_History").await, PROCESSES);
+    assert_eq!(db.count("stage.ProcessLog_History").await, 2 * PROCESSES);
 }

@@ -7,7 +7,9 @@ mod common;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::{assert_invalid_argument, Must, TestDb};
-use stagehand::store::{FireMode, ProcessStatus, TaskRecord, TaskSave, TriggerRow, TriggerSave};
+use stagehand::store::{
+    BackendKind, FireMode, ProcessStatus, TaskRecord, TaskSave, TriggerRow, TriggerSave,
+};
 
 fn at(hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, hour, 0, 0)
@@ -507,5 +509,61 @@ async fn deleting_a_task_takes_its_triggers_and_cancels_its_pending_runs(db: &Te
     assert!(
         !db.delete_task("retired").await.must(db, "DeleteTask"),
         "{db}: gone already"
+    );
+}
+
+conformance!(a_late_run_logs_in_time_order);
+async fn a_late_run_logs_in_time_order(db: &TestDb) {
+    let saved = db
+        .save_tasks(&[task(
+            "late-order",
+            "queue",
+            vec![trigger(0, r#"{"at":"06:00"}"#)],
+        )])
+        .await
+        .must(db, "SaveTasks");
+    let trigger_id = triggers_of(db, saved[0].task_id).await[0].trigger_id;
+    // Another session holds the trigger row for a moment, so FireTrigger waits between
+    // its start and the registration: a time taken at the start would then be visibly
+    // earlier than the 'Registered' row.
+    let hold = match db.kind() {
+        BackendKind::Postgres => format!(
+            "DO $$ BEGIN PERFORM 1 FROM stage.TaskTrigger WHERE TriggerID = {trigger_id} FOR UPDATE; \
+             PERFORM pg_sleep(0.5); END $$"
+        ),
+        BackendKind::SqlServer => format!(
+            "SET XACT_ABORT ON; BEGIN TRANSACTION; DECLARE @held int; \
+             SELECT @held = TriggerID FROM stage.TaskTrigger WITH (UPDLOCK, ROWLOCK) WHERE TriggerID = {trigger_id}; \
+             WAITFOR DELAY '00:00:00.500'; COMMIT TRANSACTION;"
+        ),
+    };
+    let store = db.store();
+    let holder = tokio::spawn(async move { store.execute_sql(&hold).await });
+    // Arranging the order of the two sessions, not measuring anything.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let late = db
+        .fire_trigger(trigger_id, at(6), Some(at(23)), FireMode::Late, 4)
+        .await
+        .must(db, "FireTrigger");
+    holder
+        .await
+        .expect("the holding session's task")
+        .must(db, "the session holding the trigger row");
+    let id = late
+        .process_id
+        .unwrap_or_else(|| panic!("{db}: no late run: {late:?}"));
+    let mut logs = db.logs(id).await;
+    logs.sort_by_key(|l| l.log_id);
+    assert_eq!(
+        logs.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+        [
+            "Registered",
+            "Late run for the occurrence of 2030-01-01T06:00:00Z (4 missed while no driver was running)"
+        ],
+        "{db}: {logs:?}"
+    );
+    assert!(
+        logs.windows(2).all(|w| w[0].log_time <= w[1].log_time),
+        "{db}: log rows in LogID order must have non-decreasing LogTime: {logs:?}"
     );
 }

@@ -220,3 +220,53 @@ async fn table_space_lists_every_stage_table_by_name(db: &TestDb) {
         "{db}: every table has a nonzero size: {space:?}"
     );
 }
+
+conformance!(worker_statistics_count_from_the_command_start);
+async fn worker_statistics_count_from_the_command_start(db: &TestDb) {
+    db.driver_task("started", "parallel").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        ids.push(db.register_new("started").await);
+    }
+    assert_eq!(db.claim_as("wc", 2).await.len(), 2, "{db}: claimed");
+    let done = db
+        .complete(&[
+            Completion::new(ids[0], "wc", None, FinalStatus::Completed),
+            Completion::new(ids[1], "wc", None, FinalStatus::Completed),
+        ])
+        .await
+        .must(db, "complete");
+    assert!(done.iter().all(|d| d.accepted), "{db}: {done:?}");
+    // Both claimed 100 s before they ended; the first reported its command started 4 s
+    // before the end, the second reported nothing (an external executor, say).
+    db.exec(&format!(
+        "UPDATE stage.FileControl SET StartTime = {}, CommandStartedAt = {} WHERE ProcessID = {}",
+        db.shifted("EndTime", -100, Unit::Second),
+        db.shifted("EndTime", -4, Unit::Second),
+        ids[0]
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE stage.FileControl SET StartTime = {}, CommandStartedAt = NULL WHERE ProcessID = {}",
+        db.shifted("EndTime", -100, Unit::Second),
+        ids[1]
+    ))
+    .await;
+    let stats = db.worker_statistics().await.must(db, "WorkerStatistics");
+    let summary: Vec<(&str, i64, f64, f64)> = stats
+        .iter()
+        .map(|s| {
+            (
+                s.worker_assigned.as_str(),
+                s.processes_done,
+                s.avg_duration_seconds,
+                s.max_duration_seconds,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![("wc", 2, 52.0, 100.0)],
+        "{db}: EndTime - COALESCE(CommandStartedAt, StartTime): (4 + 100) / 2 and 100"
+    );
+}

@@ -62,11 +62,13 @@ FROM stage.ProcessLog AS pl
 WHERE pl.ProcessID = @ProcessID
 ORDER BY pl.LogID;
 
--- 7. Failure rate per process name over the last 7 days.
+-- 7. Failure rate per process name over the last 7 days; durations from the command's
+--    start when its completion reported it (CommandStartedAt), else from the claim.
 SELECT fc.ProcessName,
        COUNT_BIG(*) AS Finished,
        SUM(CASE WHEN fc.Status = 'Failed' THEN 1 ELSE 0 END) AS Failed,
-       AVG(CAST(DATEDIFF_BIG(MILLISECOND, fc.StartTime, fc.EndTime) AS float)) / 1000.0 AS AvgDurationSeconds
+       AVG(CAST(DATEDIFF_BIG(MILLISECOND, COALESCE(fc.CommandStartedAt, fc.StartTime), fc.EndTime) AS float)) / 1000.0
+           AS AvgDurationSeconds
 FROM stage.FileControl AS fc
 WHERE fc.Status IN ('Completed', 'Failed')
   AND fc.EndTime >= DATEADD(DAY, -7, SYSUTCDATETIME())

@@ -10,6 +10,7 @@ use super::secrets::Secrets;
 use super::slots::Slots;
 use crate::exec::{self, Captured, OutcomeKind, RunOutcome};
 use crate::store::{Backend, ClaimRequest, ClaimedProcess};
+use chrono::Utc;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,8 +103,14 @@ impl Claimer {
         );
         let spec = spec_for(&process, self.output_dir.as_deref(), &self.secrets);
         tokio::spawn(async move {
+            // Taken just before the command starts: a claim that waited, or a slot that
+            // started later, must not count in the run's duration.
+            let mut started_at = None;
             let outcome = match spec {
-                Ok(spec) => exec::run(&spec, token).await,
+                Ok(spec) => {
+                    started_at = Some(Utc::now());
+                    exec::run(&spec, token).await
+                }
                 Err(message) => RunOutcome {
                     kind: OutcomeKind::Failed,
                     message,
@@ -120,6 +127,7 @@ impl Claimer {
                 process,
                 outcome,
                 stopped,
+                started_at,
             });
         });
     }

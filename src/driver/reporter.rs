@@ -7,6 +7,7 @@ use super::held::{Held, StopReason};
 use super::secrets::Secrets;
 use crate::exec::{OutcomeKind, RunOutcome};
 use crate::store::{Backend, ClaimedProcess, Completion, FinalStatus, StoreResult};
+use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,8 @@ pub struct Finished {
     pub process: ClaimedProcess,
     pub outcome: RunOutcome,
     pub stopped: Option<StopReason>,
+    /// When the command was started (None: it never started).
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// What to tell the database about one finished command.
@@ -66,6 +69,7 @@ fn report_for(finished: &Finished, secrets: &Secrets) -> Report {
         message: Some(secrets.mask(&message)),
         stdout: non_empty(&finished.outcome.stdout.text),
         stderr: non_empty(&finished.outcome.stderr.text),
+        started_at: finished.started_at,
     })
 }
 
@@ -172,4 +176,34 @@ fn print_summary(finished: &Finished, secrets: &Secrets) {
         finished.outcome.duration.as_secs_f64(),
         secrets.mask(&finished.outcome.message)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+    use std::cell::Cell;
+
+    #[tokio::test]
+    async fn a_deadlock_victim_is_retried() {
+        let calls = Cell::new(0);
+        let never = CancellationToken::new();
+        let result = with_retry("recording outcomes", &never, || {
+            calls.set(calls.get() + 1);
+            let first = calls.get() == 1;
+            async move {
+                if first {
+                    Err(StoreError::Conflict {
+                        context: "CompleteProcesses".into(),
+                        message: "chosen as the deadlock victim".into(),
+                    })
+                } else {
+                    Ok("recorded")
+                }
+            }
+        })
+        .await;
+        assert_eq!(result, Some("recorded"));
+        assert_eq!(calls.get(), 2);
+    }
 }

@@ -2,6 +2,7 @@
 //! arguments, run a query, migrate, and wait for work. Everything else
 //! ([`Backend`](super::Backend)) is written once on top of it, in `procedures.rs`.
 
+use super::conflict::retry_conflicts;
 use super::error::StoreResult;
 use super::rows::ResultRow;
 use super::types::BackendKind;
@@ -31,16 +32,35 @@ pub(super) trait Engine: Send + Sync {
 
     /// Calls `stage.<procedure>` with positional arguments and returns its rows
     /// (PostgreSQL: `SELECT * FROM stage.p($1, ...)`; SQL Server: `EXEC stage.p @P1, ...`).
-    async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Self::Row>>;
+    async fn call_once(
+        &self,
+        procedure: &'static str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<Self::Row>>;
 
     /// Runs a query written in the common subset of both dialects, with `$1`, `$2`...
     /// placeholders.
-    async fn query(
+    async fn query_once(
         &self,
         context: &'static str,
         sql: &str,
         args: &[Arg<'_>],
     ) -> StoreResult<Vec<Self::Row>>;
+
+    /// [`Engine::call_once`], made again while it ends in a lock conflict.
+    async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Self::Row>> {
+        retry_conflicts(|| self.call_once(procedure, args)).await
+    }
+
+    /// [`Engine::query_once`], made again while it ends in a lock conflict.
+    async fn query(
+        &self,
+        context: &'static str,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<Self::Row>> {
+        retry_conflicts(|| self.query_once(context, sql, args)).await
+    }
 
     /// Runs SQL text with no parameters and no result; returns the rows affected.
     async fn execute(&self, sql: &str) -> StoreResult<u64>;

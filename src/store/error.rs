@@ -23,6 +23,12 @@ pub enum StoreError {
     /// object named in `message`.
     #[error("{context}: the database has no stagehand schema or an older one (run `stagehand migrate`): {message}")]
     SchemaMissing { context: String, message: String },
+    /// The database ended the call over a lock conflict: a deadlock victim (SQL Server
+    /// 1205, PostgreSQL 40P01) or a lock wait past the lock timeout (1222, 55P03; also
+    /// AssignProcessToWorker's application lock, 50100). The call's transaction was rolled
+    /// back; the store has already made the call again a few times (see `conflict.rs`).
+    #[error("{context}: {message} (lock conflict; its transaction was rolled back)")]
+    Conflict { context: String, message: String },
     /// Any other database error, with what was being done.
     #[error("{context}: {message}")]
     Database { context: String, message: String },

@@ -4,6 +4,7 @@
 //! and maps rows to [`types`]. A backend is done when the shared conformance suite in
 //! `tests/` passes on it.
 
+mod conflict;
 mod connection;
 mod engine;
 mod error;

@@ -23,6 +23,12 @@ const REFUSAL_ERRORS: std::ops::RangeInclusive<u32> = 50110..=50199;
 /// 208 invalid object name, 2812 no such procedure: a `stage` object that is not there.
 const MISSING_OBJECT_ERRORS: [u32; 2] = [208, 2812];
 
+/// Lock conflicts: 1205 chosen as deadlock victim, 1222 lock request timed out (the
+/// pooled sessions' LOCK_TIMEOUT), 50100 AssignProcessToWorker's application lock timed out.
+fn is_lock_conflict(code: u32) -> bool {
+    matches!(code, 1205 | 1222 | 50100)
+}
+
 pub struct SqlServerStore {
     pool: bb8::Pool<SqlServerManager>,
     config: Config,
@@ -110,6 +116,12 @@ impl SqlServerStore {
             }
             if REFUSAL_ERRORS.contains(&token.code()) {
                 return StoreError::Refused(token.message().to_string());
+            }
+            if is_lock_conflict(token.code()) {
+                return StoreError::Conflict {
+                    context: context.to_string(),
+                    message: token.message().to_string(),
+                };
             }
             if MISSING_OBJECT_ERRORS.contains(&token.code())
                 && token.message().to_ascii_lowercase().contains("stage")
@@ -307,13 +319,13 @@ impl Engine for SqlServerStore {
         Ok(applied.iter().map(migrations::label).collect())
     }
 
-    async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+    async fn call_once(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
         let placeholders: Vec<String> = (1..=args.len()).map(|i| format!("@P{i}")).collect();
         let sql = format!("EXEC stage.{procedure} {}", placeholders.join(", "));
         self.run(procedure, &sql, args).await
     }
 
-    async fn query(
+    async fn query_once(
         &self,
         context: &'static str,
         sql: &str,
@@ -411,6 +423,25 @@ impl ResultRow for Row {
             ColumnData::F32(v) => Ok(v.map(f64::from)),
             ColumnData::Numeric(v) => Ok(v.map(f64::from)),
             _ => Ok(self.int(index)?.map(|v| v as f64)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlock_victims_and_lock_timeouts_are_conflicts() {
+        for code in [1205, 1222, 50100] {
+            assert!(
+                is_lock_conflict(code),
+                "{code} is retried as a lock conflict"
+            );
+        }
+        // an argument error, a unique-key violation, a permission error: not conflicts
+        for code in [50000, 50042, 2627, 229] {
+            assert!(!is_lock_conflict(code), "{code} is not a lock conflict");
         }
     }
 }

@@ -68,10 +68,20 @@ impl bb8::ManageConnection for SqlServerManager {
     type Connection = SqlClient;
     type Error = Error;
 
+    /// A pooled session waits at most LOCK_TIMEOUT for a lock (the default is forever),
+    /// so a transaction someone left open cannot hang the driver; the error (1222) is
+    /// a lock conflict, made again by the store. Migrations open sessions of their own.
     async fn connect(&self) -> Result<Self::Connection, Self::Error> {
         let result = open(&self.config, self.connect_timeout).await;
         self.failures.record(result.as_ref().err());
-        result
+        let mut client = result?;
+        let millis = super::conflict::LOCK_TIMEOUT.as_millis();
+        client
+            .simple_query(format!("SET LOCK_TIMEOUT {millis}"))
+            .await?
+            .into_results()
+            .await?;
+        Ok(client)
     }
 
     async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {

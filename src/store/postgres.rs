@@ -1,5 +1,6 @@
 //! PostgreSQL backend: deadpool-postgres pool, prepared statements, one call per procedure.
 
+use super::conflict::LOCK_TIMEOUT;
 use super::connection::DatabaseUrl;
 use super::engine::{Arg, Engine};
 use super::error::{chain, io_cause, ConnectionCause, StoreError, StoreResult};
@@ -40,8 +41,17 @@ impl PostgresStore {
             config.connect_timeout(options.connect_timeout);
         }
         config.application_name("stagehand");
+        // Pooled sessions wait at most LOCK_TIMEOUT for a lock (the default is forever), so
+        // a transaction someone left open cannot hang the driver; the error (55P03) is a
+        // lock conflict, made again by the store. Migrations and LISTEN use `config` as is.
+        let mut pooled = config.clone();
+        let lock_timeout = format!("-c lock_timeout={}", LOCK_TIMEOUT.as_millis());
+        pooled.options(&match config.get_options() {
+            Some(options) if !options.trim().is_empty() => format!("{options} {lock_timeout}"),
+            _ => lock_timeout,
+        });
         let manager = Manager::from_config(
-            config.clone(),
+            pooled,
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -99,6 +109,12 @@ impl PostgresStore {
             }
             if *db.code() == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE {
                 return StoreError::Refused(db.message().to_string());
+            }
+            if is_lock_conflict(db.code()) {
+                return StoreError::Conflict {
+                    context: context.to_string(),
+                    message: db.message().to_string(),
+                };
             }
             if is_missing_stage_object(db) {
                 return StoreError::SchemaMissing {
@@ -239,7 +255,7 @@ impl Engine for PostgresStore {
         Ok(applied.iter().map(migrations::label).collect())
     }
 
-    async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+    async fn call_once(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
         // Casts pin each argument's type so that PostgreSQL resolves the function
         // whatever the Rust value (a NULL included).
         let placeholders: Vec<String> = args
@@ -254,7 +270,7 @@ impl Engine for PostgresStore {
         self.rows(procedure, &sql, args).await
     }
 
-    async fn query(
+    async fn query_once(
         &self,
         context: &'static str,
         sql: &str,
@@ -446,5 +462,31 @@ impl ResultRow for Row {
             _ => self.try_get::<_, Option<f64>>(index),
         };
         value.map_err(|e| column_error(index, e))
+    }
+}
+
+/// Lock conflicts: deadlock victim (40P01), lock wait past lock_timeout (55P03), and a
+/// serialization failure (40001; not raised at READ COMMITTED, where stagehand runs).
+fn is_lock_conflict(code: &SqlState) -> bool {
+    [
+        SqlState::T_R_DEADLOCK_DETECTED,
+        SqlState::LOCK_NOT_AVAILABLE,
+        SqlState::T_R_SERIALIZATION_FAILURE,
+    ]
+    .contains(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlocks_and_lock_timeouts_are_conflicts() {
+        for code in ["40P01", "55P03", "40001"] {
+            assert!(is_lock_conflict(&SqlState::from_code(code)), "{code}");
+        }
+        for code in ["22023", "23505", "42501", "57P01"] {
+            assert!(!is_lock_conflict(&SqlState::from_code(code)), "{code}");
+        }
     }
 }

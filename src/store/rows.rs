@@ -179,7 +179,8 @@ pub(super) fn overdue_process(row: &impl ResultRow) -> StoreResult<OverdueProces
 /// The columns [`process_row`] reads, for `SELECT ... FROM stage.FileControl`.
 pub(super) const PROCESS_COLUMNS: &str =
     "ProcessID, ProcessName, Status, WorkerAssigned, CreatedAt, StartTime, EndTime, \
-     Parameters, Attempt, MaxAttempts, ExitCode, CancelRequested, RunAfter, ScheduledFor";
+     Parameters, Attempt, MaxAttempts, ExitCode, CancelRequested, RunAfter, ScheduledFor, \
+     CommandStartedAt";
 
 pub(super) fn process_row(row: &impl ResultRow) -> StoreResult<ProcessRow> {
     Ok(ProcessRow {
@@ -197,6 +198,7 @@ pub(super) fn process_row(row: &impl ResultRow) -> StoreResult<ProcessRow> {
         cancel_requested: row.bool_req(11)?,
         run_after: row.instant_req(12)?,
         scheduled_for: row.instant(13)?,
+        command_started_at: row.instant(14)?,
     })
 }
 

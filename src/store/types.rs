@@ -179,6 +179,10 @@ pub struct Completion {
     pub stdout: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stderr: Option<String>,
+    /// When the command started (the driver's clock): durations count from it, not from
+    /// the claim. None when it never started or the caller does not know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 impl Completion {
@@ -198,6 +202,7 @@ impl Completion {
             message: None,
             stdout: None,
             stderr: None,
+            started_at: None,
         }
     }
 }
@@ -300,6 +305,8 @@ pub struct ProcessRow {
     pub cancel_requested: bool,
     pub run_after: DateTime<Utc>,
     pub scheduled_for: Option<DateTime<Utc>>,
+    /// When the command started, as its completion reported it (None: not reported).
+    pub command_started_at: Option<DateTime<Utc>>,
 }
 
 /// A `stage.ProcessLog` row.
