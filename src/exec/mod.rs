@@ -22,6 +22,7 @@
 //! timeout and cancellation. If the future returned by [`run`] is dropped, the
 //! tree is killed at once.
 
+mod encoding;
 mod output;
 #[cfg(unix)]
 mod unix;
@@ -41,12 +42,13 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
+pub use encoding::OutputEncoding;
 pub use output::Captured;
 
 /// Bytes of each output stream kept by default (the last ones).
 pub const DEFAULT_OUTPUT_LIMIT: usize = 64 * 1024;
 
-/// How long a tree gets between SIGTERM and SIGKILL by default.
+/// How long a tree gets between the request to stop and the kill by default.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// What to run and how. Build it with [`CommandSpec::shell`] or
@@ -69,10 +71,12 @@ pub struct CommandSpec {
     pub output_limit: usize,
     /// When set, all of stdout and stderr (as they arrive) is appended to this file.
     pub output_file: Option<PathBuf>,
-    /// Time between asking the tree to stop (SIGTERM) and killing it (SIGKILL);
-    /// also how long output is still read after the command ended. Unused for
-    /// signals on Windows, where terminating is immediate.
+    /// Time between asking the tree to stop (SIGTERM on Unix, Ctrl-Break on
+    /// Windows) and killing it; also how long output is still read after the
+    /// command ended.
     pub kill_grace: Duration,
+    /// How the captured output is decoded (the output file keeps the raw bytes).
+    pub output_encoding: OutputEncoding,
 }
 
 impl CommandSpec {
@@ -87,6 +91,7 @@ impl CommandSpec {
             output_limit: DEFAULT_OUTPUT_LIMIT,
             output_file: None,
             kill_grace: DEFAULT_KILL_GRACE,
+            output_encoding: OutputEncoding::default(),
         }
     }
 
@@ -270,6 +275,7 @@ async fn start(
         child.stdout.take(),
         child.stderr.take(),
         spec.output_limit,
+        spec.output_encoding,
         files,
     );
     Ok((child, capture))
