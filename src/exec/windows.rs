@@ -24,7 +24,7 @@ use tokio::process::{Child, Command};
 use tokio::time::Instant;
 use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::System::Console::{
-    AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, GetConsoleWindow, CTRL_BREAK_EVENT,
+    AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, GetConsoleCP, CTRL_BREAK_EVENT,
 };
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
@@ -75,8 +75,9 @@ pub(super) fn describe_abnormal_exit(status: ExitStatus) -> String {
 }
 
 fn driver_has_console() -> bool {
-    // SAFETY: no arguments; returns null when the process has no console.
-    !unsafe { GetConsoleWindow() }.is_null()
+    // A console may have no window (CREATE_NO_WINDOW), but it always has a code page.
+    // SAFETY: no arguments; 0 when the process has no console.
+    unsafe { GetConsoleCP() != 0 }
 }
 
 /// A command's Job Object and process group.
@@ -155,10 +156,9 @@ impl ProcessTree {
     pub(super) async fn terminate(&mut self, child: &mut Child, grace: Duration) {
         let child_exited = matches!(child.try_wait(), Ok(Some(_)));
         if !(child_exited && self.active_processes() == 0) {
-            if let Some(group) = self.group {
-                self.send_ctrl_break(group);
-            }
-            let deadline = Instant::now() + grace;
+            let asked = self.group.is_some_and(|group| self.send_ctrl_break(group));
+            // Without Ctrl-Break the grace would only be a delay.
+            let deadline = Instant::now() + if asked { grace } else { Duration::ZERO };
             while self.active_processes() > 0 && Instant::now() < deadline {
                 tokio::time::sleep(POLL).await;
             }
@@ -200,9 +200,10 @@ impl ProcessTree {
         }
     }
 
-    /// Asks the command's group to stop, the way a console user would. The driver
-    /// is not in the group, so it does not receive the event itself.
-    fn send_ctrl_break(&self, group: u32) {
+    /// Asks the command's group to stop, the way a console user would; false when
+    /// the event could not be sent. The driver is not in the group, so it does not
+    /// receive the event itself.
+    fn send_ctrl_break(&self, group: u32) -> bool {
         let _console = CONSOLE
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -214,14 +215,16 @@ impl ProcessTree {
                     "cannot reach the command's console: {}",
                     io::Error::last_os_error()
                 );
-                return;
+                return false;
             }
-            if GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, group) == 0 {
+            let sent = GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, group) != 0;
+            if !sent {
                 tracing::debug!("sending Ctrl-Break failed: {}", io::Error::last_os_error());
             }
             if self.own_console {
                 FreeConsole();
             }
+            sent
         }
     }
 }

@@ -67,6 +67,7 @@ impl Driver {
         self.child.id().expect("driver still running") as i32
     }
 
+    #[cfg(unix)]
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal)
             .expect("signal the driver");
@@ -145,6 +146,7 @@ pub fn lines(path: &Path) -> Vec<String> {
 }
 
 /// True while a process with that pid exists and is not a zombie.
+#[cfg(unix)]
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the command name in parentheses: "pid (comm) S ...".

@@ -13,7 +13,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
-use windows_sys::Win32::System::Console::{SetConsoleCtrlHandler, CTRL_BREAK_EVENT};
 use windows_sys::Win32::System::Threading::{
     GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
 };
@@ -34,8 +33,6 @@ pub fn helper_command_as(role: &str) -> String {
 /// What the helper does, by role; the files are in its working directory.
 /// - `sleeper`: appends its pid to `pids`, then sleeps 300 s.
 /// - `parameters`: writes STAGEHAND_PARAMETERS to `parameters.txt`.
-/// - `break-aware`: appends its pid to `pids`; on Ctrl-Break writes `break` to
-///   `signals` and exits with code 7; otherwise sleeps 300 s.
 pub fn run_helper() {
     let Ok(role) = std::env::var(ROLE) else {
         return;
@@ -49,22 +46,8 @@ pub fn run_helper() {
             let value = std::env::var("STAGEHAND_PARAMETERS").unwrap_or_default();
             std::fs::write("parameters.txt", value).expect("write parameters.txt");
         }
-        "break-aware" => {
-            // SAFETY: registers a handler function valid for the whole process.
-            unsafe { SetConsoleCtrlHandler(Some(on_ctrl), 1) };
-            append("pids", &std::process::id().to_string());
-            std::thread::sleep(Duration::from_secs(300));
-        }
         other => panic!("unknown {ROLE} {other:?}"),
     }
-}
-
-unsafe extern "system" fn on_ctrl(event: u32) -> i32 {
-    if event == CTRL_BREAK_EVENT {
-        append("signals", "break");
-        std::process::exit(7);
-    }
-    0
 }
 
 fn append(file: &str, line: &str) {
