@@ -7,6 +7,7 @@ mod maintenance;
 mod run;
 mod status;
 mod task;
+mod text_file;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl};
 use anyhow::{Context, Result};
