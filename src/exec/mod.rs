@@ -24,6 +24,7 @@
 
 mod encoding;
 mod output;
+mod program;
 #[cfg(unix)]
 mod unix;
 #[cfg(windows)]
@@ -56,7 +57,9 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandSpec {
     /// Without `arguments`: a command line for the platform shell (`sh -c` on
-    /// Unix, `cmd /C` on Windows). With `arguments`: the program to start.
+    /// Unix, `cmd /C` on Windows). With `arguments`: the program to start; a
+    /// relative name is looked up in the working directory, then (a bare name)
+    /// in PATH, on every platform.
     pub command: String,
     /// When set, `command` is started directly with these arguments; no shell.
     pub arguments: Option<Vec<String>>,
@@ -249,7 +252,11 @@ async fn start(
     let mut command = match &spec.arguments {
         None => platform::shell(&spec.command),
         Some(arguments) => {
-            let mut command = Command::new(&spec.command);
+            let mut command = Command::new(program::resolve(
+                &spec.command,
+                spec.working_directory.as_deref(),
+                command_path(spec),
+            )?);
             command.args(arguments);
             command
         }
@@ -279,6 +286,21 @@ async fn start(
         files,
     );
     Ok((child, capture))
+}
+
+/// The PATH the command gets: its own when the spec sets one, else the driver's.
+fn command_path(spec: &CommandSpec) -> Option<std::ffi::OsString> {
+    let own = spec.env.iter().find(|(name, _)| {
+        if cfg!(windows) {
+            name.eq_ignore_ascii_case("PATH")
+        } else {
+            name == "PATH"
+        }
+    });
+    match own {
+        Some((_, value)) => Some(value.into()),
+        None => std::env::var_os("PATH"),
+    }
 }
 
 /// Rejects what the OS would reject with an unclear message.
