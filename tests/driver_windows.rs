@@ -135,3 +135,42 @@ async fn parameters_with_cmd_metacharacters_stay_inert(db: &TestDb) {
     assert!(!dir.join("pwned2.txt").exists(), "{db}: nothing ran");
     driver.child.kill().await.expect("stop the driver");
 }
+
+conformance!(a_console_ctrl_c_stops_the_driver_gracefully_and_not_the_commands);
+async fn a_console_ctrl_c_stops_the_driver_gracefully_and_not_the_commands(db: &TestDb) {
+    let dir = scratch("win-ctrl-c");
+    task(&**db, "long", &helper_command_as("console-events"), |t| {
+        t.working_directory = Some(dir.display().to_string());
+    })
+    .await;
+    let mut driver =
+        Driver::start_in_own_console(db.url(), "win-ctrl-c", 1, &["--grace-seconds", "2"]);
+    let id = db.register_new("long").await;
+    wait_for(&**db, id, LIMIT, |r| r.status == ProcessStatus::InProgress).await;
+    let pid = pids(&dir, 1).await[0];
+    windows_support::send_ctrl_c(driver.pid() as u32).await;
+    assert!(
+        driver.exit_within(Duration::from_secs(30)).await.success(),
+        "{db}: the driver exits after the grace"
+    );
+    assert_gone_within(pid, Duration::from_secs(10)).await;
+    // Only the Ctrl-C matters here: Wine 8 cannot send Ctrl-Break from a driver (its
+    // GenerateConsoleCtrlEvent fails there), so the stop after the grace is the
+    // job's termination.
+    let events = std::fs::read_to_string(dir.join("events")).unwrap_or_default();
+    assert!(
+        !events.contains("ctrl-c"),
+        "{db}: the Ctrl-C reached the driver only: {events:?}"
+    );
+    let row = db.row(id).await;
+    assert_eq!(
+        row.status,
+        ProcessStatus::Pending,
+        "{db}: handed back: {row:?}"
+    );
+    let logs = db.logs(id).await;
+    assert!(
+        logs.iter().any(|l| l.message.contains("Released")),
+        "{db}: logged: {logs:#?}"
+    );
+}

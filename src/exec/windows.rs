@@ -24,7 +24,7 @@ use tokio::process::{Child, Command};
 use tokio::time::Instant;
 use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::System::Console::{
-    AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, GetConsoleCP, CTRL_BREAK_EVENT,
+    AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, GetConsoleProcessList, CTRL_BREAK_EVENT,
 };
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
@@ -75,9 +75,11 @@ pub(super) fn describe_abnormal_exit(status: ExitStatus) -> String {
 }
 
 fn driver_has_console() -> bool {
-    // A console may have no window (CREATE_NO_WINDOW), but it always has a code page.
-    // SAFETY: no arguments; 0 when the process has no console.
-    unsafe { GetConsoleCP() != 0 }
+    // Neither a window nor a code page tells (a console may have neither: Wine's,
+    // CREATE_NO_WINDOW's); the list of its processes, this one included, does.
+    let mut first = 0u32;
+    // SAFETY: a buffer of one process id, as the length says; 0 without a console.
+    unsafe { GetConsoleProcessList(&mut first, 1) != 0 }
 }
 
 /// A command's Job Object and process group.
