@@ -18,7 +18,7 @@ source scripts/debian.sh
 readonly TARGET=x86_64-pc-windows-gnu
 readonly UNAVAILABLE=3
 # The test binaries that run real processes; the SQL ones behave the same on every OS.
-readonly TESTS=(exec_windows exec_program driver_windows)
+readonly TESTS=(exec_windows exec_program driver_windows schedule_windows)
 
 unavailable() {
   echo "wine: $*" >&2
@@ -42,6 +42,9 @@ work=$(mktemp -d /tmp/stagehand-wine.XXXXXX)
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all
 # No Mono or Gecko install prompts: console programs need neither.
 export WINEDLLOVERRIDES="mscoree,mshtml="
+# Wine derives the Windows zone from TZ; schedule_windows checks that stagehand reads
+# it back. (Wine picks one Windows zone per set of rules: New York's is unambiguous.)
+export TZ=America/New_York STAGEHAND_TEST_MACHINE_ZONE=America/New_York
 cleanup() {
   wineserver -k 2>/dev/null || true
   rm -rf "$work"

@@ -71,7 +71,15 @@ pub fn parse_tasks(text: &str) -> Result<Vec<TaskDefinition>, ValidationErrors> 
 
 /// The machine's IANA time zone: the default `timeZone`.
 pub fn machine_time_zone() -> Result<Tz, String> {
-    let name = iana_time_zone::get_timezone().map_err(|error| error.to_string())?;
+    let name = match iana_time_zone::get_timezone() {
+        Ok(name) => name,
+        #[cfg(windows)]
+        Err(error) => {
+            return super::zone_names::windows_machine_zone().ok_or_else(|| error.to_string())
+        }
+        #[cfg(not(windows))]
+        Err(error) => return Err(error.to_string()),
+    };
     parse_zone(&name).map_err(|_| format!("the machine's zone {name:?} is not known here"))
 }
 

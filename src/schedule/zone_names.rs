@@ -8,6 +8,25 @@ use chrono_tz::{Tz, TZ_VARIANTS};
 use strum::IntoEnumIterator;
 use windows_timezones::WindowsTimezone;
 
+/// The machine's zone from Windows itself (its zone key name, mapped to IANA):
+/// what to fall back on where the WinRT calendar API that `iana-time-zone` asks is
+/// missing (Server Core, Wine).
+#[cfg(windows)]
+pub fn windows_machine_zone() -> Option<Tz> {
+    use windows_sys::Win32::System::Time::{
+        GetDynamicTimeZoneInformation, DYNAMIC_TIME_ZONE_INFORMATION, TIME_ZONE_ID_INVALID,
+    };
+    // SAFETY: plain data for which all-zero is valid; the call fills it.
+    let mut info: DYNAMIC_TIME_ZONE_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid, writable DYNAMIC_TIME_ZONE_INFORMATION.
+    if unsafe { GetDynamicTimeZoneInformation(&mut info) } == TIME_ZONE_ID_INVALID {
+        return None;
+    }
+    let key = &info.TimeZoneKeyName;
+    let end = key.iter().position(|unit| *unit == 0).unwrap_or(key.len());
+    parse_zone(&String::from_utf16_lossy(&key[..end])).ok()
+}
+
 /// How many close names an error suggests.
 const SUGGESTIONS: usize = 3;
 

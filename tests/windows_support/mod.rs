@@ -93,6 +93,7 @@ pub async fn send_ctrl_c(pid: u32) {
         .args(["--ignored", "--exact", "helper", "--quiet"])
         .env(ROLE, "send-ctrl-c")
         .env(TARGET, pid.to_string())
+        .stdout(std::process::Stdio::null())
         .status()
         .await
         .expect("start the helper");
