@@ -85,7 +85,8 @@ mapfile -t executables < <(sed -n 's/^ *Executable .*(\(.*\.exe\))$/\1/p' "$work
 status=0
 for exe in "${executables[@]}"; do
   echo "--- $(basename "$exe") (Wine)"
-  wine "$exe" || status=1
+  # A bound, so that a hung Wine cannot hold the suite forever.
+  timeout --kill-after=10 600 wine "$exe" || status=1
 done
 echo "Windows tests under Wine: $([ $status -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - started)) s"
 exit "$status"

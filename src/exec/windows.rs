@@ -12,12 +12,14 @@
 //! When the driver has a console the command shares it (no window appears) and
 //! receives Ctrl-Break directly. When the driver has none (a service), the
 //! command gets a console without a window (CREATE_NO_WINDOW) and the driver
-//! attaches to it for the moment it sends Ctrl-Break.
+//! attaches to it for the moment it sends Ctrl-Break. When the event cannot be
+//! sent (Wine 8's GenerateConsoleCtrlEvent fails), the job is terminated at once:
+//! waiting the grace would only delay the same end.
 
 use std::ffi::c_void;
 use std::io;
 use std::process::ExitStatus;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
@@ -74,12 +76,18 @@ pub(super) fn describe_abnormal_exit(status: ExitStatus) -> String {
     format!("ended abnormally ({status})")
 }
 
+/// Whether the driver has a console of its own. Read once, before any command
+/// runs: while the driver is attached to a command's console for a Ctrl-Break, the
+/// answer would be that console.
 fn driver_has_console() -> bool {
-    // Neither a window nor a code page tells (a console may have neither: Wine's,
-    // CREATE_NO_WINDOW's); the list of its processes, this one included, does.
-    let mut first = 0u32;
-    // SAFETY: a buffer of one process id, as the length says; 0 without a console.
-    unsafe { GetConsoleProcessList(&mut first, 1) != 0 }
+    static HAS_CONSOLE: OnceLock<bool> = OnceLock::new();
+    *HAS_CONSOLE.get_or_init(|| {
+        // Neither a window nor a code page tells (a console may have neither: Wine's,
+        // CREATE_NO_WINDOW's); the list of its processes, this one included, does.
+        let mut first = 0u32;
+        // SAFETY: a buffer of one process id, as the length says; 0 without a console.
+        unsafe { GetConsoleProcessList(&mut first, 1) != 0 }
+    })
 }
 
 /// A command's Job Object and process group.
@@ -164,7 +172,7 @@ impl ProcessTree {
             while self.active_processes() > 0 && Instant::now() < deadline {
                 tokio::time::sleep(POLL).await;
             }
-            if self.active_processes() > 0 {
+            if asked && self.active_processes() > 0 {
                 tracing::debug!("grace over, terminating the job");
             }
             // SAFETY: the job handle is valid until drop.
