@@ -50,7 +50,7 @@ fi
 
 step "Windows tests under Wine (scripts/wine.sh)"
 wine_status=0
-scripts/wine.sh || wine_status=$?
+{ scripts/wine.sh 2>&1 | tee "$PGDIR/wine-test.log"; } || wine_status=$? # pipefail: wine.sh's status
 if [ "$wine_status" -eq 3 ]; then
   cat >&2 <<'BANNER'
 
@@ -69,8 +69,9 @@ cargo test --no-fail-fast 2>&1 | tee "$PGDIR/cargo-test.log"
 status=${PIPESTATUS[0]}
 # A Windows failure fails the suite; Wine being unavailable does not (it was said loudly).
 if [ "$wine_status" -ne 0 ] && [ "$wine_status" -ne 3 ]; then status=1; fi
-passed=$(grep -Eo '[0-9]+ passed' "$PGDIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' "$PGDIR/cargo-test.log" | awk '{s+=$1} END {print s+0}')
+# The Windows tests under Wine count too.
+passed=$(cat "$PGDIR/cargo-test.log" "$PGDIR/wine-test.log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(cat "$PGDIR/cargo-test.log" "$PGDIR/wine-test.log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 echo
 echo "$passed passed, $failed failed"
 exit "$status"
