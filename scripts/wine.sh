@@ -18,7 +18,7 @@ source scripts/debian.sh
 readonly TARGET=x86_64-pc-windows-gnu
 readonly UNAVAILABLE=3
 # The test binaries that run real processes; the SQL ones behave the same on every OS.
-readonly TESTS=(exec_windows exec_program driver_windows schedule_windows)
+readonly TESTS=(exec_portable exec_windows exec_program driver_windows schedule_windows)
 
 unavailable() {
   echo "wine: $*" >&2

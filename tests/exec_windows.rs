@@ -61,17 +61,6 @@ async fn command_not_found_through_cmd() {
 }
 
 #[tokio::test]
-async fn command_not_found_as_a_program() {
-    let spec = CommandSpec::program("stagehand-no-such-command-xyz", ["a"]);
-    let outcome = run(&spec, CancellationToken::new()).await;
-    assert_eq!(outcome.kind, OutcomeKind::Failed);
-    assert_eq!(
-        outcome.message,
-        "command not found: stagehand-no-such-command-xyz"
-    );
-}
-
-#[tokio::test]
 async fn paths_with_spaces_and_quotes_reach_cmd_verbatim() {
     let dir = tempfile::tempdir().unwrap();
     let spaced = dir.path().join("with space");
