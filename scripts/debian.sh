@@ -1,7 +1,8 @@
 # Debian package helpers for stagehand's scripts (sourced, not run).
 
 # debian_ensure PACKAGE...: installs the packages that are not installed yet
-# (as root; otherwise says what to install).
+# (as root; otherwise says what to install). DEBIAN_NO_RECOMMENDS=1 leaves out
+# the packages they only recommend.
 debian_ensure() {
   local missing=()
   for package in "$@"; do
@@ -15,5 +16,7 @@ debian_ensure() {
   echo "==> installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  local options=(-y -qq)
+  [ "${DEBIAN_NO_RECOMMENDS:-0}" = 1 ] && options+=(--no-install-recommends)
+  apt-get install "${options[@]}" "${missing[@]}" >/dev/null
 }

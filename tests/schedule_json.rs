@@ -246,7 +246,7 @@ fn every_mistake_is_reported_with_its_path() {
         "id: must be 1..255 characters",
         "command: must be a string, not 42",
         "ifRunning: \"never\" is not an overlap policy (skip, parallel, queue or killPrevious)",
-        "timeZone: \"Mars/Base\" is not an IANA time zone",
+        "timeZone: \"Mars/Base\" is not an IANA or Windows time zone name; closest: \"Pacific/Marquesas\", \"Africa/Mbabane\", \"Asia/Brunei\"",
         "maxAttempts: must be a whole number from 1 to 100, not 0",
         "timeoutMinutes: must be a whole number from 1 to 2147483647, not 1.5",
         "runIfMissed: must be true or false, not \"yes\"",

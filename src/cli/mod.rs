@@ -13,6 +13,7 @@ mod status;
 mod steer;
 mod task;
 mod task_status;
+mod text_file;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl, DATABASE_URL_ENV};
 use anyhow::{Context, Result};

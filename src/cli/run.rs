@@ -174,7 +174,24 @@ async fn next_signal() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Every console event is a request to stop: Ctrl-C, Ctrl-Break, the console
+/// window closing, logoff and shutdown (the last two reach services only). Windows
+/// ends the process a few seconds after a close, logoff or shutdown event, whatever
+/// the grace period.
 #[cfg(windows)]
 async fn next_signal() -> std::io::Result<()> {
-    tokio::signal::ctrl_c().await
+    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close, ctrl_logoff, ctrl_shutdown};
+    let mut interrupt = ctrl_c()?;
+    let mut brk = ctrl_break()?;
+    let mut close = ctrl_close()?;
+    let mut logoff = ctrl_logoff()?;
+    let mut shutdown = ctrl_shutdown()?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = brk.recv() => {}
+        _ = close.recv() => {}
+        _ = logoff.recv() => {}
+        _ = shutdown.recv() => {}
+    }
+    Ok(())
 }

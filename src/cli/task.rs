@@ -1,7 +1,7 @@
 //! `stagehand task ...`: tasks as JSON in and out, and the next fire times.
 
 use super::output::print_json;
-use super::{open_store, task_status};
+use super::{open_store, task_status, text_file};
 use crate::catalog::{self, StoredTask};
 use crate::schedule::{parse_task, parse_tasks, Schedule, TaskDefinition};
 use crate::store::Backend;
@@ -76,15 +76,17 @@ pub enum TaskCommand {
     Steer(super::steer::TaskSteer),
 }
 
+/// The text of a task file (or stdin): UTF-8 or UTF-16, see [`text_file`].
 fn read_input(file: &Path) -> Result<String> {
     if file.as_os_str() == "-" {
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .read_to_end(&mut bytes)
             .context("reading standard input")?;
-        Ok(text)
+        text_file::decode(&bytes, "standard input")
     } else {
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        text_file::decode(&bytes, &file.display().to_string())
     }
 }
 

@@ -34,7 +34,9 @@
 //! - Windows: a Job Object that kills its processes when its last handle closes,
 //!   which the death of the driver does.
 
+mod encoding;
 mod output;
+mod program;
 #[cfg(target_os = "linux")]
 mod shim;
 #[cfg(unix)]
@@ -55,6 +57,7 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
+pub use encoding::OutputEncoding;
 pub use output::Captured;
 #[cfg(target_os = "linux")]
 pub use shim::{set_supervisor, ShimArgs};
@@ -62,7 +65,7 @@ pub use shim::{set_supervisor, ShimArgs};
 /// Bytes of each output stream kept by default (the last ones).
 pub const DEFAULT_OUTPUT_LIMIT: usize = 64 * 1024;
 
-/// How long a tree gets between SIGTERM and SIGKILL by default.
+/// How long a tree gets between the request to stop and the kill by default.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// What to run and how. Build it with [`CommandSpec::shell`] or
@@ -70,7 +73,9 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandSpec {
     /// Without `arguments`: a command line for the platform shell (`sh -c` on
-    /// Unix, `cmd /C` on Windows). With `arguments`: the program to start.
+    /// Unix, `cmd /C` on Windows). With `arguments`: the program to start; a
+    /// relative name is looked up in the working directory, then (a bare name)
+    /// in PATH, on every platform.
     pub command: String,
     /// When set, `command` is started directly with these arguments; no shell.
     pub arguments: Option<Vec<String>>,
@@ -87,10 +92,12 @@ pub struct CommandSpec {
     pub output_limit: usize,
     /// When set, all of stdout and stderr (as they arrive) is appended to this file.
     pub output_file: Option<PathBuf>,
-    /// Time between asking the tree to stop (SIGTERM) and killing it (SIGKILL);
-    /// also how long output is still read after the command ended. Unused for
-    /// signals on Windows, where terminating is immediate.
+    /// Time between asking the tree to stop (SIGTERM on Unix, Ctrl-Break on
+    /// Windows) and killing it; also how long output is still read after the
+    /// command ended.
     pub kill_grace: Duration,
+    /// How the captured output is decoded (the output file keeps the raw bytes).
+    pub output_encoding: OutputEncoding,
 }
 
 impl CommandSpec {
@@ -106,6 +113,7 @@ impl CommandSpec {
             output_limit: DEFAULT_OUTPUT_LIMIT,
             output_file: None,
             kill_grace: DEFAULT_KILL_GRACE,
+            output_encoding: OutputEncoding::default(),
         }
     }
 
@@ -263,7 +271,11 @@ async fn start(
     let mut command = match &spec.arguments {
         None => platform::shell(&spec.command),
         Some(arguments) => {
-            let mut command = Command::new(&spec.command);
+            let mut command = Command::new(program::resolve(
+                &spec.command,
+                spec.working_directory.as_deref(),
+                command_path(spec),
+            )?);
             command.args(arguments);
             command
         }
@@ -301,9 +313,25 @@ async fn start(
         child.stdout.take(),
         child.stderr.take(),
         spec.output_limit,
+        spec.output_encoding,
         files,
     );
     Ok((child, capture))
+}
+
+/// The PATH the command gets: its own when the spec sets one, else the driver's.
+fn command_path(spec: &CommandSpec) -> Option<std::ffi::OsString> {
+    let own = spec.env.iter().find(|(name, _)| {
+        if cfg!(windows) {
+            name.eq_ignore_ascii_case("PATH")
+        } else {
+            name == "PATH"
+        }
+    });
+    match own {
+        Some((_, value)) => Some(value.into()),
+        None => std::env::var_os("PATH"),
+    }
 }
 
 /// Rejects what the OS would reject with an unclear message.

@@ -13,13 +13,16 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::OutputEncoding;
+
 const READ_CHUNK: usize = 16 * 1024;
 
 /// What was kept of one output stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Captured {
     /// The last bytes of the stream (at most the spec's `output_limit`), decoded
-    /// as UTF-8 with invalid sequences replaced by U+FFFD.
+    /// in the spec's `output_encoding` (UTF-8 by default on Unix, the OEM code
+    /// page on Windows) with invalid sequences replaced by U+FFFD.
     pub text: String,
     /// How many bytes the stream carried in total.
     pub total_bytes: u64,
@@ -55,12 +58,12 @@ impl Tail {
         self.bytes.extend(chunk);
     }
 
-    fn finish(self) -> Captured {
+    fn finish(self, encoding: OutputEncoding) -> Captured {
         let truncated = self.total > self.bytes.len() as u64;
         let bytes = Vec::from(self.bytes);
         // The cut may have landed inside a multi-byte character: drop its orphaned
         // continuation bytes (at most 3) instead of reporting them as garbage.
-        let start = if truncated {
+        let start = if truncated && encoding.is_utf8() {
             bytes
                 .iter()
                 .take(3)
@@ -70,7 +73,7 @@ impl Tail {
             0
         };
         Captured {
-            text: String::from_utf8_lossy(&bytes[start..]).into_owned(),
+            text: encoding.decode(&bytes[start..]),
             total_bytes: self.total,
             truncated,
         }
@@ -102,6 +105,7 @@ impl Capture {
         stdout: Option<impl AsyncRead + Unpin + Send + 'static>,
         stderr: Option<impl AsyncRead + Unpin + Send + 'static>,
         limit: usize,
+        encoding: OutputEncoding,
         files: Option<((File, File), PathBuf)>,
     ) -> Capture {
         let stop = CancellationToken::new();
@@ -110,8 +114,8 @@ impl Capture {
             None => (None, None),
         };
         Capture {
-            stdout: tokio::spawn(pump(stdout, limit, out_file, stop.clone())),
-            stderr: tokio::spawn(pump(stderr, limit, err_file, stop.clone())),
+            stdout: tokio::spawn(pump(stdout, limit, encoding, out_file, stop.clone())),
+            stderr: tokio::spawn(pump(stderr, limit, encoding, err_file, stop.clone())),
             stop,
         }
     }
@@ -154,12 +158,13 @@ async fn joined(handle: JoinHandle<Captured>) -> Captured {
 async fn pump(
     source: Option<impl AsyncRead + Unpin>,
     limit: usize,
+    encoding: OutputEncoding,
     mut file: Option<(File, PathBuf)>,
     stop: CancellationToken,
 ) -> Captured {
     let mut tail = Tail::new(limit);
     let Some(mut source) = source else {
-        return tail.finish();
+        return tail.finish(encoding);
     };
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
@@ -190,5 +195,5 @@ async fn pump(
             tracing::warn!("writing output file {} failed: {err}", path.display());
         }
     }
-    tail.finish()
+    tail.finish(encoding)
 }

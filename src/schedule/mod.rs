@@ -43,6 +43,7 @@ mod task;
 mod trigger;
 mod validate;
 pub mod wall_clock;
+mod zone_names;
 
 pub use catch_up::{catch_up, CatchUp, Missed, MissedAction, MISSED_COUNT_LIMIT};
 pub use merged::Schedule;

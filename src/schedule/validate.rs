@@ -7,6 +7,7 @@ use super::task::{
     weekday_name, CronExpression, Executor, MonthDay, OverlapPolicy, Recurrence, TaskDefinition,
     TimeSpec, TriggerDefinition,
 };
+use super::zone_names::parse_zone;
 use chrono::{Month, Weekday};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
@@ -70,9 +71,16 @@ pub fn parse_tasks(text: &str) -> Result<Vec<TaskDefinition>, ValidationErrors> 
 
 /// The machine's IANA time zone: the default `timeZone`.
 pub fn machine_time_zone() -> Result<Tz, String> {
-    let name = iana_time_zone::get_timezone().map_err(|error| error.to_string())?;
-    name.parse::<Tz>()
-        .map_err(|_| format!("the machine's zone {name:?} is not in the IANA database"))
+    let name = match iana_time_zone::get_timezone() {
+        Ok(name) => name,
+        #[cfg(windows)]
+        Err(error) => {
+            return super::zone_names::windows_machine_zone().ok_or_else(|| error.to_string())
+        }
+        #[cfg(not(windows))]
+        Err(error) => return Err(error.to_string()),
+    };
+    parse_zone(&name).map_err(|_| format!("the machine's zone {name:?} is not known here"))
 }
 
 const TASK_FIELDS: &[&str] = &[
@@ -517,11 +525,9 @@ impl Checker {
 
     fn time_zone(&mut self, path: &str, value: &Value) -> Option<Tz> {
         let name = self.text(path, value, 0, usize::MAX)?;
-        let zone = name.parse::<Tz>().ok();
-        if zone.is_none() {
-            self.error(path, format!("{name:?} is not an IANA time zone"));
-        }
-        zone
+        parse_zone(&name)
+            .map_err(|message| self.error(path, message))
+            .ok()
     }
 
     fn machine_zone(&mut self, path: &str) -> Option<Tz> {
@@ -532,7 +538,11 @@ impl Checker {
         zone.map_err(|reason| {
             self.error(
                 path,
-                format!("not given, and the machine's time zone is unknown ({reason}); give one"),
+                format!(
+                    "not given, and the machine's time zone is unknown ({reason}); set \"timeZone\" \
+                     in the task to an IANA or Windows zone name, e.g. \"America/Sao_Paulo\" or \
+                     \"E. South America Standard Time\""
+                ),
             )
         })
         .ok()

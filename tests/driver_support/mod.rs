@@ -43,6 +43,36 @@ impl Driver {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Driver {
+        Driver::spawn(
+            Command::new(env!("CARGO_BIN_EXE_stagehand")),
+            url,
+            name,
+            workers,
+            lease_seconds,
+            extra,
+            env,
+        )
+    }
+
+    /// Starts a driver in a console of its own (Windows), so that console events can
+    /// reach it (see `windows_support::send_ctrl_c`) without reaching the tests.
+    #[cfg(windows)]
+    pub fn start_in_own_console(url: &str, name: &str, workers: usize, extra: &[&str]) -> Driver {
+        use windows_sys::Win32::System::Threading::CREATE_NEW_CONSOLE;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stagehand"));
+        command.creation_flags(CREATE_NEW_CONSOLE);
+        Driver::spawn(command, url, name, workers, 3, extra, &[])
+    }
+
+    fn spawn(
+        mut command: Command,
+        url: &str,
+        name: &str,
+        workers: usize,
+        lease_seconds: u32,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Driver {
         let mut args: Vec<String> = vec![
             "run".into(),
             "--workers".into(),
@@ -59,7 +89,7 @@ impl Driver {
             "200".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let child = Command::new(env!("CARGO_BIN_EXE_stagehand"))
+        let child = command
             .args(&args)
             .env("STAGEHAND_DATABASE_URL", url)
             .env("RUST_LOG", "stagehand=warn")
@@ -80,6 +110,8 @@ impl Driver {
         self.child.id().expect("driver still running") as i32
     }
 
+    #[cfg(unix)]
+    #[cfg(unix)]
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal)
             .expect("signal the driver");
@@ -158,6 +190,7 @@ pub fn lines(path: &Path) -> Vec<String> {
 }
 
 /// True while a process with that pid exists and is not a zombie.
+#[cfg(unix)]
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the command name in parentheses: "pid (comm) S ...".
