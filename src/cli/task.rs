@@ -289,7 +289,14 @@ fn print_next(task: &TaskDefinition, after: Option<&str>, count: usize, json: bo
         .map(|a| parse_after(a, task))
         .transpose()?
         .unwrap_or_else(Utc::now);
-    let times: Vec<String> = Schedule::new(task)
+    let schedule = Schedule::new(task);
+    // Not times: said on stderr so the list (or its JSON) stays clean.
+    for (index, trigger) in schedule.triggers().iter().enumerate() {
+        if trigger.is_driver_start() && trigger.is_enabled() {
+            eprintln!("trigger {index} also fires once at every driver start");
+        }
+    }
+    let times: Vec<String> = schedule
         .upcoming(after, count)
         .into_iter()
         .map(|(at, _)| at.to_rfc3339())

@@ -22,7 +22,7 @@ impl Schedule {
             triggers: task
                 .triggers
                 .iter()
-                .map(|trigger| Trigger::new(trigger, task.time_zone, task.enabled))
+                .map(|trigger| Trigger::new(trigger, &task.id, task.time_zone, task.enabled))
                 .collect(),
         }
     }

@@ -48,8 +48,8 @@ pub use catch_up::{catch_up, CatchUp, Missed, MissedAction, MISSED_COUNT_LIMIT};
 pub use merged::Schedule;
 pub use occurrences::Occurrences;
 pub use task::{
-    CronExpression, Executor, MonthDay, OverlapPolicy, Recurrence, TaskDefinition, TimeSpec,
-    TriggerDefinition,
+    CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, OverlapPolicy, Recurrence,
+    Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition, WeekOfMonth,
 };
-pub use trigger::Trigger;
+pub use trigger::{random_delay, Trigger};
 pub use validate::{machine_time_zone, parse_task, parse_tasks, ValidationError, ValidationErrors};

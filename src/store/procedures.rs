@@ -211,7 +211,10 @@ impl<E: Engine> Backend for E {
 
     async fn tasks(&self) -> StoreResult<Vec<TaskRow>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM stage.Task ORDER BY TaskName");
-        map_all(self.query("read tasks", &sql, &[]).await?, rows::task_row)
+        map_all(
+            self.query("read tasks", &sql, &[Arg::Bool(true)]).await?,
+            rows::task_row,
+        )
     }
 
     async fn triggers(&self) -> StoreResult<Vec<TriggerRow>> {
