@@ -8,6 +8,7 @@ mod migrate;
 mod run;
 mod status;
 mod task;
+mod task_import;
 
 use crate::store::{self, Backend, ConnectOptions, DatabaseUrl, DATABASE_URL_ENV};
 use anyhow::{Context, Result};

@@ -27,15 +27,20 @@ pub enum TaskCommand {
     },
     /// Print a task's JSON.
     Show { id: String },
-    /// Print (or write) every task as a JSON array, the format `task import` reads.
+    /// Print (or write) every task as a JSON array, the format `task import` reads
+    /// (or, --format agent, a SQL Server Agent job script for the external tasks).
     Export {
         #[arg(long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        options: super::task_import::ExportOptions,
     },
-    /// Add or replace every task of the given files (arrays or single tasks), in one transaction.
+    /// Add or replace every task of the given files (arrays or single tasks), in one
+    /// transaction; --from reads Task Scheduler XML or SQL Server Agent jobs instead.
     Import {
-        #[arg(required = true)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        options: super::task_import::ImportOptions,
     },
     /// The next fire times of a stored task (ID) or of a task file (--file, no database).
     Next {
@@ -85,7 +90,7 @@ fn read_tasks(file: &Path) -> Result<Vec<TaskDefinition>> {
 
 /// One stage.SaveTasks call, so all tasks are written or none; a spinner shows while a
 /// large import runs (stderr, so the output stays clean when piped).
-async fn save(db: &Arc<dyn Backend>, tasks: &[TaskDefinition]) -> Result<()> {
+pub(super) async fn save(db: &Arc<dyn Backend>, tasks: &[TaskDefinition]) -> Result<()> {
     let now = Utc::now();
     let rows: Vec<_> = tasks.iter().map(|t| catalog::to_save(t, now)).collect();
     let progress = indicatif::ProgressBar::new_spinner();
@@ -130,6 +135,14 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
         print_next(task, after.as_deref(), *count, *json)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let TaskCommand::Import { files, options } = command {
+        if options.foreign() {
+            return super::task_import::import(database, files, options).await;
+        }
+        if files.is_empty() {
+            bail!("give task JSON files (or --from schtasks|agent|agent-file)");
+        }
+    }
     let db = open_store(database, 2).await?;
     match command {
         TaskCommand::Add { file } | TaskCommand::Update { file } => {
@@ -158,7 +171,7 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
             }
             save(&db, &tasks).await?;
         }
-        TaskCommand::Import { files } => {
+        TaskCommand::Import { files, .. } => {
             let mut tasks = Vec::new();
             for file in files {
                 tasks.extend(read_tasks(file)?);
@@ -181,13 +194,19 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
                 .ok_or_else(|| anyhow!("no task {id}"))?;
             println!("{}", definition(task)?.to_json_string());
         }
-        TaskCommand::Export { output } => {
+        TaskCommand::Export { output, options } => {
             let tasks = stored(&db).await?;
-            let values = tasks
-                .iter()
-                .map(|t| definition(t).map(|d| d.to_json()))
-                .collect::<Result<Vec<_>>>()?;
-            let text = serde_json::to_string_pretty(&values)? + "\n";
+            let definitions = tasks.iter().map(definition).collect::<Result<Vec<_>>>()?;
+            let values: Vec<_> = definitions.iter().map(|d| d.to_json()).collect();
+            let text = match options.format {
+                super::task_import::ExportFormat::Json => {
+                    serde_json::to_string_pretty(&values)? + "\n"
+                }
+                super::task_import::ExportFormat::Agent => {
+                    let owned: Vec<TaskDefinition> = definitions.into_iter().cloned().collect();
+                    super::task_import::export_agent(&owned, options)?
+                }
+            };
             match output {
                 Some(path) => {
                     std::fs::write(path, text)

@@ -227,6 +227,22 @@ impl<E: Engine> Backend for E {
         )
     }
 
+    async fn agent_jobs(&self) -> StoreResult<String> {
+        if Engine::kind(self) != BackendKind::SqlServer {
+            return Err(StoreError::InvalidArgument(
+                "SQL Server Agent jobs are read over a SQL Server connection (--database mssql://...)"
+                    .to_string(),
+            ));
+        }
+        let query = include_str!("../../sql/mssql/agent_import_query.sql");
+        let found = self.query("read msdb's Agent jobs", query, &[]).await?;
+        // FOR JSON of no rows is NULL.
+        Ok(match found.first() {
+            Some(row) => row.text(0)?.unwrap_or_else(|| "[]".to_string()),
+            None => "[]".to_string(),
+        })
+    }
+
     async fn schedule_version(&self) -> StoreResult<i64> {
         let found = self
             .query(
