@@ -156,10 +156,12 @@ pub fn map_job(job: &Job, options: &Options) -> Result<Value, Vec<Unsupported>> 
     let mut json = Map::new();
     json.insert("id".into(), json!(task_id(&job.job_name)));
     let origin = format!("SQL Server Agent job {}", job.job_name);
-    json.insert(
-        "description".into(),
-        json!(description(&origin, job.description.as_deref())),
-    );
+    // What Agent stores when no description was given.
+    let text = job
+        .description
+        .as_deref()
+        .filter(|text| *text != "No description available.");
+    json.insert("description".into(), json!(description(&origin, text)));
     mapper.steps(&job.steps, options, &mut json);
     // Agent never starts a job that is still running, and does not catch up.
     json.insert("ifRunning".into(), json!("skip"));
