@@ -406,3 +406,38 @@ fn catch_up_all_enqueues_the_latest_occurrences_up_to_the_limit() {
     assert_eq!(once.late_run(), Some(at(2, 0)));
     assert!(once.missed.unwrap().each.is_empty());
 }
+
+#[test]
+fn task_next_file_shows_windows_delays_and_driver_start() {
+    let path = std::env::temp_dir().join(format!("stagehand-next-{}.json", std::process::id()));
+    std::fs::write(
+        &path,
+        task_json(
+            BERLIN,
+            r#"{"recurrence": "daily", "start": "2025-03-01T06:00",
+                "repetition": {"everyMinutes": 120, "until": "10:00"}},
+               {"recurrence": "driverStart"}"#,
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stagehand"))
+        .args(["task", "next", "--file", path.to_str().unwrap()])
+        .args(["--after", "2025-03-01T00:00", "--count", "4"])
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        [
+            "2025-03-01T06:00:00+01:00",
+            "2025-03-01T08:00:00+01:00",
+            "2025-03-01T10:00:00+01:00",
+            "2025-03-02T06:00:00+01:00"
+        ]
+    );
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("trigger 1 also fires once at every driver start"));
+}

@@ -188,6 +188,10 @@ fn repetition() -> impl Strategy<Value = serde_json::Value> {
             .prop_map(|(h, m)| json!({"until": format!("{h:02}:{m:02}")})),
     ];
     (every, end).prop_map(|(every, mut end)| {
+        // A window must be longer than its interval.
+        if let Some(minutes) = end["durationMinutes"].as_u64() {
+            end["durationMinutes"] = minutes.max(u64::from(every) + 1).into();
+        }
         end["everyMinutes"] = every.into();
         end
     })
@@ -592,5 +596,38 @@ proptest! {
             let lowest = per_trigger.iter().position(|fired| fired.contains(&at));
             prop_assert_eq!(Some(index), lowest);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// catchUp over a downtime spanning the window: `once` stands for the latest missed
+    /// occurrence, `all` for the latest `limit` of them, in order, the one before them
+    /// logged as skipped; the count is the reference's.
+    #[test]
+    fn catch_up_all_enqueues_the_latest_missed_occurrences(case in case(1), limit in 1u32..6) {
+        use stagehand::schedule::{catch_up, CatchUpPolicy};
+        let (schedule, definitions) = compile(&case);
+        let trigger = &schedule.triggers()[0];
+        let (from, to) = (case.window_start, case.window_start + WINDOW);
+        let missed = reference(case.zone, case.task_enabled, &definitions[0], from, to);
+        // Created just after `from`, down until `to`: the missed ones are (from, to].
+        let created = from + TimeDelta::seconds(1);
+        let all = catch_up(trigger, None, created, to, CatchUpPolicy::All { limit });
+        let once = catch_up(trigger, None, created, to, CatchUpPolicy::Once);
+        if missed.is_empty() {
+            prop_assert!(all.missed.is_none());
+            prop_assert!(once.missed.is_none());
+        } else {
+            let decided = all.missed.expect("missed");
+            prop_assert_eq!(decided.count, missed.len() as u64);
+            let keep = missed.len().min(limit as usize);
+            prop_assert_eq!(&decided.each[..], &missed[missed.len() - keep..]);
+            let skipped = (missed.len() > keep).then(|| missed[missed.len() - keep - 1]);
+            prop_assert_eq!(decided.skipped_latest, skipped);
+            prop_assert_eq!(once.late_run(), missed.last().copied());
+        }
+        prop_assert_eq!(all.next, trigger.next_after(to));
     }
 }
