@@ -203,8 +203,7 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
                     serde_json::to_string_pretty(&values)? + "\n"
                 }
                 super::task_import::ExportFormat::Agent => {
-                    let owned: Vec<TaskDefinition> = definitions.into_iter().cloned().collect();
-                    super::task_import::export_agent(&owned, options)?
+                    super::task_import::export_agent(&definitions, options)?
                 }
             };
             match output {

@@ -250,13 +250,14 @@ fn accept(mapped: Vec<Mapped>, options: &ImportOptions) -> Result<Vec<TaskDefini
 }
 
 /// `task export --format agent`: the script for every external task.
-pub fn export_agent(tasks: &[TaskDefinition], options: &ExportOptions) -> Result<String> {
+pub fn export_agent(tasks: &[&TaskDefinition], options: &ExportOptions) -> Result<String> {
     let database = options
         .step_database
         .as_deref()
         .ok_or_else(|| anyhow!("--format agent needs --step-database"))?;
     let external: Vec<&TaskDefinition> = tasks
         .iter()
+        .copied()
         .filter(|t| t.executor == Executor::External)
         .collect();
     agent_script::script(&external, database).map_err(|why| anyhow!("{why}"))
