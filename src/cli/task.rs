@@ -140,7 +140,9 @@ pub async fn run(database: &Option<String>, command: &TaskCommand) -> Result<Exi
             return super::task_import::import(database, files, options).await;
         }
         if files.is_empty() {
-            bail!("give task JSON files (or --from schtasks|agent|agent-file)");
+            return super::task_import::usage(
+                "give task JSON files (or --from schtasks|agent|agent-file)",
+            );
         }
     }
     let db = open_store(database, 2).await?;

@@ -2,7 +2,7 @@
 //! agent`: the command-line side of [`crate::import`]. Mapped tasks are validated like
 //! any task file and written with one stage.SaveTasks call (all or nothing).
 
-use super::open_store;
+use super::{exit, open_store};
 use crate::import::{agent, agent_script, schtasks, Mapped};
 use crate::schedule::{parse_tasks, Executor, TaskDefinition};
 use anyhow::{anyhow, bail, Context, Result};
@@ -88,19 +88,36 @@ pub struct ExportOptions {
     pub step_database: Option<String>,
 }
 
+/// A wrong combination of arguments: said as clap says its own (exit code 2).
+pub(super) fn usage(message: &str) -> Result<ExitCode> {
+    eprintln!("error: {message}");
+    Ok(ExitCode::from(exit::USAGE))
+}
+
 pub async fn import(
     database: &Option<String>,
     files: &[PathBuf],
     options: &ImportOptions,
 ) -> Result<ExitCode> {
+    let agent_only = options.job.is_some()
+        || options.category.is_some()
+        || options.all
+        || options.tsql_as_sqlcmd;
     let mapped = match options.from {
-        ImportFrom::Json => bail!(
-            "--skip-unsupported, --time-zone, --dry-run, --job, --category, --all and \
-             --tsql-as-sqlcmd need --from schtasks, agent or agent-file"
-        ),
+        ImportFrom::Json => {
+            return usage(
+                "--skip-unsupported, --time-zone, --dry-run, --job, --category, --all and \
+                 --tsql-as-sqlcmd need --from schtasks, agent or agent-file",
+            )
+        }
         ImportFrom::Schtasks => {
+            if agent_only {
+                return usage(
+                    "--job, --category, --all and --tsql-as-sqlcmd are for --from agent and agent-file",
+                );
+            }
             if files.is_empty() {
-                bail!("--from schtasks: give task XML files or folders");
+                return usage("--from schtasks: give task XML files or folders");
             }
             let mut mapped = Vec::new();
             for file in files {
@@ -110,7 +127,9 @@ pub async fn import(
         }
         ImportFrom::AgentFile => {
             let [file] = files else {
-                bail!("--from agent-file: give one file (the saved result of the Agent query)");
+                return usage(
+                    "--from agent-file: give one file (the saved result of the Agent query)",
+                );
             };
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -119,7 +138,7 @@ pub async fn import(
         }
         ImportFrom::Agent => {
             if !files.is_empty() {
-                bail!("--from agent reads msdb over --database; it takes no files");
+                return usage("--from agent reads msdb over --database; it takes no files");
             }
             let db = open_store(database, 1).await?;
             let text = db.agent_jobs().await.context("reading msdb")?;
