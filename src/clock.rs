@@ -48,12 +48,18 @@ struct Pending {
     occurrence: DateTime<Utc>,
 }
 
+/// The schedules of the tasks with a `stopAtEnd` repetition window, by task name: what
+/// the driver's workers need to stop a run still going when its window ends. The clock
+/// publishes them on every reload.
+pub type StopWindows = Arc<HashMap<String, crate::schedule::Schedule>>;
+
 /// The loaded schedule: every enabled trigger and its next occurrence.
 #[derive(Default)]
 pub struct ClockState {
     version: Option<i64>,
     watched: HashMap<i32, Watched>,
     queue: BinaryHeap<Reverse<Pending>>,
+    stop_windows: StopWindows,
 }
 
 impl ClockState {
@@ -63,8 +69,14 @@ impl ClockState {
     }
 }
 
-/// Runs until `stop` fires. Database errors are retried; the clock never gives up.
-pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationToken) {
+/// Runs until `stop` fires, publishing the [`StopWindows`] of each schedule it loads.
+/// Database errors are retried; the clock never gives up.
+pub async fn run(
+    db: Arc<dyn Backend>,
+    config: ClockConfig,
+    stop: CancellationToken,
+    windows: tokio::sync::watch::Sender<StopWindows>,
+) {
     // Occurrences before this instant passed while no clock of ours ran: catch-up rules.
     let started_at = Utc::now();
     let mut state = ClockState::default();
@@ -73,9 +85,15 @@ pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationTo
     loop {
         if tokio::time::Instant::now() >= next_check {
             next_check = tokio::time::Instant::now() + config.reload_check_every;
-            if let Err(error) = reload_if_changed(&*db, &mut state, started_at).await {
-                tracing::warn!(%error, "cannot read the schedule: waiting for the database");
-                next_check = tokio::time::Instant::now() + retry.next_wait();
+            match reload_if_changed(&*db, &mut state, started_at).await {
+                Ok(true) => {
+                    windows.send_replace(state.stop_windows.clone());
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the schedule: waiting for the database");
+                    next_check = tokio::time::Instant::now() + retry.next_wait();
+                }
             }
         }
         fire_due(&db, &mut state, &config, &mut retry).await;
@@ -93,16 +111,18 @@ pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationTo
     }
 }
 
+/// True when it loaded a new version.
 async fn reload_if_changed(
     db: &dyn Backend,
     state: &mut ClockState,
     started_at: DateTime<Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let version = db.schedule_version().await?;
-    if state.version != Some(version) {
-        *state = load(db, version, started_at).await?;
+    if state.version == Some(version) {
+        return Ok(false);
     }
-    Ok(())
+    *state = load(db, version, started_at).await?;
+    Ok(true)
 }
 
 /// Reads every task and trigger, catches up what was missed before `started_at`, and
@@ -117,6 +137,7 @@ pub async fn load(
     let mut watched = HashMap::new();
     let mut queue = BinaryHeap::new();
     let mut next_fire = Vec::new();
+    let mut stop_windows = HashMap::new();
     // Consumed as it goes: with many tasks, rows already compiled are freed early.
     for task in tasks {
         let definition = match &task.definition {
@@ -130,6 +151,9 @@ pub async fn load(
         };
         let name: Arc<str> = Arc::from(definition.id.as_str());
         let schedule = crate::schedule::Schedule::new(definition);
+        if schedule.stops_at_window_end() {
+            stop_windows.insert(definition.id.clone(), schedule.clone());
+        }
         for (row, trigger) in task.triggers.iter().zip(schedule.triggers()) {
             if trigger.is_driver_start() {
                 fire_for_driver_start(db, &name, row, trigger, started_at).await;
@@ -177,6 +201,7 @@ pub async fn load(
         version: Some(version),
         watched,
         queue,
+        stop_windows: Arc::new(stop_windows),
     })
 }
 

@@ -256,10 +256,10 @@ fn new_fields_round_trip_through_the_json() {
         "triggers": [
           {"recurrence": "monthly", "start": "2025-01-01T09:00", "months": [1, 7],
            "monthWeekdays": [{"week": "last", "weekday": "sun"}],
-           "repetition": {"everyMinutes": 15, "until": "10:30", "stopAtEnd": true},
+           "repetition": {"everyMinutes": 15, "until": "10:30"},
            "randomDelaySeconds": 30},
           {"recurrence": "daily", "start": "2025-01-01T22:00",
-           "repetition": {"everyMinutes": 30, "durationMinutes": 240}}]}"#;
+           "repetition": {"everyMinutes": 30, "durationMinutes": 240, "stopAtEnd": true}}]}"#;
     let task = parse_task(text).unwrap();
     assert_eq!(task.catch_up, CatchUpPolicy::All { limit: 5 });
     let json = task.to_json();
@@ -268,13 +268,14 @@ fn new_fields_round_trip_through_the_json() {
     assert_eq!(json["runIfMissed"], true);
     assert_eq!(
         json["triggers"][0]["repetition"],
-        serde_json::json!({"everyMinutes": 15, "until": "10:30", "stopAtEnd": true})
+        serde_json::json!({"everyMinutes": 15, "until": "10:30"})
     );
     assert_eq!(
         json["triggers"][0]["monthWeekdays"],
         serde_json::json!([{"week": "last", "weekday": "sun"}])
     );
     assert_eq!(json["triggers"][0]["randomDelaySeconds"], 30);
+    assert_eq!(json["triggers"][1]["repetition"]["stopAtEnd"], true);
     assert_eq!(parse_task(&task.to_json_string()), Ok(task));
 }
 
@@ -341,7 +342,9 @@ fn bad_repetitions_and_month_weekdays_are_reported_with_their_paths() {
             "monthWeekdays": [{"week": 5, "weekday": "mon"}, {"week": 1, "weekday": "funday"},
                               {"week": 1}, {"week": 2, "weekday": "tue"}, {"week": 2, "weekday": "tue"}]},
            {"recurrence": "daily", "start": "2025-01-01T09:00",
-            "repetition": {"everyMinutes": 60}, "randomDelaySeconds": 86401}"#,
+            "repetition": {"everyMinutes": 60}, "randomDelaySeconds": 86401},
+           {"recurrence": "daily", "start": "2025-01-01T09:00",
+            "repetition": {"everyMinutes": 60, "until": "12:00", "stopAtEnd": true}}"#,
     ));
     assert_eq!(
         found,
@@ -358,6 +361,7 @@ fn bad_repetitions_and_month_weekdays_are_reported_with_their_paths() {
             r#"triggers[4].monthWeekdays[4]: {"week":2,"weekday":"tue"} is listed twice"#,
             "triggers[5].repetition: give durationMinutes or until",
             "triggers[5].randomDelaySeconds: must be a whole number from 0 to 86400, not 86401",
+            "triggers[6].repetition.stopAtEnd: only with durationMinutes (a window until a time of day ends with its last run)",
         ]
     );
 }
@@ -440,4 +444,43 @@ fn task_next_file_shows_windows_delays_and_driver_start() {
     );
     assert!(String::from_utf8_lossy(&output.stderr)
         .contains("trigger 1 also fires once at every driver start"));
+}
+
+#[test]
+fn stop_deadlines_are_the_end_of_each_occurrences_window() {
+    let text = |stop: bool| {
+        task_json(
+            BERLIN,
+            &format!(
+                r#"{{"recurrence": "daily", "start": "2025-03-29T22:00",
+                    "repetition": {{"everyMinutes": 45, "durationMinutes": 240, "stopAtEnd": {stop}}},
+                    "randomDelaySeconds": 900}}"#
+            ),
+        )
+    };
+    let schedule = Schedule::new(&parse_task(&text(true)).unwrap());
+    assert!(schedule.stops_at_window_end());
+    // Across the spring-forward night: windows last 240 minutes of elapsed time.
+    let from = local(BERLIN, 2025, 3, 29, 21, 0);
+    let found = walk(&schedule, from, from + TimeDelta::days(2));
+    assert_eq!(found.len(), 12, "six repeats a night: {found:?}");
+    for at in &found {
+        let at = at.with_timezone(&Utc);
+        let night = if at < local(BERLIN, 2025, 3, 30, 12, 0) {
+            local(BERLIN, 2025, 3, 29, 22, 0)
+        } else {
+            local(BERLIN, 2025, 3, 30, 22, 0)
+        };
+        assert_eq!(
+            schedule.stop_deadline(at),
+            Some(night + TimeDelta::minutes(240)),
+            "{at}"
+        );
+    }
+    // Not an occurrence, or no stopAtEnd: no deadline.
+    let first = found[0].with_timezone(&Utc);
+    assert_eq!(schedule.stop_deadline(first + TimeDelta::seconds(1)), None);
+    let without = Schedule::new(&parse_task(&text(false)).unwrap());
+    assert!(!without.stops_at_window_end());
+    assert_eq!(without.stop_deadline(first), None);
 }

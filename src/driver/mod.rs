@@ -97,10 +97,16 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         config.housekeeping.clone(),
         shutdown.graceful.clone(),
     ));
-    let clock = config
-        .clock
-        .clone()
-        .map(|c| tokio::spawn(clock::run(db.clone(), c, shutdown.graceful.clone())));
+    // Filled by the clock; a driver without one stops no run at a window's end.
+    let (windows_tx, windows) = tokio::sync::watch::channel(clock::StopWindows::default());
+    let clock = config.clock.clone().map(|c| {
+        tokio::spawn(clock::run(
+            db.clone(),
+            c,
+            shutdown.graceful.clone(),
+            windows_tx,
+        ))
+    });
     tracing::info!(workers = config.workers, driver = %config.worker_prefix, clock = clock.is_some(), "driver started");
 
     claimer::Claimer {
@@ -113,6 +119,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         poll: Backoff::new(config.poll_min, config.poll_max),
         output_dir: config.output_dir.clone(),
         secrets: config.secrets.clone(),
+        windows,
     }
     .run(shutdown.graceful.clone())
     .await;

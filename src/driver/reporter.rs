@@ -42,6 +42,10 @@ fn report_for(finished: &Finished, secrets: &Secrets) -> Report {
             FinalStatus::Cancelled,
             "cancelled: a newer instance was registered (killPrevious)".to_string(),
         ),
+        (OutcomeKind::Cancelled, Some(StopReason::WindowEnded)) => (
+            FinalStatus::Cancelled,
+            "stopped: the repetition window of its occurrence ended (stopAtEnd)".to_string(),
+        ),
         (OutcomeKind::Cancelled, Some(StopReason::Shutdown)) => return Report::Release,
         (OutcomeKind::Cancelled, Some(StopReason::LeaseLost)) => {
             return Report::Nothing(

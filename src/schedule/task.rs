@@ -179,8 +179,8 @@ pub struct TriggerDefinition {
 pub struct Repetition {
     pub every_minutes: NonZeroU32,
     pub end: RepetitionEnd,
-    /// A run still going when the window ends is stopped (stored and shown; not yet
-    /// enforced by the driver).
+    /// A run still going when the window ends is stopped by the driver (see
+    /// [`Schedule::stop_deadline`](super::Schedule::stop_deadline)); durationMinutes only.
     pub stop_at_end: bool,
 }
 

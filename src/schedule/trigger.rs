@@ -208,6 +208,42 @@ impl Trigger {
         self.enabled && self.is_driver_start() && self.expires.is_none_or(|e| at < e)
     }
 
+    /// For a `stopAtEnd` repetition: when the window that `occurrence` (as fired, random
+    /// delay included) belongs to ends, so that a run still going then is stopped.
+    /// `None` for other triggers and for instants that are none of its occurrences.
+    pub fn stop_deadline(&self, occurrence: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let Times::Calendar(calendar) = &self.times else {
+            return None;
+        };
+        let window = calendar.window.filter(|window| window.stop_at_end)?;
+        let delay = self.delay;
+        let max = TimeDelta::seconds(delay.map_or(0, |d| d.max_seconds));
+        // The scheduled time is at most `max` before the occurrence; windows last under a
+        // day, so the two latest openings at or before the occurrence are the candidates.
+        let mut before = calendar.opening_at_or_before(occurrence);
+        for _ in 0..2 {
+            let (date, open) = before?;
+            let last = calendar.window_last(window, date, open);
+            let fired_as = |scheduled: DateTime<Utc>| {
+                scheduled + delay.map_or(TimeDelta::zero(), |delay| delay.of(scheduled))
+            };
+            let mut step = (occurrence - max).max(open);
+            // The first grid point of the window at or after `step`.
+            let offset = (step.timestamp() - open.timestamp()).rem_euclid(window.every);
+            if offset != 0 {
+                step += TimeDelta::seconds(window.every - offset);
+            }
+            while step <= last.min(occurrence) {
+                if fired_as(step) == occurrence {
+                    return Some(last + TimeDelta::seconds(1));
+                }
+                step += TimeDelta::seconds(window.every);
+            }
+            before = calendar.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?);
+        }
+        None
+    }
+
     /// The first scheduled time (before any random delay) strictly after `t`.
     fn scheduled_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let next = match &self.times {
@@ -304,6 +340,8 @@ struct CalendarTimes {
 struct Window {
     every: i64,
     end: RepetitionEnd,
+    /// `stopAtEnd`: a run still going when the window ends is stopped.
+    stop_at_end: bool,
 }
 
 impl Window {
@@ -311,6 +349,7 @@ impl Window {
         Window {
             every: i64::from(repetition.every_minutes.get()) * 60,
             end: repetition.end,
+            stop_at_end: repetition.stop_at_end,
         }
     }
 }

@@ -535,6 +535,12 @@ impl Checker {
                 RepetitionEnd::Duration(NonZeroU32::new(minutes)?)
             }
             (None, Some(until)) => {
+                if stop_at_end == Some(true) {
+                    self.error(
+                        &field(path, "stopAtEnd"),
+                        "only with durationMinutes (a window until a time of day ends with its last run)",
+                    );
+                }
                 if let Some(start) = time_of_day.filter(|start| until <= start.time()) {
                     self.error(
                         &field(path, "until"),
