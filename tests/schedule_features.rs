@@ -297,7 +297,9 @@ fn run_if_missed_is_the_alias_of_catch_up_once() {
     );
     assert_eq!(with("").unwrap().catch_up, CatchUpPolicy::None);
     assert_eq!(
-        with(r#""catchUp": "all","#).unwrap().catch_up,
+        with(r#""catchUp": "all", "ifRunning": "queue","#)
+            .unwrap()
+            .catch_up,
         CatchUpPolicy::All {
             limit: CatchUpPolicy::DEFAULT_LIMIT
         }
@@ -314,6 +316,12 @@ fn run_if_missed_is_the_alias_of_catch_up_once() {
         messages(r#""runIfMissed": false, "catchUp": "once","#),
         [
             r#"runIfMissed: contradicts catchUp "once" (runIfMissed true is catchUp "once"; give one of them)"#
+        ]
+    );
+    assert_eq!(
+        messages(r#""catchUp": "all","#),
+        [
+            r#"catchUp: "all" needs ifRunning "queue" or "parallel" (with "skip" each late run would refuse or stop the one before)"#
         ]
     );
     assert_eq!(

@@ -269,6 +269,21 @@ impl Checker {
             c.whole(p, v, 0, 86_400)
         });
         let executor = self.optional(map, path, "executor", Self::spelled::<Executor>);
+        // One run per missed occurrence only holds when runs may wait or overlap.
+        if let (Some(CatchUpPolicy::All { .. }), Some(policy)) =
+            (catch_up, if_running.or(Some(OverlapPolicy::Skip)))
+        {
+            if !matches!(policy, OverlapPolicy::Queue | OverlapPolicy::Parallel) {
+                self.error(
+                    &field(path, "catchUp"),
+                    format!(
+                        "\"all\" needs ifRunning \"queue\" or \"parallel\" (with {policy:?} each \
+                         late run would refuse or stop the one before)",
+                        policy = policy.as_str()
+                    ),
+                );
+            }
+        }
         let triggers = self.required(map, path, "triggers", |c, p, v| {
             c.list(p, v, ListRules::NOT_EMPTY, |c, p, v| {
                 c.trigger(p, v, time_zone)
