@@ -77,8 +77,10 @@ pub fn definition_from_rows(
         object.insert("workingDirectory".into(), json!(directory));
     }
     object.insert("runIfMissed".into(), json!(task.run_if_missed));
-    // The column says whether missed runs run; the saved JSON says how many (`all`).
-    if task.run_if_missed {
+    // The column says whether missed runs run; the saved JSON says how many (`all`),
+    // while the overlap policy (a column a DBA may change) still allows it.
+    let overlap_allows_all = ["queue", "parallel"].contains(&task.overlap_policy.as_str());
+    if task.run_if_missed && overlap_allows_all {
         if let Some(saved) = task
             .definition
             .as_deref()
