@@ -40,7 +40,11 @@ fn catch_up_survives_the_store_and_columns_win() {
 
     task.overlap_policy = "skip".into();
     let read = definition_from_rows(&task, &triggers).unwrap();
-    assert_eq!(read.catch_up, CatchUpPolicy::Once, "skip cannot run them all");
+    assert_eq!(
+        read.catch_up,
+        CatchUpPolicy::Once,
+        "skip cannot run them all"
+    );
 
     task.run_if_missed = false;
     let read = definition_from_rows(&task, &triggers).unwrap();
