@@ -378,6 +378,31 @@ async fn agent_jobs_are_read_from_msdb(db: &TestDb) {
             "{db}: {name}: msdb's rows map as the saved ones do"
         );
     }
+    // And through the command line, one job selected by name.
+    let (job, name) = &created[0];
+    let dry = stagehand(
+        Some(db),
+        &[
+            "task",
+            "import",
+            "--from",
+            "agent",
+            "--job",
+            name,
+            "--dry-run",
+            "--time-zone",
+            ZONE,
+        ],
+    );
+    assert!(dry.status.success(), "{db}: {}", text(&dry.stderr));
+    let printed: Vec<Value> = serde_json::from_slice(&dry.stdout).expect("JSON");
+    let mut renamed = job.clone();
+    renamed.job_name = name.clone();
+    assert_eq!(
+        printed,
+        [outcome(name, &map_job(&renamed, &Options::default()))["task"].clone()],
+        "{db}"
+    );
     for (_, name) in &created {
         db.exec(&format!(
             "EXEC msdb.dbo.sp_delete_job @job_name = N'{}', @delete_unused_schedule = 1;",
