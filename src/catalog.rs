@@ -50,7 +50,7 @@ pub fn to_save(task: &TaskDefinition, now: DateTime<Utc>) -> TaskSave {
             description: task.description.clone(),
             arguments: task.arguments.as_ref().map(|a| json!(a).to_string()),
             time_zone: Some(task.time_zone.name().to_string()),
-            run_if_missed: task.run_if_missed,
+            run_if_missed: task.catch_up.runs_missed(),
             definition: Some(task.to_json_string()),
         },
         triggers,
@@ -92,6 +92,22 @@ pub fn check_rows(
         object.insert("workingDirectory".into(), json!(directory));
     }
     object.insert("runIfMissed".into(), json!(task.run_if_missed));
+    // The column says whether missed runs run; the saved JSON says how many (`all`),
+    // while the overlap policy (a column a DBA may change) still allows it.
+    let overlap_allows_all = ["queue", "parallel"].contains(&task.overlap_policy.as_str());
+    if task.run_if_missed && overlap_allows_all {
+        if let Some(saved) = task
+            .definition
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            .filter(|saved| saved["catchUp"] == "all")
+        {
+            object.insert("catchUp".into(), json!("all"));
+            if let Some(limit) = saved.get("catchUpLimit").filter(|limit| limit.is_u64()) {
+                object.insert("catchUpLimit".into(), limit.clone());
+            }
+        }
+    }
     object.insert("ifRunning".into(), json!(task.overlap_policy));
     object.insert("enabled".into(), json!(task.enabled));
     if let Some(zone) = &task.time_zone {

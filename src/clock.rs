@@ -7,7 +7,7 @@
 
 use crate::catalog;
 use crate::driver::Backoff;
-use crate::schedule::{catch_up, Occurrences, Trigger};
+use crate::schedule::{catch_up, Missed, MissedAction, Occurrences, Trigger};
 use crate::store::{Backend, FireMode, StoreResult};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -48,12 +48,18 @@ struct Pending {
     occurrence: DateTime<Utc>,
 }
 
+/// The schedules of the tasks with a `stopAtEnd` repetition window, by task name: what
+/// the driver's workers need to stop a run still going when its window ends. The clock
+/// publishes them on every reload.
+pub type StopWindows = Arc<HashMap<String, crate::schedule::Schedule>>;
+
 /// The loaded schedule: every enabled trigger and its next occurrence.
 #[derive(Default)]
 pub struct ClockState {
     version: Option<i64>,
     watched: HashMap<i32, Watched>,
     queue: BinaryHeap<Reverse<Pending>>,
+    stop_windows: StopWindows,
 }
 
 impl ClockState {
@@ -63,8 +69,14 @@ impl ClockState {
     }
 }
 
-/// Runs until `stop` fires. Database errors are retried; the clock never gives up.
-pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationToken) {
+/// Runs until `stop` fires, publishing the [`StopWindows`] of each schedule it loads.
+/// Database errors are retried; the clock never gives up.
+pub async fn run(
+    db: Arc<dyn Backend>,
+    config: ClockConfig,
+    stop: CancellationToken,
+    windows: tokio::sync::watch::Sender<StopWindows>,
+) {
     // Occurrences before this instant passed while no clock of ours ran: catch-up rules.
     let started_at = Utc::now();
     let mut state = ClockState::default();
@@ -73,9 +85,15 @@ pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationTo
     loop {
         if tokio::time::Instant::now() >= next_check {
             next_check = tokio::time::Instant::now() + config.reload_check_every;
-            if let Err(error) = reload_if_changed(&*db, &mut state, started_at).await {
-                tracing::warn!(%error, "cannot read the schedule: waiting for the database");
-                next_check = tokio::time::Instant::now() + retry.next_wait();
+            match reload_if_changed(&*db, &mut state, started_at).await {
+                Ok(true) => {
+                    windows.send_replace(state.stop_windows.clone());
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the schedule: waiting for the database");
+                    next_check = tokio::time::Instant::now() + retry.next_wait();
+                }
             }
         }
         fire_due(&db, &mut state, &config, &mut retry).await;
@@ -93,16 +111,18 @@ pub async fn run(db: Arc<dyn Backend>, config: ClockConfig, stop: CancellationTo
     }
 }
 
+/// True when it loaded a new version.
 async fn reload_if_changed(
     db: &dyn Backend,
     state: &mut ClockState,
     started_at: DateTime<Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let version = db.schedule_version().await?;
-    if state.version != Some(version) {
-        *state = load(db, version, started_at).await?;
+    if state.version == Some(version) {
+        return Ok(false);
     }
-    Ok(())
+    *state = load(db, version, started_at).await?;
+    Ok(true)
 }
 
 /// Reads every task and trigger, catches up what was missed before `started_at`, and
@@ -117,6 +137,7 @@ pub async fn load(
     let mut watched = HashMap::new();
     let mut queue = BinaryHeap::new();
     let mut next_fire = Vec::new();
+    let mut stop_windows = HashMap::new();
     // Consumed as it goes: with many tasks, rows already compiled are freed early.
     for task in tasks {
         let definition = match &task.definition {
@@ -130,38 +151,23 @@ pub async fn load(
         };
         let name: Arc<str> = Arc::from(definition.id.as_str());
         let schedule = crate::schedule::Schedule::new(definition);
+        if schedule.stops_at_window_end() {
+            stop_windows.insert(definition.id.clone(), schedule.clone());
+        }
         for (row, trigger) in task.triggers.iter().zip(schedule.triggers()) {
+            if trigger.is_driver_start() {
+                fire_for_driver_start(db, &name, row, trigger, started_at).await;
+                continue;
+            }
             let plan = catch_up(
                 trigger,
                 row.last_fired_for,
                 row.created_at,
                 started_at,
-                definition.run_if_missed,
+                definition.catch_up,
             );
             if let Some(missed) = &plan.missed {
-                let mode = if plan.late_run().is_some() {
-                    FireMode::Late
-                } else {
-                    FireMode::Skip
-                };
-                let count = i32::try_from(missed.count).unwrap_or(i32::MAX);
-                match db
-                    .fire_trigger(row.trigger_id, missed.latest, plan.next, mode, count)
-                    .await
-                {
-                    Ok(result) if result.fired => tracing::info!(
-                        task = %name,
-                        occurrence = %missed.latest,
-                        missed = missed.count,
-                        late_run = mode == FireMode::Late,
-                        "caught up occurrences missed while no driver was running"
-                    ),
-                    Ok(_) => {}
-                    // Left for the next reload: LastFiredFor did not move.
-                    Err(error) => {
-                        tracing::warn!(%error, task = %name, "catch-up failed; will retry")
-                    }
-                }
+                catch_up_missed(db, &name, row.trigger_id, missed, plan.next).await;
             }
             if plan.next != row.next_fire_at {
                 next_fire.push((row.trigger_id, plan.next));
@@ -195,7 +201,87 @@ pub async fn load(
         version: Some(version),
         watched,
         queue,
+        stop_windows: Arc::new(stop_windows),
     })
+}
+
+/// What [`catch_up`] decided, through FireTrigger: skipped occurrences are logged, late
+/// runs enqueued (one, or one per occurrence for `catchUp: all`).
+async fn catch_up_missed(
+    db: &dyn Backend,
+    name: &str,
+    trigger_id: i32,
+    missed: &Missed,
+    next: Option<DateTime<Utc>>,
+) {
+    let count = i32::try_from(missed.count).unwrap_or(i32::MAX);
+    let mut calls = Vec::new();
+    match missed.action {
+        MissedAction::Skip => calls.push((missed.latest, FireMode::Skip, count)),
+        MissedAction::EnqueueLate => calls.push((missed.latest, FireMode::Late, count)),
+        MissedAction::EnqueueEach => {
+            // The older ones beyond catchUpLimit are logged as skipped first
+            // (FireTrigger only moves forwards).
+            if let Some(skipped) = missed.skipped_latest {
+                let late = i32::try_from(missed.each.len()).unwrap_or(i32::MAX);
+                calls.push((skipped, FireMode::Skip, count.saturating_sub(late)));
+            }
+            calls.extend(missed.each.iter().map(|at| (*at, FireMode::Late, count)));
+        }
+    }
+    for (occurrence, mode, count) in calls {
+        match db
+            .fire_trigger(trigger_id, occurrence, next, mode, count)
+            .await
+        {
+            Ok(result) if result.fired => tracing::info!(
+                task = %name,
+                occurrence = %occurrence,
+                missed = missed.count,
+                late_run = mode == FireMode::Late,
+                "caught up occurrences missed while no driver was running"
+            ),
+            Ok(_) => {}
+            // Left for the next reload: LastFiredFor did not move past it.
+            Err(error) => {
+                tracing::warn!(%error, task = %name, "catch-up failed; will retry");
+                return;
+            }
+        }
+    }
+}
+
+/// A driverStart trigger fires once for this driver's start: FireTrigger with the start
+/// (whole seconds) as the occurrence, so a reload, or another driver started in the same
+/// second, does not fire it again. Triggers created after the start wait for the next.
+async fn fire_for_driver_start(
+    db: &dyn Backend,
+    name: &str,
+    row: &crate::store::TriggerRow,
+    trigger: &Trigger,
+    started_at: DateTime<Utc>,
+) {
+    let Some(start) = DateTime::from_timestamp(started_at.timestamp(), 0) else {
+        return;
+    };
+    let due = trigger.fires_at_driver_start(start)
+        && row.created_at <= started_at
+        && row.last_fired_for.is_none_or(|last| last < start);
+    if !due {
+        return;
+    }
+    match db
+        .fire_trigger(row.trigger_id, start, None, FireMode::Run, 0)
+        .await
+    {
+        Ok(result) if result.fired => {
+            tracing::info!(task = %name, process_id = ?result.process_id, "fired for the driver's start")
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%error, task = %name, "cannot fire for the driver's start; will retry")
+        }
+    }
 }
 
 /// Enqueues every occurrence that is due, several at a time.

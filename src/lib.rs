@@ -9,5 +9,6 @@ pub mod cli;
 pub mod clock;
 pub mod driver;
 pub mod exec;
+pub mod import;
 pub mod schedule;
 pub mod store;

@@ -263,3 +263,105 @@ async fn changes_are_picked_up_without_a_restart(db: &TestDb) {
     );
     stop(driver).await;
 }
+
+conformance!(catch_up_all_gives_one_late_run_per_missed_occurrence_up_to_the_limit);
+async fn catch_up_all_gives_one_late_run_per_missed_occurrence_up_to_the_limit(db: &TestDb) {
+    let every_minute =
+        r#"[{"recurrence":"minutely","start":"2024-01-01T00:00:00","intervalMinutes":1}]"#;
+    let task = format!(
+        r#"{{"id":"catch-up-all","command":"true","executor":"external","ifRunning":"parallel","timeZone":"UTC","catchUp":"all","catchUpLimit":3,"triggers":{every_minute}}}"#
+    );
+    save(db, &task).await;
+    // Ten minutes down: nine or ten whole minutes passed, more than the limit.
+    pretend_down_for(db, "catch-up-all", 10).await;
+    let driver = Driver::start(db.url(), "catching-up-all", 1, &[]);
+    let late = "stage.ProcessLog WHERE Message LIKE 'Late run%'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while db.count(late).await < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{db}: three late runs after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The three late runs stand for the three latest missed minutes, in order.
+    let mut scheduled = Vec::new();
+    for rank in 0..3 {
+        let id = db
+            .query_i64(&format!(
+                "SELECT MIN(ProcessID) FROM stage.FileControl WHERE ProcessID > {}",
+                scheduled.last().map_or(0, |(id, _)| *id)
+            ))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{db}: late run {rank}"));
+        let at = db.row(id).await.scheduled_for.expect("an occurrence");
+        scheduled.push((id, at));
+    }
+    let minutes: Vec<i64> = scheduled
+        .iter()
+        .map(|(_, at)| at.timestamp() / 60)
+        .collect();
+    assert_eq!(
+        minutes,
+        [minutes[0], minutes[0] + 1, minutes[0] + 2],
+        "{db}: consecutive minutes: {scheduled:?}"
+    );
+    let now = db.now().await;
+    assert!(
+        now - scheduled[2].1 < TimeDelta::seconds(70),
+        "{db}: the latest missed minute is the last late run: {scheduled:?}"
+    );
+    let skipped = db
+        .count("stage.ProcessLog WHERE ProcessID IS NULL AND Message LIKE '%catch-up-all%missed%'")
+        .await;
+    assert_eq!(
+        skipped, 1,
+        "{db}: the older ones beyond the limit are logged as skipped"
+    );
+    assert_eq!(
+        db.count(late).await,
+        3,
+        "{db}: no more late runs than the limit"
+    );
+    stop(driver).await;
+}
+
+conformance!(a_driver_start_trigger_fires_once_per_start);
+async fn a_driver_start_trigger_fires_once_per_start(db: &TestDb) {
+    save(
+        db,
+        &external_task("at-start", false, r#"[{"recurrence":"driverStart"}]"#),
+    )
+    .await;
+    // Saved before the driver starts (CreatedAt a minute back: clocks may differ a bit).
+    pretend_down_for(db, "at-start", 1).await;
+    let driver = Driver::start(db.url(), "starting", 1, &[]);
+    wait_runs(db, "at-start", 1, Duration::from_secs(20)).await;
+    // A reload (another task saved; its run proves the clock reloaded) fires nothing more.
+    let (_, start) = soon(3);
+    let once = format!(r#"[{{"recurrence":"once","start":"{start}"}}]"#);
+    save(db, &external_task("proves-reload", false, &once)).await;
+    wait_runs(db, "proves-reload", 1, Duration::from_secs(20)).await;
+    assert_eq!(
+        runs_of(db, "at-start").await,
+        1,
+        "{db}: a reload does not fire it again"
+    );
+    let next = db
+        .instant(
+            "NextFireAt",
+            "FROM stage.TaskTrigger WHERE Recurrence = 'driverStart'",
+        )
+        .await;
+    assert_eq!(
+        next, None,
+        "{db}: a driverStart trigger has no next fire time"
+    );
+    stop(driver).await;
+    // The next start fires it again, once.
+    let again = Driver::start(db.url(), "restarting", 1, &[]);
+    wait_runs(db, "at-start", 2, Duration::from_secs(20)).await;
+    stop(again).await;
+    assert_eq!(runs_of(db, "at-start").await, 2, "{db}: once per start");
+}

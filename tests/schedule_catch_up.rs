@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use stagehand::schedule::{
-    catch_up, parse_task, CatchUp, Missed, MissedAction, Occurrences, Schedule, MISSED_COUNT_LIMIT,
+    catch_up, parse_task, CatchUp, CatchUpPolicy, Missed, MissedAction, Occurrences, Schedule,
+    MISSED_COUNT_LIMIT,
 };
 
 fn schedule(triggers: &str) -> Schedule {
@@ -30,7 +31,7 @@ fn downtime_over_several_occurrences_with_run_if_missed_enqueues_one_late_run() 
         Some(at("2025-03-01T15:00:00Z")),
         at(LONG_AGO),
         at("2025-03-04T16:00:00Z"),
-        true,
+        CatchUpPolicy::Once,
     );
     assert_eq!(
         decision,
@@ -40,6 +41,8 @@ fn downtime_over_several_occurrences_with_run_if_missed_enqueues_one_late_run() 
                 earliest: at("2025-03-02T15:00:00Z"),
                 latest: at("2025-03-04T15:00:00Z"),
                 action: MissedAction::EnqueueLate,
+                each: vec![],
+                skipped_latest: None,
             }),
             next: Some(at("2025-03-05T15:00:00Z")),
         }
@@ -55,7 +58,7 @@ fn downtime_without_run_if_missed_skips_and_waits_for_the_next() {
         Some(at("2025-03-01T15:00:00Z")),
         at(LONG_AGO),
         at("2025-03-04T16:00:00Z"),
-        false,
+        CatchUpPolicy::None,
     );
     let missed = decision.missed.as_ref().expect("missed");
     assert_eq!((missed.count, missed.action), (3, MissedAction::Skip));
@@ -71,7 +74,7 @@ fn nothing_missed_when_the_last_occurrence_was_fired() {
         Some(at("2025-03-04T15:00:00Z")),
         at(LONG_AGO),
         at("2025-03-04T16:00:00Z"),
-        true,
+        CatchUpPolicy::Once,
     );
     assert_eq!(
         decision,
@@ -91,7 +94,7 @@ fn a_task_added_today_never_fires_for_earlier_occurrences() {
         None,
         at("2025-03-04T15:30:00Z"),
         at("2025-03-04T16:00:00Z"),
-        true,
+        CatchUpPolicy::Once,
     );
     assert_eq!(added_late.missed, None);
     assert_eq!(added_late.next, Some(at("2025-03-05T15:00:00Z")));
@@ -101,7 +104,7 @@ fn a_task_added_today_never_fires_for_earlier_occurrences() {
         None,
         at("2025-03-03T12:00:00Z"),
         at("2025-03-04T16:00:00Z"),
-        true,
+        CatchUpPolicy::Once,
     );
     let missed = added_yesterday.missed.expect("missed");
     assert_eq!(
@@ -114,7 +117,7 @@ fn a_task_added_today_never_fires_for_earlier_occurrences() {
         Some(at("2025-01-10T15:00:00Z")),
         at("2025-03-04T14:00:00Z"),
         at("2025-03-04T16:00:00Z"),
-        false,
+        CatchUpPolicy::None,
     );
     assert_eq!(
         recreated.missed.map(|m| (m.count, m.earliest)),
@@ -130,7 +133,7 @@ fn an_occurrence_exactly_at_now_has_passed() {
         Some(at("2025-03-03T15:00:00Z")),
         at(LONG_AGO),
         at("2025-03-04T15:00:00Z"),
-        true,
+        CatchUpPolicy::Once,
     );
     assert_eq!(decision.late_run(), Some(at("2025-03-04T15:00:00Z")));
     assert_eq!(decision.next, Some(at("2025-03-05T15:00:00Z")));
@@ -145,7 +148,7 @@ fn a_future_last_fired_is_not_fired_again() {
         Some(at("2025-03-04T15:00:00Z")),
         at(LONG_AGO),
         at("2025-03-04T14:59:59Z"),
-        true,
+        CatchUpPolicy::Once,
     );
     assert_eq!(decision.missed, None);
     assert_eq!(decision.next, Some(at("2025-03-05T15:00:00Z")));
@@ -154,7 +157,13 @@ fn a_future_last_fired_is_not_fired_again() {
 #[test]
 fn a_passed_once_trigger_is_missed_once_and_then_done() {
     let once = schedule(r#"{"recurrence": "once", "start": "2025-03-04T09:00:00"}"#);
-    let decision = catch_up(&once, None, at(LONG_AGO), at("2025-03-05T00:00:00Z"), true);
+    let decision = catch_up(
+        &once,
+        None,
+        at(LONG_AGO),
+        at("2025-03-05T00:00:00Z"),
+        CatchUpPolicy::Once,
+    );
     assert_eq!(decision.late_run(), Some(at("2025-03-04T09:00:00Z")));
     assert_eq!(decision.next, None);
     let after_the_late_run = catch_up(
@@ -162,7 +171,7 @@ fn a_passed_once_trigger_is_missed_once_and_then_done() {
         decision.late_run(),
         at(LONG_AGO),
         at("2025-03-06T00:00:00Z"),
-        true,
+        CatchUpPolicy::Once,
     );
     assert_eq!(
         after_the_late_run,
@@ -184,7 +193,7 @@ fn a_long_outage_of_a_frequent_trigger_is_counted_up_to_the_limit() {
         Some(at("2025-01-01T00:00:00Z")),
         at(LONG_AGO),
         at("2025-02-01T00:00:30Z"),
-        true,
+        CatchUpPolicy::Once,
     );
     eprintln!(
         "counting {MISSED_COUNT_LIMIT} missed occurrences took {:?}",
@@ -207,7 +216,7 @@ fn expiry_and_disabling_are_honoured() {
         None,
         at(LONG_AGO),
         at("2025-03-10T00:00:00Z"),
-        false,
+        CatchUpPolicy::None,
     );
     let missed = decision.missed.expect("missed");
     assert_eq!(
@@ -224,7 +233,7 @@ fn expiry_and_disabling_are_honoured() {
             None,
             at(LONG_AGO),
             at("2025-03-10T00:00:00Z"),
-            true
+            CatchUpPolicy::Once
         ),
         CatchUp {
             missed: None,
@@ -245,7 +254,7 @@ fn a_whole_schedule_counts_coinciding_triggers_once_and_per_trigger_decisions_wo
         Some(at("2025-03-01T18:00:00Z")),
         at(LONG_AGO),
         at("2025-03-03T01:00:00Z"),
-        true,
+        CatchUpPolicy::Once,
     );
     let missed = merged.missed.expect("missed");
     assert_eq!(
@@ -260,7 +269,7 @@ fn a_whole_schedule_counts_coinciding_triggers_once_and_per_trigger_decisions_wo
         Some(at("2025-03-01T12:00:00Z")),
         at(LONG_AGO),
         at("2025-03-03T01:00:00Z"),
-        true,
+        CatchUpPolicy::Once,
     );
     assert_eq!(alone.missed.map(|m| m.count), Some(1));
     assert_eq!(alone.next, daily.next_after(at("2025-03-03T01:00:00Z")));

@@ -3,8 +3,8 @@
 
 use chrono::{Month, Weekday};
 use stagehand::schedule::{
-    machine_time_zone, parse_task, parse_tasks, Executor, MonthDay, OverlapPolicy, Recurrence,
-    TaskDefinition, TimeSpec, ValidationErrors,
+    machine_time_zone, parse_task, parse_tasks, CatchUpPolicy, Executor, MonthDay, OverlapPolicy,
+    Recurrence, TaskDefinition, TimeSpec, ValidationErrors,
 };
 use std::num::NonZeroU32;
 
@@ -59,7 +59,7 @@ fn the_seed_task_reads_as_documented() {
     );
     assert_eq!(task.command, "/opt/erp/backup.sh --full");
     assert_eq!(task.working_directory.as_deref(), Some("/opt/erp"));
-    assert!(task.run_if_missed);
+    assert_eq!(task.catch_up, CatchUpPolicy::Once);
     assert_eq!(task.if_running, OverlapPolicy::Skip);
     assert!(task.enabled);
     assert_eq!(task.time_zone, chrono_tz::America::Sao_Paulo);
@@ -100,6 +100,7 @@ fn the_seed_task_reads_as_documented() {
         Recurrence::Monthly {
             start: local("2024-12-06T08:00:00"),
             month_days: vec![MonthDay::Day(3), MonthDay::Day(5), MonthDay::Day(10)],
+            month_weekdays: vec![],
             months: vec![],
         }
     );
@@ -108,6 +109,7 @@ fn the_seed_task_reads_as_documented() {
         Recurrence::Monthly {
             start: local("2024-12-06T23:00:00"),
             month_days: vec![MonthDay::Last],
+            month_weekdays: vec![],
             months: vec![],
         }
     );
@@ -129,7 +131,7 @@ fn defaults_apply_and_the_machine_zone_is_the_default_zone() {
         r#"{"id": "t", "command": "true", "triggers": [{"recurrence": "once", "start": "2030-01-01T00:00:00"}]}"#,
     )
     .expect("a minimal task is valid");
-    assert!(!task.run_if_missed);
+    assert_eq!(task.catch_up, CatchUpPolicy::None);
     assert_eq!(task.if_running, OverlapPolicy::Skip);
     assert!(task.enabled);
     assert_eq!(task.max_attempts, 1);

@@ -7,13 +7,18 @@
 //! - walking forward, the minute m "reaches" the wall-clock times after the latest one
 //!   seen so far, up to m's own: calendar and cron triggers fire at m when a time they
 //!   name is reached there; minutely triggers fire on the elapsed-time grid;
-//! - nothing fires before start, at or after expiry, or when disabled.
+//! - nothing fires before start, at or after expiry, or when disabled;
+//! - a calendar occurrence with a repetition opens a window: every `everyMinutes` of
+//!   elapsed time after it, before start + `durationMinutes`, or at or before `until` read
+//!   on the occurrence's date;
+//! - a random delay moves each scheduled time by `random_delay(task, time, max)`.
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use stagehand::schedule::{
-    parse_task, MonthDay, Occurrences, Recurrence, Schedule, TimeSpec, TriggerDefinition,
+    parse_task, random_delay, MonthDay, Occurrences, Recurrence, RepetitionEnd, Schedule, TimeSpec,
+    TriggerDefinition, WeekOfMonth,
 };
 
 /// Zones and window dates around their transitions (and a month or year boundary).
@@ -136,8 +141,17 @@ fn recurrence() -> impl Strategy<Value = serde_json::Value> {
             }
             days
         });
-    let monthly = (month_days, months()).prop_map(|(days, months)| {
+    let week_days: Vec<serde_json::Value> = [json!(1), json!(2), json!(3), json!(4), json!("last")]
+        .into_iter()
+        .flat_map(|week| {
+            ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                .map(|day| json!({"week": week.clone(), "weekday": day}))
+        })
+        .collect();
+    let month_weekdays = proptest::option::weighted(0.4, subset(week_days, 0.08));
+    let monthly = (month_days, month_weekdays, months()).prop_map(|(days, week_days, months)| {
         json!({"recurrence": "monthly", "monthDays": Some(days).filter(|d| !d.is_empty()),
+               "monthWeekdays": week_days.filter(|w| !w.is_empty()),
                "months": non_empty(months)})
     });
     let cron = (
@@ -163,27 +177,65 @@ fn non_empty(months: Vec<u32>) -> Option<Vec<u32>> {
     Some(months).filter(|m| !m.is_empty())
 }
 
+/// A repetition window (kept for calendar recurrences only).
+fn repetition() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::json;
+    let every = prop_oneof![Just(7u32), Just(15), Just(30), Just(45), Just(60), Just(90)];
+    let end = prop_oneof![
+        prop_oneof![Just(61u32), Just(120), Just(300), Just(1439), Just(1440)]
+            .prop_map(|minutes| json!({"durationMinutes": minutes})),
+        (1u32..24, prop_oneof![Just(0u32), Just(30), 0u32..60])
+            .prop_map(|(h, m)| json!({"until": format!("{h:02}:{m:02}")})),
+    ];
+    (every, end).prop_map(|(every, mut end)| {
+        // A window must be longer than its interval.
+        if let Some(minutes) = end["durationMinutes"].as_u64() {
+            end["durationMinutes"] = minutes.max(u64::from(every) + 1).into();
+        }
+        end["everyMinutes"] = every.into();
+        end
+    })
+}
+
 fn trigger(base: NaiveDate) -> impl Strategy<Value = serde_json::Value> {
     let start = prop_oneof![time_text(base, -40..=-1), time_text(base, 0..=6)];
     let no_start_for_cron = proptest::bool::weighted(0.3);
     let expires = proptest::option::weighted(0.3, time_text(base, 0..=6));
     let enabled = proptest::bool::weighted(0.9);
-    (recurrence(), start, no_start_for_cron, expires, enabled).prop_map(
-        |(mut trigger, start, no_start, expires, enabled)| {
-            let fields = trigger.as_object_mut().expect("object");
-            fields.retain(|_, value| !value.is_null());
-            if !(no_start && fields["recurrence"] == "cron") {
-                fields.insert("start".into(), start.into());
-            }
-            if let Some(expires) = expires {
-                fields.insert("expires".into(), expires.into());
-            }
-            if !enabled {
-                fields.insert("enabled".into(), false.into());
-            }
-            trigger
-        },
+    let repetition = proptest::option::weighted(0.35, repetition());
+    let delay = proptest::option::weighted(
+        0.2,
+        prop_oneof![Just(1u32), Just(59), Just(600), Just(3600)],
+    );
+    (
+        (recurrence(), start, no_start_for_cron, expires, enabled),
+        repetition,
+        delay,
     )
+        .prop_map(
+            |((mut trigger, start, no_start, expires, enabled), repetition, delay)| {
+                let fields = trigger.as_object_mut().expect("object");
+                fields.retain(|_, value| !value.is_null());
+                let calendar = ["daily", "weekly", "monthly"]
+                    .contains(&fields["recurrence"].as_str().unwrap_or(""));
+                if let Some(repetition) = repetition.filter(|_| calendar) {
+                    fields.insert("repetition".into(), repetition);
+                }
+                if let Some(delay) = delay {
+                    fields.insert("randomDelaySeconds".into(), delay.into());
+                }
+                if !(no_start && fields["recurrence"] == "cron") {
+                    fields.insert("start".into(), start.into());
+                }
+                if let Some(expires) = expires {
+                    fields.insert("expires".into(), expires.into());
+                }
+                if !enabled {
+                    fields.insert("enabled".into(), false.into());
+                }
+                trigger
+            },
+        )
 }
 
 fn case(trigger_count: usize) -> impl Strategy<Value = Case> {
@@ -220,14 +272,25 @@ fn compile(case: &Case) -> (Schedule, Vec<TriggerDefinition>) {
         Ok(task) => task,
         Err(errors) => {
             for error in errors.errors() {
-                assert!(error.message.starts_with("must be after start"), "{errors}");
                 let index: usize = error.path["triggers[".len()..]
                     .split(']')
                     .next()
                     .unwrap()
                     .parse()
                     .unwrap();
-                triggers[index].as_object_mut().unwrap().remove("expires");
+                let fields = triggers[index].as_object_mut().unwrap();
+                if error
+                    .message
+                    .starts_with("must be after the trigger's time of day")
+                {
+                    // A random `until` before the random start's time of day.
+                    let window = fields["repetition"].as_object_mut().unwrap();
+                    window.remove("until");
+                    window.insert("durationMinutes".into(), 300.into());
+                    continue;
+                }
+                assert!(error.message.starts_with("must be after start"), "{errors}");
+                fields.remove("expires");
             }
             parse_task(&text(&triggers)).unwrap_or_else(|errors| panic!("{errors}"))
         }
@@ -303,17 +366,29 @@ fn names_date(recurrence: &Recurrence, first: NaiveDate, day: NaiveDate) -> bool
                 && in_months(months, day)
         }
         Recurrence::Monthly {
-            month_days, months, ..
+            month_days,
+            month_weekdays,
+            months,
+            ..
         } => {
             let last = day
                 .succ_opt()
                 .is_some_and(|next| next.month() != day.month());
-            let named = if month_days.is_empty() {
+            let in_last_week = day
+                .checked_add_days(Days::new(7))
+                .is_some_and(|week_later| week_later.month() != day.month());
+            let named = if month_days.is_empty() && month_weekdays.is_empty() {
                 day.day() == first.day()
             } else {
                 month_days.iter().any(|named| match named {
                     MonthDay::Day(d) => u32::from(*d) == day.day(),
                     MonthDay::Last => last,
+                }) || month_weekdays.iter().any(|named| {
+                    named.weekday == day.weekday()
+                        && match named.week {
+                            WeekOfMonth::Nth(n) => (day.day() - 1) / 7 + 1 == u32::from(n),
+                            WeekOfMonth::Last => in_last_week,
+                        }
                 })
             };
             named && in_months(months, day)
@@ -350,9 +425,11 @@ fn reference(
         ),
         _ => None,
     };
-    let mut fired = vec![];
-    // Warm up a day early so `reached` (the latest wall-clock time seen) is right.
-    let mut at = from - TimeDelta::days(1);
+    // Scheduled times, with the date a calendar occurrence is for (its window's date).
+    let mut fired: Vec<(DateTime<Utc>, Option<NaiveDate>)> = vec![];
+    // Warm up two days early: `reached` (the latest wall-clock time seen) must be right,
+    // and windows and delays of earlier occurrences reach into the window.
+    let mut at = from - TimeDelta::days(2);
     let mut reached = local(tz, at - TimeDelta::minutes(1));
     while at <= to {
         let wall = local(tz, at);
@@ -363,8 +440,8 @@ fn reference(
             })
             .take_while(|w| *w <= wall)
             .collect();
-        let fires = expires.is_none_or(|e| at < e)
-            && start.is_none_or(|s| at >= s)
+        let mut named_date = None;
+        let fires = start.is_none_or(|s| at >= s)
             && match &trigger.recurrence {
                 Recurrence::Once { .. } => Some(at) == start,
                 Recurrence::Minutely {
@@ -384,20 +461,56 @@ fn reference(
                         .is_time_matching(&w.and_utc())
                         .expect("cron match")
                 }),
+                Recurrence::DriverStart => false,
                 calendar => {
                     let first = first_wall.expect("start");
-                    newly.iter().any(|w| {
-                        w.time() == first.time() && names_date(calendar, first.date(), w.date())
-                    })
+                    named_date = newly
+                        .iter()
+                        .find(|w| {
+                            w.time() == first.time() && names_date(calendar, first.date(), w.date())
+                        })
+                        .map(|w| w.date());
+                    named_date.is_some()
                 }
             };
-        if fires && at > from {
-            fired.push(at);
+        if fires {
+            fired.push((at, named_date));
         }
         reached = reached.max(wall);
         at += TimeDelta::minutes(1);
     }
-    fired
+    let mut times: Vec<DateTime<Utc>> = fired
+        .into_iter()
+        .flat_map(|(open, date)| {
+            let Some(window) = trigger.repetition else {
+                return vec![open];
+            };
+            let every = TimeDelta::minutes(i64::from(window.every_minutes.get()));
+            let inside = |at: DateTime<Utc>| match window.end {
+                RepetitionEnd::Duration(minutes) => {
+                    at < open + TimeDelta::minutes(i64::from(minutes.get()))
+                }
+                RepetitionEnd::Until(until) => {
+                    at <= reference_resolve(tz, date.expect("a calendar date").and_time(until))
+                }
+            };
+            std::iter::successors(Some(open), |at| Some(*at + every))
+                .take_while(|at| *at == open || inside(*at))
+                .collect()
+        })
+        .filter(|at| expires.is_none_or(|e| *at < e))
+        .map(|at| {
+            at + TimeDelta::seconds(i64::from(random_delay(
+                "p",
+                at,
+                trigger.random_delay_seconds,
+            )))
+        })
+        .filter(|at| *at > from && *at <= to)
+        .collect();
+    times.sort();
+    times.dedup();
+    times
 }
 
 /// The instants in (from, to] at which the zone's offset changes (all on quarter hours).
@@ -483,5 +596,38 @@ proptest! {
             let lowest = per_trigger.iter().position(|fired| fired.contains(&at));
             prop_assert_eq!(Some(index), lowest);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// catchUp over a downtime spanning the window: `once` stands for the latest missed
+    /// occurrence, `all` for the latest `limit` of them, in order, the one before them
+    /// logged as skipped; the count is the reference's.
+    #[test]
+    fn catch_up_all_enqueues_the_latest_missed_occurrences(case in case(1), limit in 1u32..6) {
+        use stagehand::schedule::{catch_up, CatchUpPolicy};
+        let (schedule, definitions) = compile(&case);
+        let trigger = &schedule.triggers()[0];
+        let (from, to) = (case.window_start, case.window_start + WINDOW);
+        let missed = reference(case.zone, case.task_enabled, &definitions[0], from, to);
+        // Created just after `from`, down until `to`: the missed ones are (from, to].
+        let created = from + TimeDelta::seconds(1);
+        let all = catch_up(trigger, None, created, to, CatchUpPolicy::All { limit });
+        let once = catch_up(trigger, None, created, to, CatchUpPolicy::Once);
+        if missed.is_empty() {
+            prop_assert!(all.missed.is_none());
+            prop_assert!(once.missed.is_none());
+        } else {
+            let decided = all.missed.expect("missed");
+            prop_assert_eq!(decided.count, missed.len() as u64);
+            let keep = missed.len().min(limit as usize);
+            prop_assert_eq!(&decided.each[..], &missed[missed.len() - keep..]);
+            let skipped = (missed.len() > keep).then(|| missed[missed.len() - keep - 1]);
+            prop_assert_eq!(decided.skipped_latest, skipped);
+            prop_assert_eq!(once.late_run(), missed.last().copied());
+        }
+        prop_assert_eq!(all.next, trigger.next_after(to));
     }
 }

@@ -12,6 +12,7 @@ mod run;
 mod status;
 mod steer;
 mod task;
+mod task_import;
 mod task_status;
 mod text_file;
 

@@ -36,17 +36,23 @@ pub enum TaskCommand {
         /// The task's id.
         id: String,
     },
-    /// Print (or write) every task as a JSON array, the format `task import` reads.
+    /// Print (or write) every task as a JSON array, the format `task import` reads
+    /// (or, --format agent, a SQL Server Agent job script for the external tasks).
     Export {
         /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        options: super::task_import::ExportOptions,
     },
-    /// Add or replace every task of the given files (arrays or single tasks), in one transaction.
+    /// Add or replace every task of the given files (arrays or single tasks), in one
+    /// transaction; --from reads Task Scheduler XML or SQL Server Agent jobs instead.
     Import {
-        /// Task files (JSON: one task or an array), or - for standard input.
-        #[arg(required = true)]
+        /// Task files (JSON: one task or an array), or - for standard input; with --from
+        /// schtasks: Task Scheduler XML files or folders of them.
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        options: super::task_import::ImportOptions,
     },
     /// The next fire times of a stored task (ID) or of a task file (--file, no database).
     Next {
@@ -108,7 +114,11 @@ fn read_tasks(file: &Path) -> Result<Vec<TaskDefinition>> {
 
 /// One stage.SaveTasks call, so all tasks are written or none; a spinner shows while a
 /// large import runs (stderr, so the output stays clean when piped).
-async fn save(db: &Arc<dyn Backend>, tasks: &[TaskDefinition], json: bool) -> Result<()> {
+pub(super) async fn save(
+    db: &Arc<dyn Backend>,
+    tasks: &[TaskDefinition],
+    json: bool,
+) -> Result<()> {
     let now = Utc::now();
     let rows: Vec<_> = tasks.iter().map(|t| catalog::to_save(t, now)).collect();
     let progress = indicatif::ProgressBar::new_spinner();
@@ -171,6 +181,16 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
         print_next(task, after.as_deref(), *count, json)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let TaskCommand::Import { files, options } = command {
+        if options.foreign() {
+            return super::task_import::import(database, files, options, json).await;
+        }
+        if files.is_empty() {
+            return super::task_import::usage(
+                "give task JSON files (or --from schtasks|agent|agent-file)",
+            );
+        }
+    }
     let db = open_store(database, 2).await?;
     match command {
         TaskCommand::Add { file } | TaskCommand::Update { file } => {
@@ -199,7 +219,7 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
             }
             save(&db, &tasks, json).await?;
         }
-        TaskCommand::Import { files } => {
+        TaskCommand::Import { files, .. } => {
             let mut tasks = Vec::new();
             for file in files {
                 tasks.extend(read_tasks(file)?);
@@ -241,13 +261,18 @@ pub async fn run(database: &Option<String>, command: &TaskCommand, json: bool) -
             }
             println!("{}", definition(task)?.to_json_string());
         }
-        TaskCommand::Export { output } => {
+        TaskCommand::Export { output, options } => {
             let tasks = stored(&db).await?;
-            let values = tasks
-                .iter()
-                .map(|t| definition(t).map(|d| d.to_json()))
-                .collect::<Result<Vec<_>>>()?;
-            let text = serde_json::to_string_pretty(&values)? + "\n";
+            let definitions = tasks.iter().map(definition).collect::<Result<Vec<_>>>()?;
+            let values: Vec<_> = definitions.iter().map(|d| d.to_json()).collect();
+            let text = match options.format {
+                super::task_import::ExportFormat::Json => {
+                    serde_json::to_string_pretty(&values)? + "\n"
+                }
+                super::task_import::ExportFormat::Agent => {
+                    super::task_import::export_agent(&definitions, options)?
+                }
+            };
             match output {
                 Some(path) => {
                     std::fs::write(path, text)
@@ -322,7 +347,14 @@ fn print_next(task: &TaskDefinition, after: Option<&str>, count: usize, json: bo
         .map(|a| parse_after(a, task))
         .transpose()?
         .unwrap_or_else(Utc::now);
-    let times: Vec<String> = Schedule::new(task)
+    let schedule = Schedule::new(task);
+    // Not times: said on stderr so the list (or its JSON) stays clean.
+    for (index, trigger) in schedule.triggers().iter().enumerate() {
+        if trigger.is_driver_start() && trigger.is_enabled() {
+            eprintln!("trigger {index} also fires once at every driver start");
+        }
+    }
+    let times: Vec<String> = schedule
         .upcoming(after, count)
         .into_iter()
         .map(|(at, _)| at.to_rfc3339())

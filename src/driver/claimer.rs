@@ -4,17 +4,18 @@
 
 use super::backoff::Backoff;
 use super::command::spec_for;
-use super::held::Held;
+use super::held::{Held, StopReason};
 use super::reporter::Finished;
 use super::secrets::Secrets;
 use super::slots::Slots;
+use crate::clock::StopWindows;
 use crate::exec::{self, Captured, OutcomeKind, RunOutcome};
 use crate::store::{Backend, ClaimRequest, ClaimedProcess};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub struct Claimer {
@@ -27,6 +28,8 @@ pub struct Claimer {
     pub poll: Backoff,
     pub output_dir: Option<PathBuf>,
     pub secrets: Arc<Secrets>,
+    /// From the clock: when runs of `stopAtEnd` windows must be stopped.
+    pub windows: watch::Receiver<StopWindows>,
 }
 
 impl Claimer {
@@ -102,6 +105,7 @@ impl Claimer {
             self.finished_tx.clone(),
         );
         let spec = spec_for(&process, self.output_dir.as_deref(), &self.secrets);
+        let windows = self.windows.clone();
         tokio::spawn(async move {
             // Taken just before the command starts: a claim that waited, or a slot that
             // started later, must not count in the run's duration.
@@ -109,7 +113,17 @@ impl Claimer {
             let outcome = match spec {
                 Ok(spec) => {
                     started_at = Some(Utc::now());
-                    exec::run(&spec, token).await
+                    let run = exec::run(&spec, token);
+                    tokio::pin!(run);
+                    let window_end =
+                        window_end(windows, &process.process_name, process.scheduled_for);
+                    tokio::select! {
+                        outcome = &mut run => outcome,
+                        () = window_end => {
+                            held.stop(process.process_id, StopReason::WindowEnded);
+                            run.await
+                        }
+                    }
                 }
                 Err(message) => RunOutcome {
                     kind: OutcomeKind::Failed,
@@ -130,5 +144,45 @@ impl Claimer {
                 started_at,
             });
         });
+    }
+}
+
+/// Returns when the `stopAtEnd` window of the run of `task` scheduled for `scheduled`
+/// ends; never for other runs, nor for a run started after its window ended (a late
+/// run caught up, a queued one): it was not going at the end. Follows the clock's
+/// reloads, so a run claimed before the clock's first load is still stopped.
+async fn window_end(
+    mut windows: watch::Receiver<StopWindows>,
+    task: &str,
+    scheduled: Option<DateTime<Utc>>,
+) {
+    let Some(scheduled) = scheduled else {
+        return std::future::pending().await;
+    };
+    let started = Utc::now();
+    loop {
+        let deadline = windows
+            .borrow_and_update()
+            .get(task)
+            .and_then(|schedule| schedule.stop_deadline(scheduled))
+            .filter(|at| *at > started);
+        let wait = deadline.map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+        tokio::select! {
+            () = async {
+                match wait {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+            } => return,
+            changed = windows.changed() => {
+                if changed.is_err() {
+                    // No clock (or it stopped): keep the deadline already known.
+                    match wait {
+                        Some(wait) => return tokio::time::sleep(wait).await,
+                        None => return std::future::pending().await,
+                    }
+                }
+            }
+        }
     }
 }

@@ -17,6 +17,8 @@ pub enum StopReason {
     Shutdown,
     /// Second signal: kill and leave; the lease expiry hands the process back.
     Abandon,
+    /// `stopAtEnd`: the repetition window of its occurrence ended.
+    WindowEnded,
 }
 
 struct Entry {

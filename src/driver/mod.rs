@@ -98,10 +98,16 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         config.housekeeping.clone(),
         shutdown.graceful.clone(),
     ));
-    let clock = config
-        .clock
-        .clone()
-        .map(|c| tokio::spawn(clock::run(db.clone(), c, shutdown.graceful.clone())));
+    // Filled by the clock; a driver without one stops no run at a window's end.
+    let (windows_tx, windows) = tokio::sync::watch::channel(clock::StopWindows::default());
+    let clock = config.clock.clone().map(|c| {
+        tokio::spawn(clock::run(
+            db.clone(),
+            c,
+            shutdown.graceful.clone(),
+            windows_tx,
+        ))
+    });
     let presence_stop = CancellationToken::new();
     let presence = tokio::spawn(presence::run(
         db.clone(),
@@ -122,6 +128,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         poll: Backoff::new(config.poll_min, config.poll_max),
         output_dir: config.output_dir.clone(),
         secrets: config.secrets.clone(),
+        windows,
     }
     .run(shutdown.graceful.clone())
     .await;

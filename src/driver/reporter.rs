@@ -46,6 +46,10 @@ fn report_for(finished: &Finished, secrets: &Secrets) -> Report {
             "cancelled on request (killPrevious or stage.CancelProcess; the request has its own log row)"
                 .to_string(),
         ),
+        (OutcomeKind::Cancelled, Some(StopReason::WindowEnded)) => (
+            FinalStatus::Cancelled,
+            "stopped: the repetition window of its occurrence ended (stopAtEnd)".to_string(),
+        ),
         (OutcomeKind::Cancelled, Some(StopReason::Shutdown)) => return Report::Release,
         (OutcomeKind::Cancelled, Some(StopReason::LeaseLost)) => {
             return Report::Nothing(

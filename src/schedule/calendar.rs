@@ -68,16 +68,31 @@ impl Weekdays {
     }
 }
 
-/// Days of the month: bit d for day d, plus the month's last day.
+/// Days of the month: bit d for day d, plus the month's last day, plus weekdays of the
+/// month: bit `week * 7 + weekday` (week 0..=3 for the first to fourth, 4 for the last;
+/// weekday from Monday).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct MonthDays {
     pub(crate) days: u32,
     pub(crate) last: bool,
+    pub(crate) weekdays: u64,
 }
 
 impl MonthDays {
-    fn matches(self, day: u32, days_in_month: u32) -> bool {
-        self.days & 1 << day != 0 || (self.last && day == days_in_month)
+    /// Whether `day` of the month `date` is in (which has `days_in_month` days) matches.
+    fn matches(self, date: NaiveDate, day: u32, days_in_month: u32) -> bool {
+        if self.days & 1 << day != 0 || (self.last && day == days_in_month) {
+            return true;
+        }
+        if self.weekdays == 0 {
+            return false;
+        }
+        // The weekday of `day`: `date`'s weekday shifted by the distance between them.
+        let shift = (i64::from(day) - i64::from(date.day())).rem_euclid(7) as u32;
+        let weekday = (date.weekday().num_days_from_monday() + shift) % 7;
+        let nth = (day - 1) / 7;
+        let bit = |week: u32| self.weekdays & 1 << (week * 7 + weekday) != 0;
+        (nth < 4 && bit(nth)) || (day + 7 > days_in_month && bit(4))
     }
 }
 
@@ -138,7 +153,7 @@ impl DateRule {
                 }
                 Cadence::Monthly(days) => {
                     let in_month = days_in_month(date);
-                    match (date.day()..=in_month).find(|day| days.matches(*day, in_month)) {
+                    match (date.day()..=in_month).find(|day| days.matches(date, *day, in_month)) {
                         Some(day) => date.with_day(day)?,
                         None => first_of_next_month(date)?,
                     }
@@ -185,7 +200,7 @@ impl DateRule {
                     let in_month = days_in_month(date);
                     match (1..=date.day())
                         .rev()
-                        .find(|day| days.matches(*day, in_month))
+                        .find(|day| days.matches(date, *day, in_month))
                     {
                         Some(day) => date.with_day(day)?,
                         None => date.with_day(1)?.pred_opt()?,
@@ -275,7 +290,18 @@ mod tests {
                     let week = (monday_of(day) - monday_of(rule.first)).num_days() as u64 / 7;
                     week % every == 0 && weekdays.0 & 1 << day.weekday().num_days_from_monday() != 0
                 }
-                Cadence::Monthly(days) => days.matches(day.day(), days_in_month(day)),
+                Cadence::Monthly(days) => {
+                    let (d, in_month) = (day.day(), days_in_month(day));
+                    let weekday = day.weekday().num_days_from_monday();
+                    let named = |week: u32| days.weekdays & 1 << (week * 7 + weekday) != 0;
+                    days.days & 1 << d != 0
+                        || (days.last && d == in_month)
+                        || (d <= 7 && named(0))
+                        || ((8..=14).contains(&d) && named(1))
+                        || ((15..=21).contains(&d) && named(2))
+                        || ((22..=28).contains(&d) && named(3))
+                        || (d > in_month - 7 && named(4))
+                }
             }
     }
 
@@ -294,10 +320,24 @@ mod tests {
             Cadence::Monthly(MonthDays {
                 days: 1 << 31 | 1 << 3 | 1 << 29,
                 last: false,
+                weekdays: 0,
             }),
             Cadence::Monthly(MonthDays {
                 days: 1 << 30,
                 last: true,
+                weekdays: 0,
+            }),
+            // The first Monday, the third Wednesday, the last Friday and Sunday.
+            Cadence::Monthly(MonthDays {
+                days: 0,
+                last: false,
+                weekdays: 1 | 1 << (2 * 7 + 2) | 1 << (4 * 7 + 4) | 1 << (4 * 7 + 6),
+            }),
+            // The fourth and the last Saturday (the same date in a 28-day February).
+            Cadence::Monthly(MonthDays {
+                days: 1 << 10,
+                last: false,
+                weekdays: 1 << (3 * 7 + 5) | 1 << (4 * 7 + 5),
             }),
         ];
         for cadence in cadences {

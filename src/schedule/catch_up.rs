@@ -2,7 +2,8 @@
 //! driver was running.
 
 use super::occurrences::Occurrences;
-use chrono::{DateTime, Utc};
+use super::task::CatchUpPolicy;
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// [`Missed::count`] stops counting here: a long outage of a frequent trigger is not
 /// walked occurrence by occurrence.
@@ -26,16 +27,48 @@ pub struct Missed {
     pub earliest: DateTime<Utc>,
     pub latest: DateTime<Utc>,
     pub action: MissedAction,
+    /// `catchUp: all`: the occurrences to enqueue late, oldest first (the latest
+    /// `catchUpLimit` of them); empty otherwise.
+    pub each: Vec<DateTime<Utc>>,
+    /// `catchUp: all` beyond `catchUpLimit`: the latest occurrence NOT enqueued (the one
+    /// before `each`), to log as skipped.
+    pub skipped_latest: Option<DateTime<Utc>>,
 }
 
 /// What to do about missed occurrences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissedAction {
-    /// `runIfMissed`: enqueue ONE late run now, standing for [`Missed::latest`] (its
-    /// scheduled time), however many occurrences were missed.
+    /// `catchUp: once` (`runIfMissed`): enqueue ONE late run now, standing for
+    /// [`Missed::latest`] (its scheduled time), however many occurrences were missed.
     EnqueueLate,
+    /// `catchUp: all`: enqueue one late run per occurrence of [`Missed::each`]; older
+    /// ones (beyond `catchUpLimit`) are skipped and logged.
+    EnqueueEach,
     /// Skip them all (log them) and wait for [`CatchUp::next`].
     Skip,
+}
+
+/// The latest `limit` occurrences in [earliest, latest], oldest first, and the latest one
+/// before them in that range (the limit left it out).
+fn latest_ones<O: Occurrences + ?Sized>(
+    occurrences: &O,
+    earliest: DateTime<Utc>,
+    latest: DateTime<Utc>,
+    limit: u32,
+) -> (Vec<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let before = |at: DateTime<Utc>| {
+        at.checked_sub_signed(TimeDelta::seconds(1))
+            .and_then(|at| occurrences.previous_at_or_before(at))
+            .filter(|at| *at >= earliest)
+    };
+    let mut found = vec![latest];
+    let mut skipped = before(latest);
+    while let Some(at) = skipped.filter(|_| found.len() < limit as usize) {
+        found.push(at);
+        skipped = before(at);
+    }
+    found.reverse();
+    (found, skipped)
 }
 
 impl CatchUp {
@@ -55,7 +88,7 @@ impl CatchUp {
 /// - `not_before`: when the task or trigger was created: earlier occurrences never count,
 ///   so a task added today never fires for yesterday.
 /// - `now`: occurrences at or before `now` have passed; `next` is strictly after it.
-/// - `run_if_missed`: the task's `runIfMissed`.
+/// - `policy`: the task's `catchUp`.
 ///
 /// Call it at start-up and when a trigger is (re)loaded; an occurrence the running clock
 /// was already waiting for is due, not missed, and the clock fires it normally.
@@ -64,7 +97,7 @@ pub fn catch_up<O: Occurrences + ?Sized>(
     last_fired: Option<DateTime<Utc>>,
     not_before: DateTime<Utc>,
     now: DateTime<Utc>,
-    run_if_missed: bool,
+    policy: CatchUpPolicy,
 ) -> CatchUp {
     let first_pending = match last_fired {
         Some(last) if last >= not_before => occurrences.next_after(last),
@@ -91,16 +124,22 @@ pub fn catch_up<O: Occurrences + ?Sized>(
             _ => break,
         }
     }
+    let (each, skipped_latest) = match policy {
+        CatchUpPolicy::All { limit } => latest_ones(occurrences, earliest, latest, limit),
+        _ => (Vec::new(), None),
+    };
     CatchUp {
         missed: Some(Missed {
             count,
             earliest,
             latest,
-            action: if run_if_missed {
-                MissedAction::EnqueueLate
-            } else {
-                MissedAction::Skip
+            action: match policy {
+                CatchUpPolicy::None => MissedAction::Skip,
+                CatchUpPolicy::Once => MissedAction::EnqueueLate,
+                CatchUpPolicy::All { .. } => MissedAction::EnqueueEach,
             },
+            each,
+            skipped_latest,
         }),
         next: occurrences.next_after(now),
     }

@@ -12,17 +12,22 @@ use chrono_tz::Tz;
 pub struct Schedule {
     time_zone: Tz,
     triggers: Vec<Trigger>,
+    stop_at_end: bool,
 }
 
 impl Schedule {
     /// Compiles `task`'s triggers; a disabled task compiles to triggers that never fire.
     pub fn new(task: &TaskDefinition) -> Schedule {
         Schedule {
+            stop_at_end: task
+                .triggers
+                .iter()
+                .any(|t| t.repetition.is_some_and(|r| r.stop_at_end)),
             time_zone: task.time_zone,
             triggers: task
                 .triggers
                 .iter()
-                .map(|trigger| Trigger::new(trigger, task.time_zone, task.enabled))
+                .map(|trigger| Trigger::new(trigger, &task.id, task.time_zone, task.enabled))
                 .collect(),
         }
     }
@@ -73,6 +78,22 @@ impl Schedule {
             }
         }
         found
+    }
+}
+
+impl Schedule {
+    /// Whether a trigger has a `stopAtEnd` repetition window.
+    pub fn stops_at_window_end(&self) -> bool {
+        self.stop_at_end
+    }
+
+    /// When a run fired for `occurrence` must be stopped: the end of the `stopAtEnd`
+    /// repetition window it belongs to (the latest, should two triggers claim it).
+    pub fn stop_deadline(&self, occurrence: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.triggers
+            .iter()
+            .filter_map(|trigger| trigger.stop_deadline(occurrence))
+            .max()
     }
 }
 

@@ -4,7 +4,9 @@
 //! them back, and `parse_task(&t.to_json_string()) == Ok(t)`.
 
 use super::wall_clock;
-use chrono::{DateTime, Datelike, FixedOffset, Month, NaiveDateTime, Timelike, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, FixedOffset, Month, NaiveDateTime, NaiveTime, Timelike, Utc, Weekday,
+};
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::fmt;
@@ -107,8 +109,9 @@ pub struct TaskDefinition {
     /// When set, `command` runs as a program with these arguments, without a shell.
     pub arguments: Option<Vec<String>>,
     pub working_directory: Option<String>,
-    /// Enqueue one late run at start-up for occurrences missed while no driver ran.
-    pub run_if_missed: bool,
+    /// What the clock does at start-up about occurrences missed while no driver ran
+    /// (`catchUp`; `runIfMissed: true` is `once`).
+    pub catch_up: CatchUpPolicy,
     pub if_running: OverlapPolicy,
     /// A disabled task never fires.
     pub enabled: bool,
@@ -123,6 +126,38 @@ pub struct TaskDefinition {
     pub triggers: Vec<TriggerDefinition>,
 }
 
+/// `catchUp`: what happens to occurrences that passed while no driver ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CatchUpPolicy {
+    /// Skip them (they are logged).
+    #[default]
+    None,
+    /// One late run standing for the latest (`runIfMissed: true`).
+    Once,
+    /// One late run per missed occurrence, the latest `limit` of them (the older ones are
+    /// skipped and logged).
+    All { limit: u32 },
+}
+
+impl CatchUpPolicy {
+    /// `catchUpLimit` when `catchUp` is `all` and no limit is given.
+    pub const DEFAULT_LIMIT: u32 = 100;
+
+    /// The JSON spelling: `none`, `once`, `all`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CatchUpPolicy::None => "none",
+            CatchUpPolicy::Once => "once",
+            CatchUpPolicy::All { .. } => "all",
+        }
+    }
+
+    /// Whether missed occurrences run at all (the `RunIfMissed` column).
+    pub fn runs_missed(self) -> bool {
+        self != CatchUpPolicy::None
+    }
+}
+
 /// One trigger of a task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerDefinition {
@@ -131,6 +166,48 @@ pub struct TriggerDefinition {
     pub enabled: bool,
     /// Nothing fires at or after this instant.
     pub expires: Option<TimeSpec>,
+    /// Daily, weekly and monthly only: each occurrence opens a window of repeats.
+    pub repetition: Option<Repetition>,
+    /// Each occurrence is moved later by 0..=this many seconds, the same on every driver
+    /// (see [`random_delay`](super::random_delay)); 0: none.
+    pub random_delay_seconds: u32,
+}
+
+/// `repetition`: from each occurrence of a daily, weekly or monthly trigger (the window's
+/// start), fire again every `every_minutes` (elapsed time) until the window ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repetition {
+    pub every_minutes: NonZeroU32,
+    pub end: RepetitionEnd,
+    /// A run still going when the window ends is stopped by the driver (see
+    /// [`Schedule::stop_deadline`](super::Schedule::stop_deadline)); durationMinutes only.
+    pub stop_at_end: bool,
+}
+
+/// Where a repetition window ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepetitionEnd {
+    /// `durationMinutes`: repeats fire strictly before window start + this many minutes.
+    Duration(NonZeroU32),
+    /// `until`: repeats fire at or before this wall-clock time on the window's date
+    /// (after the trigger's time of day).
+    Until(NaiveTime),
+}
+
+/// Which week of the month a `monthWeekdays` entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeekOfMonth {
+    /// 1..=4: days 1-7, 8-14, 15-21, 22-28.
+    Nth(u8),
+    /// The last 7 days of the month.
+    Last,
+}
+
+/// `{"week": 1..4 | "last", "weekday": "mon"}`: the first Monday, the last Friday.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthWeekday {
+    pub week: WeekOfMonth,
+    pub weekday: Weekday,
 }
 
 /// When a trigger fires. Wall-clock times are read in the task's zone; see
@@ -165,13 +242,15 @@ pub enum Recurrence {
         weekdays: Vec<Weekday>,
         months: Vec<Month>,
     },
-    /// Fires at start's wall-clock time of day on `month_days` (empty: start's day of the
-    /// month) of every month in `months` (empty: every month), from `start` on. A month
-    /// without the day (31 in April) is skipped for that day; `Last` is always the month's
-    /// last day, and a date named twice (31 and `Last` in May) fires once.
+    /// Fires at start's wall-clock time of day on `month_days` and `month_weekdays` (both
+    /// empty: start's day of the month) of every month in `months` (empty: every month),
+    /// from `start` on. A month without the day (31 in April) is skipped for that day;
+    /// `Last` is always the month's last day, and a date named twice (31 and `Last` in
+    /// May) fires once.
     Monthly {
         start: TimeSpec,
         month_days: Vec<MonthDay>,
+        month_weekdays: Vec<MonthWeekday>,
         months: Vec<Month>,
     },
     /// Fires at the wall-clock times matching a standard 5-field cron expression, from
@@ -180,10 +259,14 @@ pub enum Recurrence {
         start: Option<TimeSpec>,
         expression: CronExpression,
     },
+    /// Fires once at every start of a driver (`stagehand run`), from the driver that
+    /// started: the occurrence is the start's instant, enqueued through FireTrigger.
+    DriverStart,
 }
 
 impl Recurrence {
-    /// The JSON spelling: `once`, `minutely`, `daily`, `weekly`, `monthly`, `cron`.
+    /// The JSON spelling: `once`, `minutely`, `daily`, `weekly`, `monthly`, `cron`,
+    /// `driverStart`.
     pub fn name(&self) -> &'static str {
         match self {
             Recurrence::Once { .. } => "once",
@@ -192,10 +275,11 @@ impl Recurrence {
             Recurrence::Weekly { .. } => "weekly",
             Recurrence::Monthly { .. } => "monthly",
             Recurrence::Cron { .. } => "cron",
+            Recurrence::DriverStart => "driverStart",
         }
     }
 
-    /// The trigger's `start`; `None` only for a cron trigger without one.
+    /// The trigger's `start`; `None` for a cron trigger without one and for driverStart.
     pub fn start(&self) -> Option<&TimeSpec> {
         match self {
             Recurrence::Once { start }
@@ -204,6 +288,7 @@ impl Recurrence {
             | Recurrence::Weekly { start, .. }
             | Recurrence::Monthly { start, .. } => Some(start),
             Recurrence::Cron { start, .. } => start.as_ref(),
+            Recurrence::DriverStart => None,
         }
     }
 }
@@ -371,6 +456,9 @@ struct TaskJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     working_directory: Option<&'a str>,
     run_if_missed: bool,
+    catch_up: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    catch_up_limit: Option<u32>,
     if_running: &'static str,
     enabled: bool,
     time_zone: &'static str,
@@ -399,9 +487,15 @@ struct TriggerJson {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     month_days: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    month_weekdays: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     months: Vec<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cron: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repetition: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "is_zero")]
+    random_delay_seconds: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires: Option<String>,
     #[serde(skip_serializing_if = "is_true")]
@@ -412,6 +506,10 @@ fn is_true(value: &bool) -> bool {
     *value
 }
 
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
 impl<'a> From<&'a TaskDefinition> for TaskJson<'a> {
     fn from(task: &'a TaskDefinition) -> Self {
         TaskJson {
@@ -420,7 +518,12 @@ impl<'a> From<&'a TaskDefinition> for TaskJson<'a> {
             command: &task.command,
             arguments: task.arguments.as_deref(),
             working_directory: task.working_directory.as_deref(),
-            run_if_missed: task.run_if_missed,
+            run_if_missed: task.catch_up.runs_missed(),
+            catch_up: task.catch_up.name(),
+            catch_up_limit: match task.catch_up {
+                CatchUpPolicy::All { limit } => Some(limit),
+                _ => None,
+            },
             if_running: task.if_running.as_str(),
             enabled: task.enabled,
             time_zone: task.time_zone.name(),
@@ -442,6 +545,8 @@ impl From<&TriggerDefinition> for TriggerJson {
             start: trigger.recurrence.start().map(ToString::to_string),
             expires: trigger.expires.map(|expires| expires.to_string()),
             enabled: trigger.enabled,
+            repetition: trigger.repetition.map(|repetition| repetition.to_json()),
+            random_delay_seconds: trigger.random_delay_seconds,
             ..TriggerJson::default()
         };
         match &trigger.recurrence {
@@ -475,8 +580,21 @@ impl From<&TriggerDefinition> for TriggerJson {
                 json.months = numbers(months);
             }
             Recurrence::Monthly {
-                month_days, months, ..
+                month_days,
+                month_weekdays,
+                months,
+                ..
             } => {
+                json.month_weekdays = month_weekdays
+                    .iter()
+                    .map(|entry| {
+                        let week = match entry.week {
+                            WeekOfMonth::Nth(n) => serde_json::Value::from(n),
+                            WeekOfMonth::Last => serde_json::Value::from("last"),
+                        };
+                        serde_json::json!({"week": week, "weekday": weekday_name(entry.weekday)})
+                    })
+                    .collect();
                 json.month_days = month_days
                     .iter()
                     .map(|day| match day {
@@ -487,6 +605,28 @@ impl From<&TriggerDefinition> for TriggerJson {
                 json.months = numbers(months);
             }
             Recurrence::Cron { expression, .. } => json.cron = Some(expression.to_string()),
+            Recurrence::DriverStart => {}
+        }
+        json
+    }
+}
+
+impl Repetition {
+    fn to_json(self) -> serde_json::Value {
+        let mut json = serde_json::json!({"everyMinutes": self.every_minutes.get()});
+        match self.end {
+            RepetitionEnd::Duration(minutes) => json["durationMinutes"] = minutes.get().into(),
+            RepetitionEnd::Until(time) => {
+                let format = if time.second() == 0 {
+                    "%H:%M"
+                } else {
+                    "%H:%M:%S"
+                };
+                json["until"] = time.format(format).to_string().into();
+            }
+        }
+        if self.stop_at_end {
+            json["stopAtEnd"] = true.into();
         }
         json
     }

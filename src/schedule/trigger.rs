@@ -1,25 +1,30 @@
 //! A compiled trigger: its definition resolved in the task's zone, ready to answer
 //! [`Occurrences`] queries. `once` and the calendar recurrences (daily, weekly, monthly)
-//! live here; minutely is in `interval`, cron in `cron`.
+//! live here, with repetition windows and random delays; minutely is in `interval`, cron
+//! in `cron`.
 
 use super::calendar::{Cadence, DateRule, MonthDays, Months, Weekdays};
 use super::cron::CronTimes;
 use super::interval::Interval;
 use super::occurrences::Occurrences;
-use super::task::{MonthDay, Recurrence, TimeSpec, TriggerDefinition};
+use super::task::{
+    MonthDay, Recurrence, Repetition, RepetitionEnd, TimeSpec, TriggerDefinition, WeekOfMonth,
+};
 use super::wall_clock::{local_time, local_upper_bound, resolve};
-use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 /// One trigger of a [`Schedule`](super::Schedule), compiled.
 ///
-/// Nothing fires from a disabled trigger (or a trigger of a disabled task), nor at or
-/// after `expires`.
+/// Nothing fires from a disabled trigger (or a trigger of a disabled task), nor for a
+/// scheduled time at or after `expires`.
 #[derive(Debug, Clone)]
 pub struct Trigger {
     enabled: bool,
     expires: Option<DateTime<Utc>>,
     times: Times,
+    /// `randomDelaySeconds`, with the hash of the task id that seeds it.
+    delay: Option<RandomDelay>,
 }
 
 #[derive(Debug, Clone)]
@@ -28,11 +33,54 @@ enum Times {
     Interval(Interval),
     Calendar(CalendarTimes),
     Cron(CronTimes),
+    /// Not a time series: the clock fires it when its driver starts.
+    DriverStart,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RandomDelay {
+    seed: u64,
+    max_seconds: i64,
+}
+
+/// The delay `randomDelaySeconds: max_seconds` adds to the occurrence scheduled at
+/// `scheduled` of task `task_id`: uniform in 0..=max_seconds, and a pure function of its
+/// arguments (FNV-1a, stable across builds and machines), so every driver agrees on it.
+pub fn random_delay(task_id: &str, scheduled: DateTime<Utc>, max_seconds: u32) -> u32 {
+    let delay = RandomDelay {
+        seed: fnv1a(FNV_OFFSET, task_id.as_bytes()),
+        max_seconds: i64::from(max_seconds),
+    };
+    delay.of(scheduled).num_seconds() as u32
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+impl RandomDelay {
+    fn of(self, scheduled: DateTime<Utc>) -> TimeDelta {
+        let hash = fnv1a(self.seed, &scheduled.timestamp().to_be_bytes());
+        // The modulo bias of a 64-bit hash over at most 86 401 values is negligible.
+        TimeDelta::seconds((hash % (self.max_seconds as u64 + 1)) as i64)
+    }
 }
 
 impl Trigger {
-    /// Compiles `definition` for a task in zone `tz`; `task_enabled` false disables it.
-    pub(crate) fn new(definition: &TriggerDefinition, tz: Tz, task_enabled: bool) -> Trigger {
+    /// Compiles `definition` for task `task_id` in zone `tz`; `task_enabled` false
+    /// disables it.
+    pub(crate) fn new(
+        definition: &TriggerDefinition,
+        task_id: &str,
+        tz: Tz,
+        task_enabled: bool,
+    ) -> Trigger {
         let calendar = |start: &TimeSpec, cadence: Cadence, months| {
             let wall_clock = start.wall_clock(tz);
             Times::Calendar(CalendarTimes {
@@ -40,6 +88,7 @@ impl Trigger {
                 start: start.resolve(tz),
                 time_of_day: wall_clock.time(),
                 dates: DateRule::new(wall_clock.date(), cadence, Months::new(months)),
+                window: definition.repetition.as_ref().map(Window::new),
             })
         };
         let times = match &definition.recurrence {
@@ -89,10 +138,11 @@ impl Trigger {
             Recurrence::Monthly {
                 start,
                 month_days,
+                month_weekdays,
                 months,
             } => {
                 let own_day = MonthDay::Day(start.wall_clock(tz).day() as u8);
-                let days = if month_days.is_empty() {
+                let days = if month_days.is_empty() && month_weekdays.is_empty() {
                     std::slice::from_ref(&own_day)
                 } else {
                     month_days
@@ -100,6 +150,7 @@ impl Trigger {
                 let mut set = MonthDays {
                     days: 0,
                     last: false,
+                    weekdays: 0,
                 };
                 for day in days {
                     match day {
@@ -108,6 +159,14 @@ impl Trigger {
                         MonthDay::Last => set.last = true,
                     }
                 }
+                for entry in month_weekdays {
+                    let week = match entry.week {
+                        WeekOfMonth::Nth(n @ 1..=4) => u32::from(n) - 1,
+                        WeekOfMonth::Nth(_) => continue,
+                        WeekOfMonth::Last => 4,
+                    };
+                    set.weekdays |= 1 << (week * 7 + entry.weekday.num_days_from_monday());
+                }
                 calendar(start, Cadence::Monthly(set), months)
             }
             Recurrence::Cron { start, expression } => Times::Cron(CronTimes::new(
@@ -115,11 +174,16 @@ impl Trigger {
                 expression,
                 start.map(|start| start.resolve(tz)),
             )),
+            Recurrence::DriverStart => Times::DriverStart,
         };
         Trigger {
             enabled: task_enabled && definition.enabled,
             expires: definition.expires.map(|expires| expires.resolve(tz)),
             times,
+            delay: (definition.random_delay_seconds > 0).then(|| RandomDelay {
+                seed: fnv1a(FNV_OFFSET, task_id.as_bytes()),
+                max_seconds: i64::from(definition.random_delay_seconds),
+            }),
         }
     }
 
@@ -132,26 +196,68 @@ impl Trigger {
     pub fn expires(&self) -> Option<DateTime<Utc>> {
         self.expires
     }
-}
 
-impl Occurrences for Trigger {
-    fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        if !self.enabled {
+    /// Whether this is a `driverStart` trigger, which the clock fires when it starts (it
+    /// has no occurrences in time).
+    pub fn is_driver_start(&self) -> bool {
+        matches!(self.times, Times::DriverStart)
+    }
+
+    /// Whether an enabled driverStart trigger fires for a driver started at `at`.
+    pub fn fires_at_driver_start(&self, at: DateTime<Utc>) -> bool {
+        self.enabled && self.is_driver_start() && self.expires.is_none_or(|e| at < e)
+    }
+
+    /// For a `stopAtEnd` repetition: when the window that `occurrence` (as fired, random
+    /// delay included) belongs to ends, so that a run still going then is stopped.
+    /// `None` for other triggers and for instants that are none of its occurrences.
+    pub fn stop_deadline(&self, occurrence: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let Times::Calendar(calendar) = &self.times else {
             return None;
+        };
+        let window = calendar.window.filter(|window| window.stop_at_end)?;
+        let delay = self.delay;
+        let max = TimeDelta::seconds(delay.map_or(0, |d| d.max_seconds));
+        // The scheduled time is at most `max` before the occurrence; windows last under a
+        // day, so the two latest openings at or before the occurrence are the candidates.
+        let mut before = calendar.opening_at_or_before(occurrence);
+        for _ in 0..2 {
+            let (date, open) = before?;
+            let last = calendar.window_last(window, date, open);
+            let fired_as = |scheduled: DateTime<Utc>| {
+                scheduled + delay.map_or(TimeDelta::zero(), |delay| delay.of(scheduled))
+            };
+            let mut step = (occurrence - max).max(open);
+            // The first grid point of the window at or after `step`.
+            let offset = (step.timestamp() - open.timestamp()).rem_euclid(window.every);
+            if offset != 0 {
+                step += TimeDelta::seconds(window.every - offset);
+            }
+            while step <= last.min(occurrence) {
+                if fired_as(step) == occurrence {
+                    return Some(last + TimeDelta::seconds(1));
+                }
+                step += TimeDelta::seconds(window.every);
+            }
+            before = calendar.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?);
         }
+        None
+    }
+
+    /// The first scheduled time (before any random delay) strictly after `t`.
+    fn scheduled_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let next = match &self.times {
             Times::Once(at) => Some(*at).filter(|at| *at > t),
             Times::Interval(interval) => interval.next_after(t),
             Times::Calendar(calendar) => calendar.next_after(t),
             Times::Cron(cron) => cron.next_after(t),
+            Times::DriverStart => None,
         };
         next.filter(|at| self.expires.is_none_or(|expires| *at < expires))
     }
 
-    fn previous_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        if !self.enabled {
-            return None;
-        }
+    /// The last scheduled time (before any random delay) at or before `t`.
+    fn scheduled_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let t = match self.expires {
             Some(expires) if t >= expires => {
                 expires.checked_sub_signed(TimeDelta::nanoseconds(1))?
@@ -163,41 +269,190 @@ impl Occurrences for Trigger {
             Times::Interval(interval) => interval.previous_at_or_before(t),
             Times::Calendar(calendar) => calendar.previous_at_or_before(t),
             Times::Cron(cron) => cron.previous_at_or_before(t),
+            Times::DriverStart => None,
         }
     }
 }
 
-/// Daily, weekly and monthly: a wall-clock time of day on the dates a rule allows.
+impl Occurrences for Trigger {
+    fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !self.enabled {
+            return None;
+        }
+        let Some(delay) = self.delay else {
+            return self.scheduled_after(t);
+        };
+        // Delays reorder occurrences: look at every scheduled time that may land after
+        // t (those after t - max) until one lands before the next scheduled time.
+        let max = TimeDelta::seconds(delay.max_seconds);
+        let mut best: Option<DateTime<Utc>> = None;
+        let mut scheduled = self.scheduled_after(t.checked_sub_signed(max)?);
+        while let Some(at) = scheduled {
+            if best.is_some_and(|best| at > best) {
+                break;
+            }
+            let delayed = at.checked_add_signed(delay.of(at))?;
+            if delayed > t && best.is_none_or(|best| delayed < best) {
+                best = Some(delayed);
+            }
+            scheduled = self.scheduled_after(at);
+        }
+        best
+    }
+
+    fn previous_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !self.enabled {
+            return None;
+        }
+        let Some(delay) = self.delay else {
+            return self.scheduled_at_or_before(t);
+        };
+        let max = TimeDelta::seconds(delay.max_seconds);
+        let mut best: Option<DateTime<Utc>> = None;
+        let mut scheduled = self.scheduled_at_or_before(t);
+        while let Some(at) = scheduled {
+            if best.is_some_and(|best| at + max <= best) {
+                break;
+            }
+            let delayed = at.checked_add_signed(delay.of(at))?;
+            if delayed <= t && best.is_none_or(|best| delayed > best) {
+                best = Some(delayed);
+            }
+            scheduled = self.scheduled_at_or_before(at.checked_sub_signed(TimeDelta::seconds(1))?);
+        }
+        best
+    }
+}
+
+/// Daily, weekly and monthly: a wall-clock time of day on the dates a rule allows, each
+/// optionally opening a repetition window.
 #[derive(Debug, Clone)]
 struct CalendarTimes {
     tz: Tz,
     start: DateTime<Utc>,
     time_of_day: NaiveTime,
     dates: DateRule,
+    window: Option<Window>,
+}
+
+/// A repetition window, in seconds of elapsed time from its opening occurrence.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    every: i64,
+    end: RepetitionEnd,
+    /// `stopAtEnd`: a run still going when the window ends is stopped.
+    stop_at_end: bool,
+}
+
+impl Window {
+    fn new(repetition: &Repetition) -> Window {
+        Window {
+            every: i64::from(repetition.every_minutes.get()) * 60,
+            end: repetition.end,
+            stop_at_end: repetition.stop_at_end,
+        }
+    }
 }
 
 impl CalendarTimes {
     fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let lower = t.max(self.start.checked_sub_signed(TimeDelta::nanoseconds(1))?);
+        let opening = self.opening_after(lower).map(|(_, at)| at);
+        let Some(window) = self.window else {
+            return opening;
+        };
+        // Windows last under a day after a calendar date's time of day, so only the two
+        // latest openings at or before `lower` may still be repeating (two when a short
+        // daylight-saving day makes consecutive windows overlap).
+        let mut best = opening;
+        let mut before = self.opening_at_or_before(lower);
+        for _ in 0..2 {
+            let Some((date, open)) = before else { break };
+            if let Some(repeat) = self.repeat_after(window, date, open, lower) {
+                best = Some(best.map_or(repeat, |best| best.min(repeat)));
+            }
+            before = self.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?);
+        }
+        best
+    }
+
+    fn previous_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let opening = self.opening_at_or_before(t);
+        let Some(window) = self.window else {
+            return opening.map(|(_, at)| at);
+        };
+        let mut best = None;
+        let mut before = opening;
+        for _ in 0..2 {
+            let Some((date, open)) = before else { break };
+            let repeat = self.repeat_at_or_before(window, date, open, t);
+            best = best.max(Some(repeat));
+            before = self.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?);
+        }
+        best
+    }
+
+    /// The last instant the window opened at `open` for `date` may fire at (inclusive).
+    fn window_last(&self, window: Window, date: NaiveDate, open: DateTime<Utc>) -> DateTime<Utc> {
+        match window.end {
+            RepetitionEnd::Duration(minutes) => {
+                open + TimeDelta::minutes(i64::from(minutes.get())) - TimeDelta::seconds(1)
+            }
+            RepetitionEnd::Until(until) => resolve(self.tz, date.and_time(until)),
+        }
+    }
+
+    /// The first repeat (not the opening itself) of the window opened at `open` after `t`.
+    fn repeat_after(
+        &self,
+        window: Window,
+        date: NaiveDate,
+        open: DateTime<Utc>,
+        t: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let steps = ((t.timestamp() - open.timestamp()).div_euclid(window.every) + 1).max(1);
+        let at = open.checked_add_signed(TimeDelta::seconds(steps * window.every))?;
+        Some(at).filter(|at| *at <= self.window_last(window, date, open))
+    }
+
+    /// The last occurrence (the opening or a repeat) of the window opened at `open`, at or
+    /// before `t` (`open` <= `t`).
+    fn repeat_at_or_before(
+        &self,
+        window: Window,
+        date: NaiveDate,
+        open: DateTime<Utc>,
+        t: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let upper = t.min(self.window_last(window, date, open));
+        let steps = (upper.timestamp() - open.timestamp())
+            .div_euclid(window.every)
+            .max(0);
+        open + TimeDelta::seconds(steps * window.every)
+    }
+
+    /// The first window opening (the trigger's own time of day) strictly after `lower`,
+    /// with the date it is for.
+    fn opening_after(&self, lower: DateTime<Utc>) -> Option<(NaiveDate, DateTime<Utc>)> {
         // Dates before lower's own wall-clock date resolve to `lower` or earlier.
         let mut date = local_time(self.tz, lower).date();
         loop {
             date = self.dates.next_on_or_after(date)?;
             let at = resolve(self.tz, date.and_time(self.time_of_day));
             if at > lower {
-                return Some(at);
+                return Some((date, at));
             }
             date = date.succ_opt()?;
         }
     }
 
-    fn previous_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    fn opening_at_or_before(&self, t: DateTime<Utc>) -> Option<(NaiveDate, DateTime<Utc>)> {
         let mut date = local_upper_bound(self.tz, t).date();
         loop {
             date = self.dates.previous_on_or_before(date)?;
             let at = resolve(self.tz, date.and_time(self.time_of_day));
             if at <= t {
-                return Some(at).filter(|at| *at >= self.start);
+                return Some((date, at)).filter(|(_, at)| *at >= self.start);
             }
             date = date.pred_opt()?;
         }

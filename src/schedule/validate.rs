@@ -4,8 +4,9 @@
 
 use super::calendar::Weekdays;
 use super::task::{
-    weekday_name, CronExpression, Executor, MonthDay, OverlapPolicy, Recurrence, TaskDefinition,
-    TimeSpec, TriggerDefinition,
+    weekday_name, CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, OverlapPolicy,
+    Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition,
+    WeekOfMonth,
 };
 use super::zone_names::parse_zone;
 use chrono::{Month, Weekday};
@@ -90,6 +91,8 @@ const TASK_FIELDS: &[&str] = &[
     "arguments",
     "workingDirectory",
     "runIfMissed",
+    "catchUp",
+    "catchUpLimit",
     "ifRunning",
     "enabled",
     "timeZone",
@@ -110,21 +113,44 @@ const TRIGGER_FIELDS: &[&str] = &[
     "intervalWeeks",
     "weekdays",
     "monthDays",
+    "monthWeekdays",
     "months",
     "cron",
+    "repetition",
+    "randomDelaySeconds",
 ];
 
-const RECURRENCES: &str = "once, minutely, daily, weekly, monthly or cron";
+const RECURRENCES: &str = "once, minutely, daily, weekly, monthly, cron or driverStart";
+
+const REPETITION_FIELDS: &[&str] = &["everyMinutes", "durationMinutes", "until", "stopAtEnd"];
 
 /// The trigger fields a recurrence allows beyond recurrence, start, enabled and expires.
 fn recurrence_fields(recurrence: &str) -> Option<&'static [&'static str]> {
     Some(match recurrence {
-        "once" => &[],
-        "minutely" => &["intervalMinutes", "weekdays", "months"],
-        "daily" => &["intervalDays", "months"],
-        "weekly" => &["intervalWeeks", "weekdays", "months"],
-        "monthly" => &["monthDays", "months"],
-        "cron" => &["cron"],
+        "once" => &["randomDelaySeconds"],
+        "minutely" => &[
+            "intervalMinutes",
+            "weekdays",
+            "months",
+            "randomDelaySeconds",
+        ],
+        "daily" => &["intervalDays", "months", "repetition", "randomDelaySeconds"],
+        "weekly" => &[
+            "intervalWeeks",
+            "weekdays",
+            "months",
+            "repetition",
+            "randomDelaySeconds",
+        ],
+        "monthly" => &[
+            "monthDays",
+            "monthWeekdays",
+            "months",
+            "repetition",
+            "randomDelaySeconds",
+        ],
+        "cron" => &["cron", "randomDelaySeconds"],
+        "driverStart" => &[],
         _ => return None,
     })
 }
@@ -236,6 +262,7 @@ impl Checker {
             c.text(p, v, 1, 1000)
         });
         let run_if_missed = self.optional(map, path, "runIfMissed", Self::boolean);
+        let catch_up = self.catch_up(map, path, run_if_missed);
         let if_running = self.optional(map, path, "ifRunning", Self::spelled::<OverlapPolicy>);
         let enabled = self.optional(map, path, "enabled", Self::boolean);
         let time_zone = match given(map, "timeZone") {
@@ -250,6 +277,21 @@ impl Checker {
             c.whole(p, v, 0, 86_400)
         });
         let executor = self.optional(map, path, "executor", Self::spelled::<Executor>);
+        // One run per missed occurrence only holds when runs may wait or overlap.
+        if let (Some(CatchUpPolicy::All { .. }), Some(policy)) =
+            (catch_up, if_running.or(Some(OverlapPolicy::Skip)))
+        {
+            if !matches!(policy, OverlapPolicy::Queue | OverlapPolicy::Parallel) {
+                self.error(
+                    &field(path, "catchUp"),
+                    format!(
+                        "\"all\" needs ifRunning \"queue\" or \"parallel\" (with {policy:?} each \
+                         late run would refuse or stop the one before)",
+                        policy = policy.as_str()
+                    ),
+                );
+            }
+        }
         let triggers = self.required(map, path, "triggers", |c, p, v| {
             c.list(p, v, ListRules::NOT_EMPTY, |c, p, v| {
                 c.trigger(p, v, time_zone)
@@ -264,7 +306,7 @@ impl Checker {
             command: command?,
             arguments,
             working_directory,
-            run_if_missed: run_if_missed.unwrap_or(false),
+            catch_up: catch_up?,
             if_running: if_running.unwrap_or_default(),
             enabled: enabled.unwrap_or(true),
             time_zone: time_zone?,
@@ -316,7 +358,14 @@ impl Checker {
             }
         }
         let name = recurrence.as_deref().unwrap_or("");
-        let start = if name == "cron" || name.is_empty() {
+        if name == "driverStart" && given(&map, "start").is_some() {
+            self.error(
+                &field(path, "start"),
+                "not allowed for recurrence \"driverStart\" (it fires when a driver starts)",
+            );
+            map.remove("start");
+        }
+        let start = if name == "cron" || name == "driverStart" || name.is_empty() {
             self.optional(&map, path, "start", Self::time_spec)
         } else {
             self.required_for(&map, path, "start", name, Self::time_spec)
@@ -342,8 +391,23 @@ impl Checker {
         let month_days = self.optional(&map, path, "monthDays", |c, p, v| {
             c.list(p, v, ListRules::SET, Self::month_day)
         });
+        let month_weekdays = self.optional(&map, path, "monthWeekdays", |c, p, v| {
+            c.list(p, v, ListRules::SET, Self::month_weekday)
+        });
         let months = self.optional(&map, path, "months", |c, p, v| {
             c.list(p, v, ListRules::SET, Self::month)
+        });
+        let repetition = self.optional(&map, path, "repetition", |c, p, v| {
+            c.repetition(
+                p,
+                v,
+                start
+                    .as_ref()
+                    .map(|s| s.wall_clock(zone.unwrap_or(Tz::UTC))),
+            )
+        });
+        let random_delay_seconds = self.optional(&map, path, "randomDelaySeconds", |c, p, v| {
+            c.whole(p, v, 0, 86_400)
         });
         let cron = if name == "cron" {
             self.required_for(&map, path, "cron", name, Self::cron)
@@ -386,18 +450,175 @@ impl Checker {
             "monthly" => Recurrence::Monthly {
                 start: start?,
                 month_days: month_days.unwrap_or_default(),
+                month_weekdays: month_weekdays.unwrap_or_default(),
                 months,
             },
             "cron" => Recurrence::Cron {
                 start,
                 expression: cron?,
             },
+            "driverStart" => Recurrence::DriverStart,
             _ => return None,
         };
         Some(TriggerDefinition {
             recurrence,
             enabled: enabled.unwrap_or(true),
             expires,
+            repetition,
+            random_delay_seconds: random_delay_seconds.unwrap_or(0),
+        })
+    }
+
+    /// `catchUp` and `catchUpLimit`, with `runIfMissed` as the alias of `once`.
+    fn catch_up(
+        &mut self,
+        map: &Map<String, Value>,
+        path: &str,
+        run_if_missed: Option<bool>,
+    ) -> Option<CatchUpPolicy> {
+        let name = self.optional(map, path, "catchUp", |c, p, v| {
+            let name = c.text(p, v, 0, usize::MAX)?;
+            if !["none", "once", "all"].contains(&name.as_str()) {
+                c.error(
+                    p,
+                    format!("{name:?} is not a catch-up rule (none, once or all)"),
+                );
+                return None;
+            }
+            Some(name)
+        });
+        let limit = self.optional(map, path, "catchUpLimit", |c, p, v| c.whole(p, v, 1, 1000));
+        let limit_given = given(map, "catchUpLimit").is_some();
+        if limit_given && given(map, "catchUp").and_then(Value::as_str) != Some("all") {
+            self.error(
+                &field(path, "catchUpLimit"),
+                "only allowed with catchUp \"all\"",
+            );
+        }
+        let policy = match name.as_deref() {
+            None if given(map, "catchUp").is_some() => return None,
+            None => {
+                return Some(if run_if_missed == Some(true) {
+                    CatchUpPolicy::Once
+                } else {
+                    CatchUpPolicy::None
+                })
+            }
+            Some("none") => CatchUpPolicy::None,
+            Some("once") => CatchUpPolicy::Once,
+            _ => CatchUpPolicy::All {
+                limit: limit.unwrap_or(CatchUpPolicy::DEFAULT_LIMIT),
+            },
+        };
+        if run_if_missed.is_some_and(|runs| runs != policy.runs_missed()) {
+            self.error(
+                &field(path, "runIfMissed"),
+                format!(
+                    "contradicts catchUp {:?} (runIfMissed true is catchUp \"once\"; give one of them)",
+                    policy.name()
+                ),
+            );
+        }
+        Some(policy)
+    }
+
+    /// A `repetition` object; `time_of_day` is the trigger's start time of day, which an
+    /// `until` must be after.
+    fn repetition(
+        &mut self,
+        path: &str,
+        value: &Value,
+        time_of_day: Option<chrono::NaiveDateTime>,
+    ) -> Option<Repetition> {
+        let errors_before = self.errors.len();
+        let map = self.object(path, value, "a repetition", REPETITION_FIELDS)?;
+        let every = self.required(map, path, "everyMinutes", |c, p, v| c.whole(p, v, 1, 1439));
+        let duration = self.optional(map, path, "durationMinutes", |c, p, v| {
+            c.whole(p, v, 1, 1440)
+        });
+        let until = self.optional(map, path, "until", |c, p, v| {
+            let text = c.text(p, v, 0, usize::MAX)?;
+            let time = ["%H:%M", "%H:%M:%S"]
+                .iter()
+                .find_map(|format| chrono::NaiveTime::parse_from_str(&text, format).ok());
+            if time.is_none() {
+                c.error(p, format!("{text:?} is not a time of day like 17:30"));
+            }
+            time
+        });
+        let stop_at_end = self.optional(map, path, "stopAtEnd", Self::boolean);
+        let end = match (duration, until) {
+            (Some(minutes), None) => {
+                if every.is_some_and(|every| every >= minutes) {
+                    self.error(
+                        &field(path, "durationMinutes"),
+                        format!("must be more than everyMinutes ({})", every.unwrap_or(0)),
+                    );
+                }
+                RepetitionEnd::Duration(NonZeroU32::new(minutes)?)
+            }
+            (None, Some(until)) => {
+                if stop_at_end == Some(true) {
+                    self.error(
+                        &field(path, "stopAtEnd"),
+                        "only with durationMinutes (a window until a time of day ends with its last run)",
+                    );
+                }
+                if let Some(start) = time_of_day.filter(|start| until <= start.time()) {
+                    self.error(
+                        &field(path, "until"),
+                        format!(
+                            "must be after the trigger's time of day ({})",
+                            start.time().format("%H:%M:%S")
+                        ),
+                    );
+                }
+                RepetitionEnd::Until(until)
+            }
+            (Some(_), Some(_)) => {
+                self.error(path, "give durationMinutes or until, not both");
+                return None;
+            }
+            (None, None)
+                if given(map, "durationMinutes").is_none() && given(map, "until").is_none() =>
+            {
+                self.error(path, "give durationMinutes or until");
+                return None;
+            }
+            (None, None) => return None,
+        };
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(Repetition {
+            every_minutes: NonZeroU32::new(every?)?,
+            end,
+            stop_at_end: stop_at_end.unwrap_or(false),
+        })
+    }
+
+    fn month_weekday(&mut self, path: &str, value: &Value) -> Option<MonthWeekday> {
+        let map = self.object(path, value, "a weekday of the month", &["week", "weekday"])?;
+        let week = self.required(map, path, "week", |c, p, v| {
+            let week = match v {
+                Value::String(text) if text.eq_ignore_ascii_case("last") => Some(WeekOfMonth::Last),
+                _ => v
+                    .as_u64()
+                    .filter(|n| (1..=4).contains(n))
+                    .map(|n| WeekOfMonth::Nth(n as u8)),
+            };
+            if week.is_none() {
+                c.error(
+                    p,
+                    format!("{} is not a week of the month (1..4 or \"last\")", show(v)),
+                );
+            }
+            week
+        });
+        let weekday = self.required(map, path, "weekday", Self::weekday);
+        Some(MonthWeekday {
+            week: week?,
+            weekday: weekday?,
         })
     }
 

@@ -161,6 +161,10 @@ pub trait Backend: Send + Sync {
     /// `stage.ProcessLog` rows matching a filter, by LogID.
     async fn logs(&self, filter: &LogFilter) -> StoreResult<Vec<LogRow>>;
 
+    /// SQL Server Agent's jobs, with their steps and schedules, as the JSON text of
+    /// `sql/mssql/agent_import_query.sql` (`task import --from agent`); SQL Server only.
+    async fn agent_jobs(&self) -> StoreResult<String>;
+
     /// Runs SQL text with no parameters and no result (administration and tests);
     /// returns the rows affected. Never called with text built from user input.
     async fn execute_sql(&self, sql: &str) -> StoreResult<u64>;

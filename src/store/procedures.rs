@@ -212,7 +212,10 @@ impl<E: Engine> Backend for E {
 
     async fn tasks(&self) -> StoreResult<Vec<TaskRow>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM stage.Task ORDER BY TaskName");
-        map_all(self.query("read tasks", &sql, &[]).await?, rows::task_row)
+        map_all(
+            self.query("read tasks", &sql, &[Arg::Bool(true)]).await?,
+            rows::task_row,
+        )
     }
 
     async fn triggers(&self) -> StoreResult<Vec<TriggerRow>> {
@@ -237,6 +240,22 @@ impl<E: Engine> Backend for E {
             Some(row) => Ok(Some(row.i32_req(0)?)),
             None => Ok(None),
         }
+    }
+
+    async fn agent_jobs(&self) -> StoreResult<String> {
+        if Engine::kind(self) != BackendKind::SqlServer {
+            return Err(StoreError::InvalidArgument(
+                "SQL Server Agent jobs are read over a SQL Server connection (--database mssql://...)"
+                    .to_string(),
+            ));
+        }
+        let query = include_str!("../../sql/mssql/agent_import_query.sql");
+        let found = self.query("read msdb's Agent jobs", query, &[]).await?;
+        // FOR JSON of no rows is NULL.
+        Ok(match found.first() {
+            Some(row) => row.text(0)?.unwrap_or_else(|| "[]".to_string()),
+            None => "[]".to_string(),
+        })
     }
 
     async fn schedule_version(&self) -> StoreResult<i64> {

@@ -236,12 +236,13 @@ pub(super) fn log_row(row: &impl ResultRow) -> StoreResult<LogRow> {
     })
 }
 
-/// The columns [`task_row`] reads, for `SELECT ... FROM stage.Task`. Not Definition:
-/// the columns are the truth (see `catalog`), and with many tasks the JSON copies would
-/// dominate what a reload reads and holds.
+/// The columns [`task_row`] reads, for `SELECT ... FROM stage.Task` with `$1` bound to
+/// true. Definition only where RunIfMissed is set, for its `catchUp`/`catchUpLimit` (no
+/// column holds how many missed runs to enqueue): the columns are the truth (see
+/// `catalog`), and with many tasks the JSON copies would dominate what a reload holds.
 pub(super) const TASK_COLUMNS: &str = "TaskID, TaskName, Command, WorkingDirectory, OverlapPolicy, TimeoutMinutes, \
      MaxAttempts, RetryDelaySeconds, Executor, Enabled, Description, Arguments, TimeZone, RunIfMissed, \
-     CreatedAt, UpdatedAt";
+     CreatedAt, UpdatedAt, CASE WHEN RunIfMissed = $1 THEN Definition END";
 
 pub(super) fn task_row(row: &impl ResultRow) -> StoreResult<TaskRow> {
     Ok(TaskRow {
@@ -260,7 +261,7 @@ pub(super) fn task_row(row: &impl ResultRow) -> StoreResult<TaskRow> {
             arguments: row.text(11)?,
             time_zone: row.text(12)?,
             run_if_missed: row.bool_req(13)?,
-            definition: None,
+            definition: row.text(16)?,
         },
         created_at: row.instant_req(14)?,
         updated_at: row.instant_req(15)?,

@@ -132,7 +132,13 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &ClockArgs) -> Resul
     )
     .await?;
     let stop = CancellationToken::new();
-    let running = tokio::spawn(clock::run(db.clone(), ClockConfig::default(), stop.clone()));
+    let (windows, _) = tokio::sync::watch::channel(clock::StopWindows::default());
+    let running = tokio::spawn(clock::run(
+        db.clone(),
+        ClockConfig::default(),
+        stop.clone(),
+        windows,
+    ));
     let expected = args.due as i64;
     let count_sql =
         format!("SELECT COUNT(*) FROM stage.FileControl WHERE ProcessName LIKE '{prefix}due-%'");

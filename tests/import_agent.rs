@@ -1,0 +1,413 @@
+//! `task import --from agent|agent-file`: the Agent rows in tests/data/agent/jobs.json
+//! (every freq_type and freq_subday_type, and what cannot be imported) with the task JSON
+//! and next ten fire times each maps to (tests/data/agent-expected/jobs.json, reviewed by
+//! hand; `STAGEHAND_BLESS=1` rewrites it after an intended change); and, on SQL Server,
+//! jobs created with the msdb procedures, read back through the documented query.
+
+#[macro_use]
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::TestDb;
+use serde_json::{json, Value};
+use stagehand::import::agent::{map_job, map_jobs, Job, Options};
+use stagehand::schedule::{parse_tasks, Schedule};
+use stagehand::store::BackendKind;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ZONE: &str = "Europe/London";
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn jobs_text() -> String {
+    std::fs::read_to_string(data().join("agent/jobs.json")).unwrap()
+}
+
+fn after() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2025-03-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// A mapped job validated in ZONE with its next ten fire times, or its refusals.
+fn outcome(source: &str, result: &Result<Value, Vec<stagehand::import::Unsupported>>) -> Value {
+    match result {
+        Ok(value) => {
+            let mut value = value.clone();
+            value["timeZone"] = ZONE.into();
+            let task = parse_tasks(&Value::Array(vec![value]).to_string())
+                .unwrap_or_else(|e| panic!("{source}: {e}"))
+                .remove(0);
+            let next: Vec<String> = Schedule::new(&task)
+                .upcoming(after(), 10)
+                .into_iter()
+                .map(|(at, _)| at.to_rfc3339())
+                .collect();
+            json!({"source": source, "task": task.to_json(), "next": next})
+        }
+        Err(problems) => {
+            let refused: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            json!({"source": source, "refused": refused})
+        }
+    }
+}
+
+fn mapped(options: &Options) -> Vec<Value> {
+    map_jobs(&jobs_text(), options)
+        .unwrap()
+        .iter()
+        .map(|m| outcome(&m.source, &m.result))
+        .collect()
+}
+
+fn find<'a>(all: &'a [Value], source: &str) -> &'a Value {
+    all.iter()
+        .find(|m| m["source"] == source)
+        .unwrap_or_else(|| panic!("{source}"))
+}
+
+#[test]
+fn the_agent_rows_map_as_expected() {
+    let found = Value::Array(mapped(&Options::default()));
+    let expected_path = data().join("agent-expected/jobs.json");
+    if std::env::var_os("STAGEHAND_BLESS").is_some() {
+        std::fs::create_dir_all(expected_path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &expected_path,
+            serde_json::to_string_pretty(&found).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(&expected_path).unwrap()).unwrap();
+    assert_eq!(found, expected);
+}
+
+/// The rules behind the expected file, checked without it.
+#[test]
+fn mappings_follow_the_agent_rules() {
+    let all = mapped(&Options::default());
+    let etl = find(&all, "ERP - nightly ETL");
+    assert_eq!(
+        etl["task"]["command"],
+        r"C:\ETL\extract.cmd && C:\ETL\load.cmd --all"
+    );
+    assert_eq!(
+        etl["task"]["maxAttempts"], 3,
+        "the most retries of its steps, plus one"
+    );
+    assert_eq!(
+        etl["task"]["retryDelaySeconds"], 600,
+        "retry_interval is in minutes"
+    );
+    assert_eq!(
+        etl["task"]["description"],
+        "SQL Server Agent job ERP - nightly ETL: Extract and load"
+    );
+
+    // freq_subday_type 8: every hour 08:00..18:00 inclusive, every other day.
+    let sync = find(&all, "ERP - hourly sync");
+    let next: Vec<&str> = sync["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        next[0], "2025-03-02T08:00:00+00:00",
+        "every other day from January 1st"
+    );
+    assert_eq!(next[9], "2025-03-02T17:00:00+00:00");
+    assert_eq!(
+        sync["task"]["triggers"][0]["expires"], "2026-01-01T00:00:00",
+        "through active_end_date"
+    );
+
+    // freq_subday_type 2 in whole minutes.
+    let poller = find(&all, "Two-minute poller");
+    assert_eq!(
+        poller["task"]["triggers"][0]["repetition"],
+        json!({"everyMinutes": 2, "until": "07:00"})
+    );
+
+    let cleanup = find(&all, "Weekly cleanup");
+    assert_eq!(
+        cleanup["task"]["executor"], "external",
+        "T-SQL: Agent keeps running it"
+    );
+    assert_eq!(
+        cleanup["task"]["triggers"][0]["weekdays"],
+        json!(["mon", "fri"])
+    );
+    assert_eq!(cleanup["task"]["triggers"][1]["enabled"], false);
+
+    let quarterly = find(&all, "Quarterly report");
+    assert_eq!(
+        quarterly["task"]["triggers"][0]["months"],
+        json!([2, 5, 8, 11])
+    );
+    let last_friday = find(&all, "Last Friday");
+    assert_eq!(last_friday["next"][0], "2025-03-28T17:00:00+00:00");
+    assert_eq!(last_friday["next"][1], "2025-04-25T17:00:00+01:00");
+    let starts = find(&all, "Month starts");
+    assert_eq!(
+        starts["task"]["triggers"][0]["monthDays"],
+        json!([1]),
+        "freq_interval 8: day"
+    );
+    assert_eq!(
+        find(&all, "At Agent start")["task"]["triggers"][0]["recurrence"],
+        "driverStart"
+    );
+    assert_eq!(find(&all, "One time")["task"]["enabled"], false);
+
+    for (job, element) in [
+        ("Idle job", "sysschedules[idle].freq_type"),
+        ("SSIS load", "sysjobsteps[1].subsystem"),
+        (
+            "Branching",
+            "sysjobsteps[1].on_success_action/on_fail_action",
+        ),
+        (
+            "Weekday relative",
+            "sysschedules[first weekday].freq_interval",
+        ),
+        ("On demand", "sysjobschedules"),
+    ] {
+        let refused = find(&all, job)["refused"].as_array().unwrap().clone();
+        assert!(
+            refused.iter().any(|r| r
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{job}: {element}: "))),
+            "{job}: {refused:?}"
+        );
+    }
+}
+
+#[test]
+fn selection_and_sqlcmd() {
+    let only = mapped(&Options {
+        job: Some("Weekly cleanup".into()),
+        tsql_as_sqlcmd: true,
+        ..Options::default()
+    });
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0]["task"]["executor"], "driver");
+    assert_eq!(only[0]["task"]["command"], "sqlcmd");
+    assert_eq!(
+        only[0]["task"]["arguments"],
+        json!([
+            "-E",
+            "-b",
+            "-d",
+            "ERP",
+            "-Q",
+            "EXEC dbo.Cleanup @Days = 30;"
+        ])
+    );
+    let erp = mapped(&Options {
+        category: Some("ERP".into()),
+        ..Options::default()
+    });
+    assert_eq!(erp.len(), 2);
+    let missing = map_jobs(
+        &jobs_text(),
+        &Options {
+            job: Some("nope".into()),
+            ..Options::default()
+        },
+    );
+    assert_eq!(missing.unwrap_err(), r#"no job named "nope""#);
+    assert!(map_jobs("{}", &Options::default())
+        .unwrap_err()
+        .contains("not the JSON of the Agent query"));
+}
+
+fn stagehand(db: Option<&TestDb>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stagehand"));
+    command.args(args).env_remove("STAGEHAND_DATABASE_URL");
+    if let Some(db) = db {
+        command.env("STAGEHAND_DATABASE_URL", db.url());
+    }
+    command.output().expect("run stagehand")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_command_line_reads_a_saved_query_result() {
+    let file = data().join("agent/jobs.json");
+    let file = file.to_str().unwrap();
+    let refused = stagehand(
+        None,
+        &["task", "import", "--from", "agent-file", file, "--dry-run"],
+    );
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("Idle job: sysschedules[idle].freq_type"));
+    let dry = stagehand(
+        None,
+        &[
+            "task",
+            "import",
+            "--from",
+            "agent-file",
+            file,
+            "--dry-run",
+            "--skip-unsupported",
+            "--time-zone",
+            ZONE,
+        ],
+    );
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    let tasks: Vec<Value> = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(tasks.len(), 10);
+}
+
+/// The jobs of jobs.json that the SQL Server test creates with the msdb procedures.
+const CREATED: [&str; 5] = [
+    "ERP - nightly ETL",
+    "ERP - hourly sync",
+    "Weekly cleanup",
+    "Last Friday",
+    "At Agent start",
+];
+
+/// T-SQL creating `job` (from jobs.json) under the name `name`.
+fn create_job_sql(job: &Job, name: &str) -> String {
+    let text = |s: &str| format!("N'{}'", s.replace('\'', "''"));
+    let mut sql = format!(
+        "EXEC msdb.dbo.sp_add_job @job_name = {n}, @enabled = {e}, @description = {d};\n",
+        n = text(name),
+        e = job.enabled,
+        d = text(job.description.as_deref().unwrap_or("")),
+    );
+    for step in &job.steps {
+        sql += &format!(
+            "EXEC msdb.dbo.sp_add_jobstep @job_name = {n}, @step_name = {s}, @subsystem = {sub}, \
+             @command = {c}, @database_name = {db}, @retry_attempts = {ra}, @retry_interval = {ri}, \
+             @on_success_action = {osa}, @on_fail_action = {ofa};\n",
+            n = text(name),
+            s = text(&step.step_name),
+            sub = text(&step.subsystem),
+            c = text(step.command.as_deref().unwrap_or("")),
+            // sp_add_jobstep checks that the database exists; which one does not matter
+            // here (an external task does not keep it).
+            db = if step.subsystem == "TSQL" { "N'master'" } else { "NULL" },
+            ra = step.retry_attempts,
+            ri = step.retry_interval,
+            osa = step.on_success_action,
+            ofa = step.on_fail_action,
+        );
+    }
+    for s in &job.schedules {
+        sql += &format!(
+            "EXEC msdb.dbo.sp_add_jobschedule @job_name = {n}, @name = {sn}, @enabled = {en}, \
+             @freq_type = {ft}, @freq_interval = {fi}, @freq_subday_type = {st}, \
+             @freq_subday_interval = {si}, @freq_relative_interval = {rel}, \
+             @freq_recurrence_factor = {rf}, @active_start_date = {sd}, @active_end_date = {ed}, \
+             @active_start_time = {stt}, @active_end_time = {et};\n",
+            n = text(name),
+            sn = text(&format!("{name} {}", s.schedule_name)),
+            en = s.enabled,
+            ft = s.freq_type,
+            fi = s.freq_interval,
+            st = s.freq_subday_type.max(1),
+            si = s.freq_subday_interval,
+            rel = s.freq_relative_interval,
+            rf = s.freq_recurrence_factor,
+            sd = s.active_start_date,
+            ed = s.active_end_date,
+            stt = s.active_start_time,
+            et = s.active_end_time,
+        );
+    }
+    sql
+}
+
+conformance!(agent_jobs_are_read_from_msdb);
+async fn agent_jobs_are_read_from_msdb(db: &TestDb) {
+    if db.kind() != BackendKind::SqlServer {
+        // PostgreSQL has no Agent: the command says so, naming what it needs.
+        let refused = stagehand(
+            Some(db),
+            &["task", "import", "--from", "agent", "--dry-run"],
+        );
+        assert!(!refused.status.success());
+        assert!(
+            text(&refused.stderr).contains("read over a SQL Server connection"),
+            "{db}: {}",
+            text(&refused.stderr)
+        );
+        return;
+    }
+    let jobs: Vec<Job> = serde_json::from_str(&jobs_text()).unwrap();
+    let prefix = format!("stagehand-test-{}-", std::process::id());
+    let created: Vec<(Job, String)> = jobs
+        .into_iter()
+        .filter(|job| CREATED.contains(&job.job_name.as_str()))
+        .map(|job| {
+            let name = format!("{prefix}{}", job.job_name);
+            (job, name)
+        })
+        .collect();
+    for (job, name) in &created {
+        db.exec(&create_job_sql(job, name)).await;
+    }
+    let read = db.store().agent_jobs().await.expect("the Agent query");
+    let result = map_jobs(&read, &Options::default()).expect("the query's JSON");
+    for (job, name) in &created {
+        let from_msdb = result
+            .iter()
+            .find(|m| &m.source == name)
+            .unwrap_or_else(|| panic!("{db}: {name} read back"));
+        let mut renamed = job.clone();
+        renamed.job_name = name.clone();
+        for schedule in &mut renamed.schedules {
+            schedule.schedule_name = format!("{name} {}", schedule.schedule_name);
+        }
+        let expected = map_job(&renamed, &Options::default());
+        assert_eq!(
+            outcome(name, &from_msdb.result),
+            outcome(name, &expected),
+            "{db}: {name}: msdb's rows map as the saved ones do"
+        );
+    }
+    // And through the command line, one job selected by name.
+    let (job, name) = &created[0];
+    let dry = stagehand(
+        Some(db),
+        &[
+            "task",
+            "import",
+            "--from",
+            "agent",
+            "--job",
+            name,
+            "--dry-run",
+            "--time-zone",
+            ZONE,
+        ],
+    );
+    assert!(dry.status.success(), "{db}: {}", text(&dry.stderr));
+    let printed: Vec<Value> = serde_json::from_slice(&dry.stdout).expect("JSON");
+    let mut renamed = job.clone();
+    renamed.job_name = name.clone();
+    assert_eq!(
+        printed,
+        [outcome(name, &map_job(&renamed, &Options::default()))["task"].clone()],
+        "{db}"
+    );
+    for (_, name) in &created {
+        db.exec(&format!(
+            "EXEC msdb.dbo.sp_delete_job @job_name = N'{}', @delete_unused_schedule = 1;",
+            name.replace('\'', "''")
+        ))
+        .await;
+    }
+}
