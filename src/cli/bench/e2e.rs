@@ -3,8 +3,11 @@
 //! - idle latency: with the driver idle, one registration at a time of a command that
 //!   prints the time it started (`date +%s%N`); latency = that time - the time just
 //!   before RegisterProcess was called.
+//! `--prefill` measures with six months of finished runs in the tables; `--baseline` also
+//! times a bare loop spawning the same command with as many concurrent spawners as workers.
 
 use super::super::{database_url, open_store};
+use super::prefill::Prefill;
 use super::{cleanup, percentiles, refuse_if_busy};
 use crate::driver::{self, DriverConfig, HousekeepingConfig, Secrets, Shutdown};
 use crate::store::{Backend, TaskRecord};
@@ -24,6 +27,13 @@ pub struct E2eArgs {
     /// Registrations for the idle-latency sample.
     #[arg(long, default_value_t = 200)]
     latency_samples: usize,
+    /// Finished runs (and two log rows each) to add before measuring, spread over six
+    /// months, plus a fifth as many in history; removed afterwards.
+    #[arg(long, default_value_t = 0)]
+    prefill: i64,
+    /// Also time a bare spawn loop of `true` per worker count, and print the ratio.
+    #[arg(long)]
+    baseline: bool,
 }
 
 /// A driver as `stagehand run` configures one (secrets included: their cost is part of
@@ -79,13 +89,24 @@ pub async fn run(database: &Option<String>, args: &E2eArgs) -> Result<ExitCode> 
     if args.processes == 0 || args.workers.contains(&0) {
         bail!("--processes and --workers must be at least 1");
     }
+    if args.prefill < 0 {
+        bail!("--prefill must be at least 0");
+    }
     let max_workers = args.workers.iter().copied().max().unwrap_or(1);
     let config = config(Secrets::of(&database_url(database)?));
     let db = open_store(database, max_workers as u32 + 8).await?;
     refuse_if_busy(&db).await?;
     let prefix = format!("stagehand-e2e-{}-", std::process::id());
+    let prefill = if args.prefill > 0 {
+        Some(Prefill::fill(&db, args.prefill).await?)
+    } else {
+        None
+    };
     let outcome = measure(&db, &config, &prefix, args).await;
     cleanup(&db, &prefix).await?;
+    if let Some(prefill) = prefill {
+        prefill.remove(&db).await?;
+    }
     outcome?;
     Ok(ExitCode::SUCCESS)
 }
@@ -118,9 +139,15 @@ async fn measure(
             Ok(started.elapsed())
         })
         .await?;
+        let rate = args.processes as f64 / elapsed.as_secs_f64();
+        let bare = if args.baseline {
+            Some(spawn_loop(args.processes, workers).await?)
+        } else {
+            None
+        };
         println!(
-            "workers {workers:>3}: {:>7.0} processes/s ({} in {:.2} s)",
-            args.processes as f64 / elapsed.as_secs_f64(),
+            "workers {workers:>3}: {} ({} in {:.2} s)",
+            super::beside(rate, bare),
             args.processes,
             elapsed.as_secs_f64()
         );
@@ -143,6 +170,32 @@ async fn measure(
         );
     }
     Ok(())
+}
+
+/// `processes` runs of `true` from `workers` concurrent spawners, each waiting for its
+/// child; returns runs/s.
+async fn spawn_loop(processes: usize, workers: usize) -> Result<f64> {
+    let started = Instant::now();
+    let mut spawners = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let count = processes / workers + usize::from(w < processes % workers);
+        spawners.spawn(async move {
+            for _ in 0..count {
+                let status = tokio::process::Command::new("true")
+                    .status()
+                    .await
+                    .context("spawning `true`")?;
+                if !status.success() {
+                    bail!("`true` exited with {status}");
+                }
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(joined) = spawners.join_next().await {
+        joined.context("spawner task")??;
+    }
+    Ok(processes as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Registers `samples` runs of `name` one at a time against an idle driver; returns each

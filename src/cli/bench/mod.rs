@@ -2,8 +2,11 @@
 //! refuses to start while other driver work is queued there (it would run it), and
 //! deletes the rows it made.
 
+mod baseline;
 mod clock;
 mod e2e;
+mod monitor;
+mod prefill;
 mod queue;
 
 use crate::store::Backend;
@@ -21,6 +24,9 @@ pub enum BenchCommand {
     /// The trigger clock: load time and memory for many tasks, and how late runs are
     /// enqueued when many triggers fall due in the same second.
     Clock(clock::ClockArgs),
+    /// How long each monitoring read takes (status, summaries, task status), optionally
+    /// after prefilling six months of finished runs.
+    Monitor(monitor::MonitorArgs),
 }
 
 pub async fn run(database: &Option<String>, command: &BenchCommand) -> Result<ExitCode> {
@@ -28,6 +34,7 @@ pub async fn run(database: &Option<String>, command: &BenchCommand) -> Result<Ex
         BenchCommand::Queue(args) => queue::run(database, args).await,
         BenchCommand::E2e(args) => e2e::run(database, args).await,
         BenchCommand::Clock(args) => clock::run(database, args).await,
+        BenchCommand::Monitor(args) => monitor::run(database, args).await,
     }
 }
 
@@ -59,6 +66,14 @@ async fn cleanup(db: &Arc<dyn Backend>, name_prefix: &str) -> Result<()> {
     ))
     .await?;
     Ok(())
+}
+
+/// "stagehand 5,000/s | raw 10,000/s | 0.50": a figure beside its same-run baseline.
+fn beside(figure: f64, baseline: Option<f64>) -> String {
+    match baseline {
+        Some(raw) => format!("{figure:>8.0}/s | raw {raw:>8.0}/s | ratio {:.2}", figure / raw),
+        None => format!("{figure:>8.0}/s"),
+    }
 }
 
 /// Median and 99th percentile of a sample, in the sample's unit.

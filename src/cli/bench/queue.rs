@@ -1,9 +1,12 @@
 //! `stagehand bench queue`: register N no-op processes, then claim and complete them with W
 //! concurrent workers in batches, and print the rates. It runs against the database it
 //! is pointed at, so it refuses to start while other driver work is queued there (its
-//! workers would claim it), and it deletes its own rows afterwards.
+//! workers would claim it), and it deletes its own rows afterwards. `--prefill` measures
+//! with six months of finished runs in the tables, `--baseline` beside the raw pattern.
 
 use super::super::open_store;
+use super::baseline::RawQueue;
+use super::prefill::Prefill;
 use crate::store::{Backend, ClaimRequest, Completion, FinalStatus, TaskRecord};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
@@ -24,11 +27,22 @@ pub struct QueueArgs {
     /// Concurrent registering connections.
     #[arg(long, default_value_t = 8)]
     registrars: usize,
+    /// Finished runs (and two log rows each) to add before measuring, spread over six
+    /// months, plus a fifth as many in history; removed afterwards.
+    #[arg(long, default_value_t = 0)]
+    prefill: i64,
+    /// Also measure the raw queue pattern on a scratch table with the same registrars,
+    /// workers and batch, and print each figure beside it.
+    #[arg(long)]
+    baseline: bool,
 }
 
 pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode> {
     if args.batch < 1 || args.processes == 0 || args.workers.contains(&0) {
         bail!("--processes, --workers and --batch must be at least 1");
+    }
+    if args.prefill < 0 {
+        bail!("--prefill must be at least 0");
     }
     let max_workers = args.workers.iter().copied().max().unwrap_or(1);
     let db = open_store(database, (max_workers.max(args.registrars) + 2) as u32).await?;
@@ -40,6 +54,23 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
         args.batch,
         args.workers
     );
+    let prefill = if args.prefill > 0 {
+        Some(Prefill::fill(&db, args.prefill).await?)
+    } else {
+        None
+    };
+    let outcome = measure_all(&db, args).await;
+    if let Some(prefill) = prefill {
+        if outcome.is_ok() {
+            super::monitor::print_timings(&db, 3).await?;
+        }
+        prefill.remove(&db).await?;
+    }
+    outcome?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure_all(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
     for &workers in &args.workers {
         let name = format!("stagehand-bench-{}-{}", std::process::id(), workers);
         let mut task = TaskRecord::new(&name, "true");
@@ -47,15 +78,38 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
         db.save_task(&task)
             .await
             .context("creating the bench task")?;
-        let outcome = measure(&db, &name, args, workers).await;
-        super::cleanup(&db, &name).await?;
+        let outcome = measure(db, &name, args, workers).await;
+        super::cleanup(db, &name).await?;
         let (registered, completed) = outcome?;
+        let (raw_registered, raw_completed) = if args.baseline {
+            let raw = RawQueue::create(db).await?;
+            let outcome = raw_rates(db, &raw, args, workers).await;
+            raw.drop(db).await?;
+            let (r, c) = outcome?;
+            (Some(r), Some(c))
+        } else {
+            (None, None)
+        };
         println!(
-            "workers {workers:>3}: register {:>8.0} processes/s | claim+complete {:>8.0} processes/s",
-            registered, completed
+            "workers {workers:>3}: register {} || claim+complete {}",
+            super::beside(registered, raw_registered),
+            super::beside(completed, raw_completed)
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+async fn raw_rates(
+    db: &Arc<dyn Backend>,
+    raw: &RawQueue,
+    args: &QueueArgs,
+    workers: usize,
+) -> Result<(f64, f64)> {
+    let registered = raw.register(db, args.processes, args.registrars).await?;
+    let completed = raw
+        .claim_complete(db, args.processes, workers, args.batch)
+        .await?;
+    Ok((registered, completed))
 }
 
 /// Returns (registrations/s, claims+completions/s).

@@ -1,0 +1,209 @@
+//! `--prefill ROWS`: before a bench measures, fill stage.FileControl with ROWS finished runs
+//! spread over the last six months (the seed's retention), stage.FileControl_History with a
+//! fifth as many from the month before, and two log rows per run (claim and outcome) in
+//! stage.ProcessLog / ProcessLog_History: the shape of a queue in steady state. The rows
+//! live in the database the bench is pointed at, under generated task names
+//! (`stagehand-prefill-<pid>-t<k>`), and are removed afterwards in chunks.
+//! History rows get negative ProcessIDs and LogIDs, which the identities never hand out.
+
+use crate::store::{Backend, BackendKind};
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Rows per INSERT or DELETE statement: big enough to be quick, small enough that SQL
+/// Server keeps row locks and a modest log.
+const CHUNK: i64 = 50_000;
+/// Six months, in seconds.
+const SPREAD_SECONDS: i64 = 180 * 86_400;
+
+pub struct Prefill {
+    prefix: String,
+    rows: i64,
+}
+
+impl Prefill {
+    /// Inserts the rows; on error removes what was written.
+    pub async fn fill(db: &Arc<dyn Backend>, rows: i64) -> Result<Prefill> {
+        let prefill = Prefill {
+            prefix: format!("stagehand-prefill-{}", std::process::id()),
+            rows,
+        };
+        let started = Instant::now();
+        if let Err(e) = prefill.insert_all(db).await {
+            prefill.remove(db).await?;
+            return Err(e);
+        }
+        println!(
+            "prefilled {} finished runs (+{} in history) and {} log rows in {:.1} s",
+            rows,
+            rows / 5,
+            2 * (rows + rows / 5),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(prefill)
+    }
+
+    async fn insert_all(&self, db: &Arc<dyn Backend>) -> Result<()> {
+        let kind = db.kind();
+        let mut lo = 0;
+        while lo < self.rows {
+            let hi = (lo + CHUNK).min(self.rows);
+            db.execute_sql(&live_chunk(kind, &self.prefix, lo, hi, self.rows))
+                .await
+                .context("prefilling stage.FileControl and stage.ProcessLog")?;
+            lo = hi;
+        }
+        let history = self.rows / 5;
+        let mut lo = 0;
+        while lo < history {
+            let hi = (lo + CHUNK).min(history);
+            db.execute_sql(&history_chunk(kind, &self.prefix, lo, hi, history))
+                .await
+                .context("prefilling stage.FileControl_History and stage.ProcessLog_History")?;
+            lo = hi;
+        }
+        Ok(())
+    }
+
+    /// Deletes every prefilled row, logs first, a chunk at a time.
+    pub async fn remove(&self, db: &Arc<dyn Backend>) -> Result<()> {
+        let like = format!("{}-%", self.prefix);
+        let top = |kind: BackendKind, table: &str, key: &str, filter: &str| match kind {
+            BackendKind::Postgres => format!(
+                "DELETE FROM stage.{table} WHERE {key} IN (SELECT {key} FROM stage.{table} WHERE {filter} LIMIT {CHUNK})"
+            ),
+            BackendKind::SqlServer => format!("DELETE TOP ({CHUNK}) FROM stage.{table} WHERE {filter}"),
+        };
+        let kind = db.kind();
+        let statements = [
+            top(kind, "ProcessLog", "LogID", &format!("ProcessID IN (SELECT ProcessID FROM stage.FileControl WHERE ProcessName LIKE '{like}')")),
+            top(kind, "FileControl", "ProcessID", &format!("ProcessName LIKE '{like}'")),
+            top(kind, "ProcessLog_History", "LogID", &format!("ProcessID IN (SELECT ProcessID FROM stage.FileControl_History WHERE ProcessName LIKE '{like}')")),
+            top(kind, "FileControl_History", "ProcessID", &format!("ProcessName LIKE '{like}'")),
+        ];
+        for sql in &statements {
+            while db
+                .execute_sql(sql)
+                .await
+                .context("removing the prefilled rows")?
+                > 0
+            {}
+        }
+        Ok(())
+    }
+}
+
+/// Runs g in [lo, hi) of `total`: run g ends (total - g) / total of six months ago, so
+/// ProcessIDs grow with time as in a real queue. 95 % Completed, 4 % Failed, 1 %
+/// Cancelled, 10 tasks, 8 workers, 1 to 120 s long.
+fn live_chunk(kind: BackendKind, prefix: &str, lo: i64, hi: i64, total: i64) -> String {
+    match kind {
+        BackendKind::Postgres => format!(
+            "WITH g AS (SELECT g, now() - make_interval(secs => ({total} - g)::float8 * {SPREAD_SECONDS} / {total}) AS e
+                        FROM generate_series({lo}, {hi} - 1) AS g),
+                  r AS (SELECT g, e, e - make_interval(secs => 1 + g % 120) AS s,
+                               CASE WHEN g % 100 < 95 THEN 'Completed' WHEN g % 100 < 99 THEN 'Failed' ELSE 'Cancelled' END AS st
+                        FROM g),
+                  ins AS (INSERT INTO stage.FileControl
+                              (ProcessName, Status, CreatedAt, WorkerAssigned, StartTime, EndTime, Parameters,
+                               Attempt, MaxAttempts, RunAfter, ExitCode, OverlapPolicy, Executor, CommandStartedAt)
+                          SELECT '{prefix}-t' || (g % 10), st, s, 'bench-host/' || (g % 8), s, e,
+                                 '{{\"file\":\"in-' || g || '.csv\"}}', 1, 1, s,
+                                 CASE st WHEN 'Completed' THEN 0 WHEN 'Failed' THEN 1 END, 'parallel', 'driver', s
+                          FROM r
+                          RETURNING ProcessID, Status, WorkerAssigned, StartTime, EndTime)
+             INSERT INTO stage.ProcessLog (ProcessID, Message, LogLevel, LogTime)
+             SELECT ProcessID, 'Claimed by ' || WorkerAssigned || ' (attempt 1 of 1)', 'Info', StartTime FROM ins
+             UNION ALL
+             SELECT ProcessID, Status,
+                    CASE Status WHEN 'Completed' THEN 'Info' WHEN 'Failed' THEN 'Error' ELSE 'Warning' END, EndTime
+             FROM ins"
+        ),
+        BackendKind::SqlServer => format!(
+            "SET NOCOUNT ON; SET XACT_ABORT ON;
+             DECLARE @Now datetime2(3) = SYSUTCDATETIME();
+             DECLARE @Ins TABLE (ProcessID bigint, Status varchar(20), WorkerAssigned nvarchar(255), StartTime datetime2(3), EndTime datetime2(3));
+             BEGIN TRANSACTION;
+             WITH n AS (SELECT TOP ({hi} - {lo}) {lo} - 1 + ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) AS g
+                        FROM sys.all_objects AS a CROSS JOIN sys.all_objects AS b),
+                  e AS (SELECT g, DATEADD(SECOND, -CAST(({total} - g) * CAST({SPREAD_SECONDS} AS float) / {total} AS int), @Now) AS e FROM n),
+                  r AS (SELECT g, e, DATEADD(SECOND, -(1 + g % 120), e) AS s,
+                               CASE WHEN g % 100 < 95 THEN 'Completed' WHEN g % 100 < 99 THEN 'Failed' ELSE 'Cancelled' END AS st
+                        FROM e)
+             INSERT INTO stage.FileControl
+                 (ProcessName, Status, CreatedAt, WorkerAssigned, StartTime, EndTime, Parameters,
+                  Attempt, MaxAttempts, RunAfter, ExitCode, OverlapPolicy, Executor, CommandStartedAt)
+             OUTPUT inserted.ProcessID, inserted.Status, inserted.WorkerAssigned, inserted.StartTime, inserted.EndTime
+             INTO @Ins (ProcessID, Status, WorkerAssigned, StartTime, EndTime)
+             SELECT CONCAT('{prefix}-t', g % 10), st, s, CONCAT('bench-host/', g % 8), s, e,
+                    CONCAT('{{\"file\":\"in-', g, '.csv\"}}'), 1, 1, s,
+                    CASE st WHEN 'Completed' THEN 0 WHEN 'Failed' THEN 1 END, 'parallel', 'driver', s
+             FROM r;
+             INSERT INTO stage.ProcessLog (ProcessID, Message, LogLevel, LogTime)
+             SELECT ProcessID, CONCAT('Claimed by ', WorkerAssigned, ' (attempt 1 of 1)'), 'Info', StartTime FROM @Ins
+             UNION ALL
+             SELECT ProcessID, Status,
+                    CASE Status WHEN 'Completed' THEN 'Info' WHEN 'Failed' THEN 'Error' ELSE 'Warning' END, EndTime
+             FROM @Ins;
+             COMMIT TRANSACTION;"
+        ),
+    }
+}
+
+/// History runs g in [lo, hi) of `total`, ending six to seven months ago, ProcessID -(g+1),
+/// LogIDs -(2g+1) and -(2g+2).
+fn history_chunk(kind: BackendKind, prefix: &str, lo: i64, hi: i64, total: i64) -> String {
+    let month = 30 * 86_400;
+    match kind {
+        BackendKind::Postgres => format!(
+            "WITH g AS (SELECT g, now() - make_interval(secs => {SPREAD_SECONDS} + ({total} - g)::float8 * {month} / {total}) AS e
+                        FROM generate_series({lo}, {hi} - 1) AS g),
+                  r AS (SELECT g, e, e - make_interval(secs => 1 + g % 120) AS s,
+                               CASE WHEN g % 100 < 95 THEN 'Completed' WHEN g % 100 < 99 THEN 'Failed' ELSE 'Cancelled' END AS st
+                        FROM g),
+                  ins AS (INSERT INTO stage.FileControl_History
+                              (ProcessID, ProcessName, Status, CreatedAt, WorkerAssigned, StartTime, EndTime, Parameters,
+                               Attempt, MaxAttempts, RunAfter, ExitCode, CancelRequested, OverlapPolicy, Executor, CommandStartedAt)
+                          SELECT -(g + 1), '{prefix}-t' || (g % 10), st, s, 'bench-host/' || (g % 8), s, e,
+                                 '{{\"file\":\"in-' || g || '.csv\"}}', 1, 1, s,
+                                 CASE st WHEN 'Completed' THEN 0 WHEN 'Failed' THEN 1 END, false, 'parallel', 'driver', s
+                          FROM r
+                          RETURNING ProcessID, Status, WorkerAssigned, StartTime, EndTime)
+             INSERT INTO stage.ProcessLog_History (LogID, ProcessID, Message, LogLevel, LogTime)
+             SELECT 2 * ProcessID + 1, ProcessID, 'Claimed by ' || WorkerAssigned || ' (attempt 1 of 1)', 'Info', StartTime FROM ins
+             UNION ALL
+             SELECT 2 * ProcessID, ProcessID, Status,
+                    CASE Status WHEN 'Completed' THEN 'Info' WHEN 'Failed' THEN 'Error' ELSE 'Warning' END, EndTime
+             FROM ins"
+        ),
+        BackendKind::SqlServer => format!(
+            "SET NOCOUNT ON; SET XACT_ABORT ON;
+             DECLARE @Now datetime2(3) = SYSUTCDATETIME();
+             DECLARE @Ins TABLE (ProcessID bigint, Status varchar(20), WorkerAssigned nvarchar(255), StartTime datetime2(3), EndTime datetime2(3));
+             BEGIN TRANSACTION;
+             WITH n AS (SELECT TOP ({hi} - {lo}) {lo} - 1 + ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) AS g
+                        FROM sys.all_objects AS a CROSS JOIN sys.all_objects AS b),
+                  e AS (SELECT g, DATEADD(SECOND, -{SPREAD_SECONDS} - CAST(({total} - g) * CAST({month} AS float) / {total} AS int), @Now) AS e FROM n),
+                  r AS (SELECT g, e, DATEADD(SECOND, -(1 + g % 120), e) AS s,
+                               CASE WHEN g % 100 < 95 THEN 'Completed' WHEN g % 100 < 99 THEN 'Failed' ELSE 'Cancelled' END AS st
+                        FROM e)
+             INSERT INTO stage.FileControl_History
+                 (ProcessID, ProcessName, Status, CreatedAt, WorkerAssigned, StartTime, EndTime, Parameters,
+                  Attempt, MaxAttempts, RunAfter, ExitCode, CancelRequested, OverlapPolicy, Executor, CommandStartedAt)
+             OUTPUT inserted.ProcessID, inserted.Status, inserted.WorkerAssigned, inserted.StartTime, inserted.EndTime
+             INTO @Ins (ProcessID, Status, WorkerAssigned, StartTime, EndTime)
+             SELECT -(g + 1), CONCAT('{prefix}-t', g % 10), st, s, CONCAT('bench-host/', g % 8), s, e,
+                    CONCAT('{{\"file\":\"in-', g, '.csv\"}}'), 1, 1, s,
+                    CASE st WHEN 'Completed' THEN 0 WHEN 'Failed' THEN 1 END, 0, 'parallel', 'driver', s
+             FROM r;
+             INSERT INTO stage.ProcessLog_History (LogID, ProcessID, Message, LogLevel, LogTime)
+             SELECT 2 * ProcessID + 1, ProcessID, CONCAT('Claimed by ', WorkerAssigned, ' (attempt 1 of 1)'), 'Info', StartTime FROM @Ins
+             UNION ALL
+             SELECT 2 * ProcessID, ProcessID, Status,
+                    CASE Status WHEN 'Completed' THEN 'Info' WHEN 'Failed' THEN 'Error' ELSE 'Warning' END, EndTime
+             FROM @Ins;
+             COMMIT TRANSACTION;"
+        ),
+    }
+}
