@@ -18,25 +18,31 @@ pub struct RawQueue {
 impl RawQueue {
     pub async fn create(db: &Arc<dyn Backend>) -> Result<RawQueue> {
         let table = format!("bench_raw_{}", std::process::id());
-        let sql = match db.kind() {
-            BackendKind::Postgres => format!(
-                "CREATE TABLE {table} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                     status varchar(20) NOT NULL DEFAULT 'Pending', worker varchar(255) NULL,
-                     created_at timestamptz NOT NULL DEFAULT now(), parameters text NULL);
-                 CREATE INDEX {table}_pending ON {table} (id) WHERE status = 'Pending';
-                 CREATE INDEX {table}_running ON {table} (worker) WHERE status = 'InProgress';"
+        let (id, text, time) = match db.kind() {
+            BackendKind::Postgres => (
+                "bigint GENERATED ALWAYS AS IDENTITY",
+                "varchar(255)",
+                "timestamptz NOT NULL DEFAULT now()",
             ),
-            BackendKind::SqlServer => format!(
-                "CREATE TABLE {table} (id bigint IDENTITY PRIMARY KEY,
-                     status varchar(20) NOT NULL DEFAULT 'Pending', worker nvarchar(255) NULL,
-                     created_at datetime2(3) NOT NULL DEFAULT SYSUTCDATETIME(), parameters nvarchar(max) NULL);
-                 CREATE INDEX {table}_pending ON {table} (id) WHERE status = 'Pending';
-                 CREATE INDEX {table}_running ON {table} (worker) WHERE status = 'InProgress';"
+            BackendKind::SqlServer => (
+                "bigint IDENTITY",
+                "nvarchar(255)",
+                "datetime2(3) NOT NULL DEFAULT SYSUTCDATETIME()",
             ),
         };
-        db.execute_sql(&sql)
-            .await
-            .context("creating the baseline's scratch table")?;
+        // One statement per call: PostgreSQL prepares each.
+        for sql in [
+            format!(
+                "CREATE TABLE {table} (id {id} PRIMARY KEY, status varchar(20) NOT NULL DEFAULT 'Pending', \
+                 worker {text} NULL, created_at {time}, parameters {text} NULL)"
+            ),
+            format!("CREATE INDEX {table}_pending ON {table} (id) WHERE status = 'Pending'"),
+            format!("CREATE INDEX {table}_running ON {table} (worker) WHERE status = 'InProgress'"),
+        ] {
+            db.execute_sql(&sql)
+                .await
+                .context("creating the baseline's scratch table")?;
+        }
         Ok(RawQueue { table })
     }
 
