@@ -3,6 +3,7 @@
 //! - idle latency: with the driver idle, one registration at a time of a command that
 //!   prints the time it started (`date +%s%N`); latency = that time - the time just
 //!   before RegisterProcess was called.
+//!
 //! `--prefill` measures with six months of finished runs in the tables; `--baseline` also
 //! times a bare loop spawning the same command with as many concurrent spawners as workers.
 

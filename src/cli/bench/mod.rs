@@ -71,7 +71,10 @@ async fn cleanup(db: &Arc<dyn Backend>, name_prefix: &str) -> Result<()> {
 /// "stagehand 5,000/s | raw 10,000/s | 0.50": a figure beside its same-run baseline.
 fn beside(figure: f64, baseline: Option<f64>) -> String {
     match baseline {
-        Some(raw) => format!("{figure:>8.0}/s | raw {raw:>8.0}/s | ratio {:.2}", figure / raw),
+        Some(raw) => format!(
+            "{figure:>8.0}/s | raw {raw:>8.0}/s | ratio {:.2}",
+            figure / raw
+        ),
         None => format!("{figure:>8.0}/s"),
     }
 }

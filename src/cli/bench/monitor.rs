@@ -95,7 +95,9 @@ where
     let mut sample = Vec::with_capacity(repeat);
     for _ in 0..repeat {
         let started = Instant::now();
-        read(db.clone()).await.with_context(|| format!("reading {what}"))?;
+        read(db.clone())
+            .await
+            .with_context(|| format!("reading {what}"))?;
         sample.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let max = sample.iter().copied().fold(0.0, f64::max);

@@ -69,11 +69,13 @@ impl Prefill {
     /// Deletes every prefilled row, logs first, a chunk at a time.
     pub async fn remove(&self, db: &Arc<dyn Backend>) -> Result<()> {
         let like = format!("{}-%", self.prefix);
-        let top = |kind: BackendKind, table: &str, key: &str, filter: &str| match kind {
+        let top = |kind: BackendKind, table: &str, key: &str, filter: &str| {
+            match kind {
             BackendKind::Postgres => format!(
                 "DELETE FROM stage.{table} WHERE {key} IN (SELECT {key} FROM stage.{table} WHERE {filter} LIMIT {CHUNK})"
             ),
             BackendKind::SqlServer => format!("DELETE TOP ({CHUNK}) FROM stage.{table} WHERE {filter}"),
+        }
         };
         let kind = db.kind();
         let statements = [
