@@ -2,6 +2,8 @@
 //! refuses to start while other driver work is queued there (it would run it), and
 //! deletes the rows it made.
 
+#[cfg(unix)]
+mod chaos;
 mod clock;
 mod e2e;
 mod queue;
@@ -21,6 +23,11 @@ pub enum BenchCommand {
     /// The trigger clock: load time and memory for many tasks, and how late runs are
     /// enqueued when many triggers fall due in the same second.
     Clock(clock::ClockArgs),
+    /// Two real drivers, one SIGKILLed and restarted, the database restarted
+    /// (--restart-cmd), sleepers past the lease, a lock per process: counts lost, failed,
+    /// overlapping and re-run processes; exit 1 unless none is lost, failed or overlapping.
+    #[cfg(unix)]
+    Chaos(chaos::ChaosArgs),
 }
 
 pub async fn run(database: &Option<String>, command: &BenchCommand) -> Result<ExitCode> {
@@ -28,6 +35,8 @@ pub async fn run(database: &Option<String>, command: &BenchCommand) -> Result<Ex
         BenchCommand::Queue(args) => queue::run(database, args).await,
         BenchCommand::E2e(args) => e2e::run(database, args).await,
         BenchCommand::Clock(args) => clock::run(database, args).await,
+        #[cfg(unix)]
+        BenchCommand::Chaos(args) => chaos::run(database, args).await,
     }
 }
 
