@@ -70,6 +70,18 @@ set +e
 cargo test --no-fail-fast 2>&1 | tee "$PGDIR/cargo-test.log"
 status=${PIPESTATUS[0]}
 set -e
+
+step "chaos: stagehand bench chaos (a driver SIGKILLed, the database restarted)"
+# Its own database in the private cluster; the restart is an immediate stop of that cluster.
+chaos_url="postgres://postgres@127.0.0.1:$PORT/chaos"
+as_owner=""; [ "$(id -u)" -eq 0 ] && as_owner="runuser -u postgres --"
+restart_cmd="cd / && $as_owner '$PG_BIN/pg_ctl' -D '$PGDIR/data' -l '$PGDIR/data/server.log' -m immediate -w -t 60 restart"
+chaos_status=0
+{ "$PG_BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres chaos &&
+  STAGEHAND_DATABASE_URL=$chaos_url cargo run --quiet -- migrate >/dev/null &&
+  STAGEHAND_DATABASE_URL=$chaos_url cargo run --quiet -- bench chaos --processes 1000 --workers 4 \
+    --timeout-seconds 240 --restart-cmd "$restart_cmd"; } || chaos_status=$?
+if [ "$chaos_status" -ne 0 ]; then echo "chaos: FAILED (exit $chaos_status)" >&2; status=1; fi
 # A Windows failure fails the suite; Wine being unavailable does not (it was said loudly).
 if [ "$wine_status" -ne 0 ] && [ "$wine_status" -ne 3 ]; then status=1; fi
 # The Windows tests under Wine count too.

@@ -3,6 +3,8 @@
 //! deletes the rows it made.
 
 mod baseline;
+#[cfg(unix)]
+mod chaos;
 mod clock;
 mod e2e;
 mod monitor;
@@ -27,6 +29,11 @@ pub enum BenchCommand {
     /// How long each monitoring read takes (status, summaries, task status), optionally
     /// after prefilling six months of finished runs.
     Monitor(monitor::MonitorArgs),
+    /// Two real drivers, one SIGKILLed and restarted, the database restarted
+    /// (--restart-cmd), sleepers past the lease, a lock per process: counts lost, failed,
+    /// overlapping and re-run processes; exit 1 unless none is lost, failed or overlapping.
+    #[cfg(unix)]
+    Chaos(chaos::ChaosArgs),
 }
 
 pub async fn run(database: &Option<String>, command: &BenchCommand) -> Result<ExitCode> {
@@ -35,6 +42,8 @@ pub async fn run(database: &Option<String>, command: &BenchCommand) -> Result<Ex
         BenchCommand::E2e(args) => e2e::run(database, args).await,
         BenchCommand::Clock(args) => clock::run(database, args).await,
         BenchCommand::Monitor(args) => monitor::run(database, args).await,
+        #[cfg(unix)]
+        BenchCommand::Chaos(args) => chaos::run(database, args).await,
     }
 }
 
