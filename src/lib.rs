@@ -11,3 +11,4 @@ pub mod driver;
 pub mod exec;
 pub mod schedule;
 pub mod store;
+pub mod web;
