@@ -384,7 +384,7 @@ async fn a_non_loopback_dashboard_requires_authentication(db: &TestDb) {
             base64::engine::general_purpose::STANDARD.encode(pair)
         )
     };
-    let post_as = |credentials: String| async move {
+    let post_as = |credentials: String, path: &'static str, fields: &'static str| async move {
         let page = http(
             addr,
             "GET",
@@ -406,18 +406,18 @@ async fn a_non_loopback_dashboard_requires_authentication(db: &TestDb) {
         http(
             addr,
             "POST",
-            "/tasks/quick/run",
+            path,
             &[
                 ("Authorization", &credentials),
                 ("Origin", &origin),
                 ("Cookie", &cookie),
                 ("Content-Type", "application/x-www-form-urlencoded"),
             ],
-            &format!("csrf={token}"),
+            &format!("csrf={token}{fields}"),
         )
         .await
     };
-    let reader = post_as(basic("rita:read-only-pw")).await;
+    let reader = post_as(basic("rita:read-only-pw"), "/tasks/quick/run", "").await;
     assert_eq!(reader.status, 403, "{db}: a reader cannot run: {reader:?}");
     assert!(
         reader.body.contains("submitter role"),
@@ -429,7 +429,7 @@ async fn a_non_loopback_dashboard_requires_authentication(db: &TestDb) {
         0,
         "{db}: nothing registered"
     );
-    let submitter = post_as(basic("sam:submit-pw")).await;
+    let submitter = post_as(basic("sam:submit-pw"), "/tasks/quick/run", "").await;
     assert_eq!(
         submitter.status, 303,
         "{db}: a submitter can run: {submitter:?}"
@@ -438,6 +438,41 @@ async fn a_non_loopback_dashboard_requires_authentication(db: &TestDb) {
         db.count("stage.FileControl").await,
         1,
         "{db}: one run registered"
+    );
+    let disable = post_as(
+        basic("sam:submit-pw"),
+        "/tasks/quick/enabled",
+        "&enabled=false",
+    )
+    .await;
+    assert_eq!(
+        disable.status, 403,
+        "{db}: disabling needs admin: {disable:?}"
+    );
+
+    // The admin disables it; run now is then refused with the procedure's reason.
+    let disabled = post_as(bearer.clone(), "/tasks/quick/enabled", "&enabled=false").await;
+    assert_eq!(disabled.status, 303, "{db}: {disabled:?}");
+    let task = db
+        .tasks()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.record.task_name == "quick")
+        .unwrap();
+    assert!(!task.record.enabled, "{db}: disabled");
+    db.exec("DELETE FROM stage.FileControl").await;
+    let refused = post_as(bearer.clone(), "/tasks/quick/run", "").await;
+    assert_eq!(refused.status, 303, "{db}: {refused:?}");
+    let location = refused.header("location").expect("back to the tasks");
+    assert!(
+        location.starts_with("/tasks?notice=") && location.contains("disabled"),
+        "{db}: {location}"
+    );
+    assert_eq!(
+        db.count("stage.FileControl").await,
+        0,
+        "{db}: nothing registered"
     );
 }
 

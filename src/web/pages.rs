@@ -4,7 +4,7 @@
 
 use super::layout::{self, action, page, Series};
 use super::{csrf, AppState, Session, WebError};
-use crate::store::{ProcessFilter, ProcessRow, ProcessStatus, TableSpace};
+use crate::store::{ProcessFilter, ProcessRow, ProcessStatus, StoreError, TableSpace};
 use crate::web::auth::Role;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -212,13 +212,16 @@ pub async fn run_now(
 ) -> Result<Response, WebError> {
     check_post(&headers, &session, form.csrf.as_deref())?;
     session.require(Role::Submitter)?;
-    let registered = state.db.run_task_now(&name, false).await?;
+    let registered = match state.db.run_task_now(&name, false).await {
+        Err(StoreError::Refused(why)) => return Ok(back_to(form.back.as_deref(), "/tasks", &why)),
+        other => other?,
+    };
     tracing::info!(user = %session.principal.name, task = %name, "dashboard: run now");
     if registered.registered {
         return Ok(Redirect::to(&format!("/processes/{}", registered.process_id)).into_response());
     }
     Ok(back_to(
-        Some("/tasks"),
+        form.back.as_deref(),
         "/tasks",
         &format!(
             "{name} was not started: its process {} is {} (overlap policy)",
@@ -261,7 +264,10 @@ pub async fn retry(
 ) -> Result<Response, WebError> {
     check_post(&headers, &session, form.csrf.as_deref())?;
     session.require(Role::Submitter)?;
-    let registered = state.db.retry_process(id).await?;
+    let registered = match state.db.retry_process(id).await {
+        Err(StoreError::Refused(why)) => return Ok(back_to(form.back.as_deref(), "/failed", &why)),
+        other => other?,
+    };
     tracing::info!(user = %session.principal.name, process = id, "dashboard: retry");
     Ok(back_to(
         form.back.as_deref(),
@@ -282,7 +288,10 @@ pub async fn cancel(
 ) -> Result<Response, WebError> {
     check_post(&headers, &session, form.csrf.as_deref())?;
     session.require(Role::Admin)?;
-    let cancelled = state.db.cancel_process(id).await?;
+    let cancelled = match state.db.cancel_process(id).await {
+        Err(StoreError::Refused(why)) => return Ok(back_to(form.back.as_deref(), "/failed", &why)),
+        other => other?,
+    };
     tracing::info!(user = %session.principal.name, process = id, "dashboard: cancel");
     let notice = match cancelled.status {
         ProcessStatus::Cancelled => format!("process {id} cancelled"),
