@@ -359,6 +359,27 @@ async fn a_non_loopback_dashboard_requires_authentication(db: &TestDb) {
             .header("www-authenticate")
             .is_some_and(|v| v.starts_with("Basic")));
     }
+    // `run --dashboard` on a non-loopback address without credentials refuses too.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagehand"))
+        .args(["run", "--workers", "1", "--dashboard", "0.0.0.0:0"])
+        .env("STAGEHAND_DATABASE_URL", db.url())
+        .output()
+        .await
+        .expect("run stagehand run");
+    assert!(
+        !output.status.success(),
+        "{db}: the driver refused to start"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("without authentication"),
+        "{db}: says why: {stderr}"
+    );
+    assert!(
+        db.drivers().await.unwrap().is_empty(),
+        "{db}: no driver started"
+    );
+
     let wrong = http(
         addr,
         "GET",
@@ -375,6 +396,21 @@ async fn a_non_loopback_dashboard_requires_authentication(db: &TestDb) {
         !ok.body.contains(db.url()),
         "{db}: no connection string in a page"
     );
+    // What the database holds is shown as text, never as markup.
+    let hostile = db
+        .register("quick", Some(r#"{"x": "<script>alert(1)</script>"}"#), None)
+        .await
+        .expect("register");
+    let path = format!("/processes/{}", hostile.process_id);
+    let page = http(addr, "GET", &path, &[("Authorization", &bearer)], "").await;
+    assert_eq!(page.status, 200, "{db}: {page:?}");
+    assert!(
+        page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+            && !page.body.contains("<script>alert"),
+        "{db}: parameters are escaped: {}",
+        page.body
+    );
+    db.exec("DELETE FROM stage.FileControl").await;
 
     // A reader sees but cannot run; a submitter can.
     use base64::Engine as _;
