@@ -13,6 +13,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "build dependencies"
 # OpenSSL headers for the SQL Server driver's TLS (native-tls; schannel on Windows).
 debian_ensure pkg-config libssl-dev
+# The dashboard's browser tests (tests/web_dashboard.rs) drive Debian's Chromium.
+debian_ensure chromium chromium-driver
 
 step "PostgreSQL"
 pg_ensure_installed

@@ -12,3 +12,4 @@ pub mod exec;
 pub mod import;
 pub mod schedule;
 pub mod store;
+pub mod web;

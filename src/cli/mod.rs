@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per command group.
 
 mod bench;
+mod dashboard;
 mod drivers;
 pub mod exit;
 mod logs;
@@ -83,6 +84,8 @@ pub enum Command {
     #[cfg(target_os = "linux")]
     #[command(name = "exec-shim", hide = true)]
     ExecShim(crate::exec::ShimArgs),
+    /// Serve the web dashboard and /metrics (loopback by default; elsewhere only with auth).
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// The connection string given by `--database` / `STAGEHAND_DATABASE_URL`.
@@ -152,5 +155,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         // main() runs it before starting a runtime; here only for callers of this function.
         #[cfg(target_os = "linux")]
         Command::ExecShim(shim) => Ok(shim.run()),
+        Command::Dashboard(args) => {
+            let config = dashboard::config(args.listen, &args.auth, args.alert_mb)?;
+            dashboard::run(open_store(&cli.database, 8).await?, config).await
+        }
     }
 }

@@ -53,6 +53,11 @@ pub struct RunArgs {
     /// Run only the workers, not the trigger clock.
     #[arg(long)]
     pub no_clock: bool,
+    /// Also serve the web dashboard and /metrics on this address (as `stagehand dashboard`).
+    #[arg(long, value_name = "ADDR")]
+    pub dashboard: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub dashboard_auth: crate::web::auth::AuthArgs,
 }
 
 impl RunArgs {
@@ -115,6 +120,17 @@ pub async fn run(db: Arc<dyn Backend>, args: &RunArgs, secrets: Secrets) -> Resu
         secrets: Arc::new(secrets),
     };
     let shutdown = Shutdown::default();
+    if let Some(listen) = args.dashboard {
+        let config =
+            super::dashboard::config(listen, &args.dashboard_auth, crate::web::DEFAULT_ALERT_MB)?;
+        let dashboard = crate::web::Dashboard::bind(db.clone(), config).await?;
+        let stop = shutdown.graceful.clone().cancelled_owned();
+        tokio::spawn(async move {
+            if let Err(error) = dashboard.serve(stop).await {
+                tracing::error!("{error:#}");
+            }
+        });
+    }
     tokio::spawn(watch_signals(shutdown.clone()));
     if !first_connection(&*db, &shutdown).await? {
         return Ok(ExitCode::SUCCESS);

@@ -218,6 +218,20 @@ pub trait Backend: Send + Sync {
 
     /// `stage.DriverStatus`, by name.
     async fn drivers(&self) -> StoreResult<Vec<DriverRow>>;
+
+    // ---- Dashboard reads ----
+
+    /// `stage.FileControl` rows matching a filter (the live table, not its history).
+    async fn processes(&self, filter: &ProcessFilter) -> StoreResult<Vec<ProcessRow>>;
+
+    /// Processes of `stage.FileControl` that ended in each of the `hours` whole hours
+    /// before `until` (truncated to the hour, plus the current partial hour), per final
+    /// status; hours with none are left out.
+    async fn finished_per_hour(
+        &self,
+        until: DateTime<Utc>,
+        hours: u32,
+    ) -> StoreResult<Vec<HourlyOutcome>>;
 }
 
 /// Pool sizes and timeouts a backend is built with.

@@ -10,7 +10,7 @@ use super::rows::{
 use super::types::*;
 use super::Backend;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use std::time::Duration;
 
 fn first<T>(rows: Vec<T>, context: &str) -> StoreResult<T> {
@@ -523,5 +523,69 @@ impl<E: Engine> Backend for E {
             self.query("DriverStatus", &sql, &[]).await?,
             rows::driver_row,
         )
+    }
+
+    async fn processes(&self, filter: &ProcessFilter) -> StoreResult<Vec<ProcessRow>> {
+        // Every filter is a parameter that may be NULL, as in `logs`: one prepared statement.
+        let sql = format!(
+            "SELECT {PROCESS_COLUMNS} FROM stage.FileControl \
+             WHERE ($1 IS NULL OR Status = $1) AND ($2 IS NULL OR ProcessName = $2) \
+             AND ($3 IS NULL OR CreatedAt >= $3) AND ($4 IS NULL OR CreatedAt < $4) \
+             ORDER BY ProcessID {} OFFSET 0 ROWS FETCH NEXT {} ROWS ONLY",
+            if filter.oldest_first { "ASC" } else { "DESC" },
+            filter.limit.max(1)
+        );
+        let args = [
+            Arg::Text(filter.status.map(ProcessStatus::as_str)),
+            Arg::Text(filter.process_name.as_deref()),
+            Arg::Instant(filter.created_since),
+            Arg::Instant(filter.created_until),
+        ];
+        map_all(
+            self.query("list processes", &sql, &args).await?,
+            rows::process_row,
+        )
+    }
+
+    async fn finished_per_hour(
+        &self,
+        until: DateTime<Utc>,
+        hours: u32,
+    ) -> StoreResult<Vec<HourlyOutcome>> {
+        // One range per hour, bound as parameters: each part seeks IX_FileControl_Finished
+        // (its Status filter is repeated), and no date arithmetic differs between engines.
+        let end = until
+            .duration_trunc(chrono::TimeDelta::hours(1))
+            .map_err(|e| StoreError::protocol("finished per hour", e.to_string()))?
+            + chrono::TimeDelta::hours(1);
+        let hours = hours.clamp(1, 168) as usize;
+        let bounds: Vec<DateTime<Utc>> = (0..=hours)
+            .map(|i| end - chrono::TimeDelta::hours((hours - i) as i64))
+            .collect();
+        let parts: Vec<String> = (0..hours)
+            .map(|i| {
+                format!(
+                    "SELECT {i} AS Bucket, Status, COUNT(*) AS N FROM stage.FileControl \
+                     WHERE Status IN ('Completed', 'Failed', 'Cancelled') \
+                     AND EndTime >= ${} AND EndTime < ${} GROUP BY Status",
+                    i + 1,
+                    i + 2
+                )
+            })
+            .collect();
+        let sql = parts.join(" UNION ALL ");
+        let args: Vec<Arg> = bounds.iter().map(|b| Arg::Instant(Some(*b))).collect();
+        let found = self.query("finished per hour", &sql, &args).await?;
+        map_all(found, |row| {
+            let bucket = usize::try_from(row.i64_req(0)?)
+                .ok()
+                .filter(|b| *b < hours)
+                .ok_or_else(|| StoreError::protocol("finished per hour", "bucket out of range"))?;
+            Ok(HourlyOutcome {
+                hour_start: bounds[bucket],
+                status: row.status_req(1)?,
+                process_count: row.i64_req(2)?,
+            })
+        })
     }
 }

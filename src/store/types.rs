@@ -607,3 +607,30 @@ pub struct DriverRow {
     pub alive: bool,
     pub seconds_since_seen: f64,
 }
+
+// ---- Dashboard reads: process lists and finished runs per hour ----
+
+/// Which `stage.FileControl` rows [`Backend::processes`](super::Backend::processes)
+/// lists: every filter optional, newest first unless `oldest_first`, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessFilter {
+    pub status: Option<ProcessStatus>,
+    /// Only processes of this name (a task's id).
+    pub process_name: Option<String>,
+    /// Created at or after.
+    pub created_since: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_until: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub oldest_first: bool,
+}
+
+/// Processes that ended in one hour with one final status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HourlyOutcome {
+    /// The hour's start; the hour is `[hour_start, hour_start + 1 h)`.
+    pub hour_start: DateTime<Utc>,
+    pub status: ProcessStatus,
+    pub process_count: i64,
+}
