@@ -4,7 +4,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    /// A procedure rejected an argument (T-SQL THROW 50000..50099, PostgreSQL 22023).
+    /// A procedure rejected an argument (T-SQL THROW 50000..50099 or 51000..51999, PostgreSQL 22023).
     /// The message names the argument, e.g. `ProcessName must not be NULL or empty`.
     #[error("{0}")]
     InvalidArgument(String),

@@ -15,8 +15,9 @@ use std::time::Duration;
 use tiberius::error::Error as SqlError;
 use tiberius::{AuthMethod, ColumnData, Config, EncryptionLevel, FromSql, IntoSql, Row, ToSql};
 
-/// Errors a procedure raises for a bad argument (THROW 50000..50099, see sql/API.md).
-const INVALID_ARGUMENT_ERRORS: std::ops::RangeInclusive<u32> = 50000..=50099;
+/// Errors a procedure raises for a bad argument (THROW 50000..50099, and 51000..51999 once
+/// the first range filled up; see sql/API.md).
+const INVALID_ARGUMENT_ERRORS: [std::ops::RangeInclusive<u32>; 2] = [50000..=50099, 51000..=51999];
 /// Refusals for the state of a row (THROW 50110..50199: CancelProcess, RetryProcess, RunTaskNow).
 const REFUSAL_ERRORS: std::ops::RangeInclusive<u32> = 50110..=50199;
 
@@ -111,7 +112,10 @@ impl SqlServerStore {
 
     fn map_error(&self, context: &str, error: SqlError) -> StoreError {
         if let SqlError::Server(token) = &error {
-            if INVALID_ARGUMENT_ERRORS.contains(&token.code()) {
+            if INVALID_ARGUMENT_ERRORS
+                .iter()
+                .any(|range| range.contains(&token.code()))
+            {
                 return StoreError::InvalidArgument(token.message().to_string());
             }
             if REFUSAL_ERRORS.contains(&token.code()) {
