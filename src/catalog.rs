@@ -94,14 +94,14 @@ pub fn check_rows(
     object.insert("runIfMissed".into(), json!(task.run_if_missed));
     // The column says whether missed runs run; the saved JSON says how many (`all`),
     // while the overlap policy (a column a DBA may change) still allows it.
+    // Settings with no column of their own come from the JSON as submitted.
+    let saved = task
+        .definition
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<Value>(text).ok());
     let overlap_allows_all = ["queue", "parallel"].contains(&task.overlap_policy.as_str());
     if task.run_if_missed && overlap_allows_all {
-        if let Some(saved) = task
-            .definition
-            .as_deref()
-            .and_then(|text| serde_json::from_str::<Value>(text).ok())
-            .filter(|saved| saved["catchUp"] == "all")
-        {
+        if let Some(saved) = saved.as_ref().filter(|saved| saved["catchUp"] == "all") {
             object.insert("catchUp".into(), json!("all"));
             if let Some(limit) = saved.get("catchUpLimit").filter(|limit| limit.is_u64()) {
                 object.insert("catchUpLimit".into(), limit.clone());
@@ -119,6 +119,9 @@ pub fn check_rows(
     object.insert("maxAttempts".into(), json!(task.max_attempts));
     object.insert("retryDelaySeconds".into(), json!(task.retry_delay_seconds));
     object.insert("executor".into(), json!(task.executor));
+    if let Some(encoding) = saved.as_ref().and_then(|saved| saved.get("outputEncoding")) {
+        object.insert("outputEncoding".into(), encoding.clone());
+    }
     let mut trigger_values = Vec::with_capacity(triggers.len());
     for trigger in triggers {
         let mut value: Value = serde_json::from_str(&trigger.definition).unwrap_or_else(|e| {

@@ -37,6 +37,11 @@ async fn commands_report_every_kind_of_outcome(db: &TestDb) {
         t.arguments = Some(r#"["%s|%s", "a b", "$HOME"]"#.into())
     })
     .await;
+    // Saved past the CLI's check (a direct SaveTask): the driver refuses to guess.
+    task(&**db, "bad-encoding", "echo never", |t| {
+        t.definition = Some(r#"{"id":"bad-encoding","outputEncoding":"latin-1"}"#.into())
+    })
+    .await;
     let mut driver = Driver::start(db.url(), "outcomes", 3, &[]);
 
     let ok = db.register_new("ok").await;
@@ -45,6 +50,7 @@ async fn commands_report_every_kind_of_outcome(db: &TestDb) {
     let missing_dir = db.register_new("missing-dir").await;
     let in_dir = db.register_new("in-dir").await;
     let program = db.register_new("program").await;
+    let bad_encoding = db.register_new("bad-encoding").await;
 
     let row = wait_final(&**db, ok, LIMIT).await;
     assert_eq!(
@@ -118,6 +124,16 @@ async fn commands_report_every_kind_of_outcome(db: &TestDb) {
         logs.iter()
             .any(|l| l.message == "stdout" && l.detail.as_deref() == Some("a b|$HOME")),
         "{db}: a program with arguments runs without a shell (no expansion): {logs:#?}"
+    );
+
+    let row = wait_final(&**db, bad_encoding, LIMIT).await;
+    assert_eq!(row.status, ProcessStatus::Failed, "{db}: {row:?}");
+    let logs = db.logs(bad_encoding).await;
+    assert!(
+        logs.iter().any(|l| l.log_level == "Error"
+            && l.message.contains("outputEncoding of task bad-encoding")
+            && l.message.contains("\"latin-1\" is not an output encoding")),
+        "{db}: the run fails naming the setting: {logs:#?}"
     );
 
     driver.signal(nix::sys::signal::Signal::SIGTERM);

@@ -27,11 +27,16 @@ async fn commands_report_their_outcomes(db: &TestDb) {
     task(&**db, "exit3", "echo partial& exit /b 3", |_| {}).await;
     task(&**db, "missing", "stagehand-no-such-command-xyz", |_| {}).await;
     task(&**db, "oem", "echo São Paulo? Café", |_| {}).await;
+    task(&**db, "cp1252", &helper_command_as("cp1252"), |t| {
+        t.definition = Some(r#"{"id":"cp1252","outputEncoding":1252}"#.into())
+    })
+    .await;
     let mut driver = Driver::start(db.url(), "win-outcomes", 4, &[]);
     let ok = db.register_new("ok").await;
     let exit3 = db.register_new("exit3").await;
     let missing = db.register_new("missing").await;
     let oem = db.register_new("oem").await;
+    let cp1252 = db.register_new("cp1252").await;
 
     let row = wait_final(&**db, ok, LIMIT).await;
     assert_eq!(
@@ -81,6 +86,19 @@ async fn commands_report_their_outcomes(db: &TestDb) {
         "{db}: decoded from the OEM code page: {text:?}"
     );
     assert!(!text.contains('\u{FFFD}'), "{db}: {text:?}");
+    // The task's own outputEncoding wins over the OEM default.
+    assert_eq!(
+        wait_final(&**db, cp1252, LIMIT).await.status,
+        ProcessStatus::Completed
+    );
+    let logs = db.logs(cp1252).await;
+    // The helper is a test binary: the harness writes its own lines around ours.
+    let stdout = logs.iter().find(|l| l.message == "stdout");
+    let text = stdout.and_then(|l| l.detail.as_deref()).unwrap_or_default();
+    assert!(
+        text.contains("Café São\r\n"),
+        "{db}: decoded from code page 1252: {logs:#?}"
+    );
     driver.child.kill().await.expect("stop the driver");
 }
 

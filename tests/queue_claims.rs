@@ -158,6 +158,7 @@ async fn claimed_rows_carry_what_the_worker_needs(db: &TestDb) {
         timeout_minutes: Some(15),
         max_attempts: 4,
         arguments: Some(r#"["--day","2024-05-01"]"#.into()),
+        definition: Some(r#"{"id":"report","outputEncoding":850}"#.into()),
         ..TaskRecord::new("report", "/usr/bin/report")
     };
     let task_id = db.save_task(&task).await.must(db, "SaveTask").task_id;
@@ -189,12 +190,38 @@ async fn claimed_rows_carry_what_the_worker_needs(db: &TestDb) {
     );
     assert_eq!((c.attempt, c.max_attempts), (1, 4), "{db}: {c:?}");
     assert_eq!(c.timeout_minutes, Some(15), "{db}: {c:?}");
+    assert_eq!(c.output_encoding.as_deref(), Some("850"), "{db}: {c:?}");
     let row = db.row(c.process_id).await;
     assert_eq!(row.status, ProcessStatus::InProgress, "{db}: {row:?}");
     assert_eq!(row.worker_assigned.as_deref(), Some("w"));
     assert!(
         row.start_time.is_some() && row.end_time.is_none(),
         "{db}: {row:?}"
+    );
+}
+
+conformance!(output_encoding_follows_the_task_json);
+async fn output_encoding_follows_the_task_json(db: &TestDb) {
+    let mut task = TaskRecord {
+        overlap_policy: "parallel".into(),
+        ..TaskRecord::new("tool", "tool.exe")
+    };
+    db.save_task(&task).await.must(db, "SaveTask");
+    db.register("tool", None, None).await.must(db, "register");
+    let claimed = db.claim_as("w", 1).await;
+    assert_eq!(
+        claimed[0].output_encoding, None,
+        "{db}: no JSON, no encoding"
+    );
+    // A changed definition is what the next claim sees (the column is derived, not copied).
+    task.definition = Some(r#"{"id":"tool","outputEncoding":"ansi"}"#.into());
+    db.save_task(&task).await.must(db, "SaveTask again");
+    db.register("tool", None, None).await.must(db, "register");
+    let claimed = db.claim_as("w2", 1).await;
+    assert_eq!(
+        claimed[0].output_encoding.as_deref(),
+        Some("ansi"),
+        "{db}: {claimed:?}"
     );
 }
 

@@ -2,6 +2,7 @@
 //! reports every mistake with its path.
 
 use chrono::{Month, Weekday};
+use stagehand::exec::OutputEncoding;
 use stagehand::schedule::{
     machine_time_zone, parse_task, parse_tasks, CatchUpPolicy, Executor, MonthDay, OverlapPolicy,
     Recurrence, TaskDefinition, TimeSpec, ValidationErrors,
@@ -199,6 +200,47 @@ fn extensions_read_and_write_back() {
         value["triggers"][0]["weekdays"],
         serde_json::json!(["mon", "fri"])
     );
+}
+
+#[test]
+fn output_encoding_is_a_name_or_a_code_page() {
+    let with = |encoding: &str| {
+        format!(
+            r#"{{"id": "t", "command": "tool.exe", "timeZone": "UTC", "outputEncoding": {encoding},
+                "triggers": [{{"recurrence": "cron", "cron": "0 3 * * *"}}]}}"#
+        )
+    };
+    for (given, expected, written) in [
+        ("\"oem\"", OutputEncoding::Oem, serde_json::json!("oem")),
+        ("\"ANSI\"", OutputEncoding::Ansi, serde_json::json!("ansi")),
+        (
+            "\"utf-8\"",
+            OutputEncoding::Utf8,
+            serde_json::json!("utf-8"),
+        ),
+        ("850", OutputEncoding::CodePage(850), serde_json::json!(850)),
+        (
+            "\"1252\"",
+            OutputEncoding::CodePage(1252),
+            serde_json::json!(1252),
+        ),
+    ] {
+        let task = parse_task(&with(given)).expect("valid");
+        assert_eq!(task.output_encoding, Some(expected), "{given}");
+        assert_eq!(task.to_json()["outputEncoding"], written, "{given}");
+        assert_eq!(parse_task(&task.to_json_string()), Ok(task), "{given}");
+    }
+    let task = parse_task(&with("null")).expect("null is not given");
+    assert_eq!(task.output_encoding, None);
+    assert!(task.to_json().get("outputEncoding").is_none());
+    for bad in ["\"latin-1\"", "0", "70000", "1.5", "true"] {
+        let errors = errors(&with(bad));
+        assert!(
+            errors.len() == 1 && errors[0].starts_with("outputEncoding: "),
+            "{bad}: {errors:?}"
+        );
+    }
+    assert!(errors(&with("\"latin-1\""))[0].contains("use oem, ansi, utf-8 or a code page number"));
 }
 
 #[test]

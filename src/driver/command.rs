@@ -36,6 +36,13 @@ pub fn spec_for(
             CommandSpec::program(command, arguments)
         }
     };
+    if let Some(encoding) = &process.output_encoding {
+        // Checked when the task is saved through the CLI; a direct SaveTasks or an
+        // UPDATE of Definition may still hold anything.
+        spec.output_encoding = encoding
+            .parse()
+            .map_err(|e| format!("outputEncoding of task {}: {e}", process.process_name))?;
+    }
     spec.working_directory = process
         .working_directory
         .as_deref()

@@ -4,6 +4,7 @@
 //! them back, and `parse_task(&t.to_json_string()) == Ok(t)`.
 
 use super::wall_clock;
+use crate::exec::OutputEncoding;
 use chrono::{
     DateTime, Datelike, FixedOffset, Month, NaiveDateTime, NaiveTime, Timelike, Utc, Weekday,
 };
@@ -122,6 +123,9 @@ pub struct TaskDefinition {
     pub max_attempts: u32,
     pub retry_delay_seconds: u32,
     pub executor: Executor,
+    /// How the command's output is decoded (`outputEncoding`); None: the platform's
+    /// default (the OEM code page on Windows, UTF-8 on Unix).
+    pub output_encoding: Option<OutputEncoding>,
     /// At least one.
     pub triggers: Vec<TriggerDefinition>,
 }
@@ -467,6 +471,8 @@ struct TaskJson<'a> {
     max_attempts: u32,
     retry_delay_seconds: u32,
     executor: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_encoding: Option<serde_json::Value>,
     triggers: Vec<TriggerJson>,
 }
 
@@ -531,6 +537,10 @@ impl<'a> From<&'a TaskDefinition> for TaskJson<'a> {
             max_attempts: task.max_attempts,
             retry_delay_seconds: task.retry_delay_seconds,
             executor: task.executor.as_str(),
+            output_encoding: task.output_encoding.map(|encoding| match encoding {
+                OutputEncoding::CodePage(page) => serde_json::json!(page),
+                named => serde_json::json!(named.to_string()),
+            }),
             triggers: task.triggers.iter().map(TriggerJson::from).collect(),
         }
     }

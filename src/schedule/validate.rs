@@ -9,6 +9,7 @@ use super::task::{
     WeekOfMonth,
 };
 use super::zone_names::parse_zone;
+use crate::exec::OutputEncoding;
 use chrono::{Month, Weekday};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
@@ -100,6 +101,7 @@ const TASK_FIELDS: &[&str] = &[
     "maxAttempts",
     "retryDelaySeconds",
     "executor",
+    "outputEncoding",
     "triggers",
 ];
 
@@ -277,6 +279,7 @@ impl Checker {
             c.whole(p, v, 0, 86_400)
         });
         let executor = self.optional(map, path, "executor", Self::spelled::<Executor>);
+        let output_encoding = self.optional(map, path, "outputEncoding", Self::output_encoding);
         // One run per missed occurrence only holds when runs may wait or overlap.
         if let (Some(CatchUpPolicy::All { .. }), Some(policy)) =
             (catch_up, if_running.or(Some(OverlapPolicy::Skip)))
@@ -314,6 +317,7 @@ impl Checker {
             max_attempts: max_attempts.unwrap_or(1),
             retry_delay_seconds: retry_delay_seconds.unwrap_or(60),
             executor: executor.unwrap_or_default(),
+            output_encoding,
             triggers: triggers?,
         })
     }
@@ -731,6 +735,15 @@ impl Checker {
         value: &Value,
     ) -> Option<T> {
         let parsed = self.text(path, value, 0, usize::MAX)?.parse::<T>();
+        parsed.map_err(|message| self.error(path, message)).ok()
+    }
+
+    /// `oem`, `ansi`, `utf-8`, or a code page number (written as a number or a string).
+    fn output_encoding(&mut self, path: &str, value: &Value) -> Option<OutputEncoding> {
+        let parsed = match value {
+            Value::Number(number) => number.to_string().parse(),
+            _ => self.text(path, value, 0, usize::MAX)?.parse(),
+        };
         parsed.map_err(|message| self.error(path, message)).ok()
     }
 

@@ -87,6 +87,7 @@ pub(super) fn claimed(row: &impl ResultRow) -> StoreResult<ClaimedProcess> {
         timeout_minutes: row.i32_opt(10)?,
         scheduled_for: row.instant(11)?,
         lease_expires_at: row.instant(12)?,
+        output_encoding: row.text(13)?,
     })
 }
 

@@ -133,6 +133,8 @@ pub struct ClaimedProcess {
     pub timeout_minutes: Option<i32>,
     pub scheduled_for: Option<DateTime<Utc>>,
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The task's `outputEncoding` as stored (checked by the driver); None: the default.
+    pub output_encoding: Option<String>,
 }
 
 /// The single row of `stage.ProcessWorkerTask`: all `None` when the worker is idle.

@@ -39,6 +39,7 @@ pub fn helper_command_as(role: &str) -> String {
 /// What the helper does, by role; the files are in its working directory.
 /// - `sleeper`: appends its pid to `pids`, then sleeps 300 s.
 /// - `parameters`: writes STAGEHAND_PARAMETERS to `parameters.txt`.
+/// - `cp1252`: writes "Café São" in Windows-1252 bytes to stdout.
 /// - `console-events`: appends its pid to `pids` and each console event it gets to
 ///   `events` (`ctrl-c`, `break`); exits with code 7 on Ctrl-Break; sleeps 300 s.
 pub fn run_helper() {
@@ -53,6 +54,12 @@ pub fn run_helper() {
         "parameters" => {
             let value = std::env::var("STAGEHAND_PARAMETERS").unwrap_or_default();
             std::fs::write("parameters.txt", value).expect("write parameters.txt");
+        }
+        "cp1252" => {
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            out.write_all(b"Caf\xe9 S\xe3o\r\n").expect("write stdout");
+            out.flush().expect("flush stdout");
         }
         "send-ctrl-c" => {
             let pid = std::env::var(TARGET).expect("the target pid");
