@@ -94,14 +94,13 @@ pub fn check_rows(
     object.insert("runIfMissed".into(), json!(task.run_if_missed));
     // The column says whether missed runs run; the saved JSON says how many (`all`),
     // while the overlap policy (a column a DBA may change) still allows it.
+    let saved = task
+        .definition
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<Value>(text).ok());
     let overlap_allows_all = ["queue", "parallel"].contains(&task.overlap_policy.as_str());
     if task.run_if_missed && overlap_allows_all {
-        if let Some(saved) = task
-            .definition
-            .as_deref()
-            .and_then(|text| serde_json::from_str::<Value>(text).ok())
-            .filter(|saved| saved["catchUp"] == "all")
-        {
+        if let Some(saved) = saved.as_ref().filter(|saved| saved["catchUp"] == "all") {
             object.insert("catchUp".into(), json!("all"));
             if let Some(limit) = saved.get("catchUpLimit").filter(|limit| limit.is_u64()) {
                 object.insert("catchUpLimit".into(), limit.clone());
@@ -119,6 +118,11 @@ pub fn check_rows(
     object.insert("maxAttempts".into(), json!(task.max_attempts));
     object.insert("retryDelaySeconds".into(), json!(task.retry_delay_seconds));
     object.insert("executor".into(), json!(task.executor));
+    // No column holds the notify settings: the saved JSON is their truth (the database
+    // reads them from it into stage.TaskNotify).
+    if let Some(notify) = saved.as_ref().and_then(|saved| saved.get("notify")) {
+        object.insert("notify".into(), notify.clone());
+    }
     let mut trigger_values = Vec::with_capacity(triggers.len());
     for trigger in triggers {
         let mut value: Value = serde_json::from_str(&trigger.definition).unwrap_or_else(|e| {

@@ -57,7 +57,8 @@ pub use catch_up::{catch_up, CatchUp, Missed, MissedAction, MISSED_COUNT_LIMIT};
 pub use merged::Schedule;
 pub use occurrences::Occurrences;
 pub use task::{
-    CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, OverlapPolicy, Recurrence,
+    CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, NotifySettings, OverlapPolicy,
+    Recurrence,
     Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition, WeekOfMonth,
 };
 pub use trigger::{random_delay, Trigger};

@@ -15,6 +15,8 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::num::NonZeroU32;
 
+mod notify;
+
 /// One mistake: where it is (`triggers[2].monthDays[1]`) and the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationError {
@@ -100,6 +102,7 @@ const TASK_FIELDS: &[&str] = &[
     "maxAttempts",
     "retryDelaySeconds",
     "executor",
+    "notify",
     "triggers",
 ];
 
@@ -277,6 +280,7 @@ impl Checker {
             c.whole(p, v, 0, 86_400)
         });
         let executor = self.optional(map, path, "executor", Self::spelled::<Executor>);
+        let notify = self.optional(map, path, "notify", Self::notify);
         // One run per missed occurrence only holds when runs may wait or overlap.
         if let (Some(CatchUpPolicy::All { .. }), Some(policy)) =
             (catch_up, if_running.or(Some(OverlapPolicy::Skip)))
@@ -314,6 +318,7 @@ impl Checker {
             max_attempts: max_attempts.unwrap_or(1),
             retry_delay_seconds: retry_delay_seconds.unwrap_or(60),
             executor: executor.unwrap_or_default(),
+            notify,
             triggers: triggers?,
         })
     }
@@ -870,6 +875,11 @@ impl ListRules {
     /// A non-empty set: no item twice.
     const SET: ListRules = ListRules {
         not_empty: true,
+        distinct: true,
+    };
+    /// No item twice, maybe none.
+    const DISTINCT: ListRules = ListRules {
+        not_empty: false,
         distinct: true,
     };
 }
