@@ -58,8 +58,8 @@ pub use merged::Schedule;
 pub use occurrences::Occurrences;
 pub use task::{
     CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, NotifySettings, OverlapPolicy,
-    Recurrence,
-    Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition, WeekOfMonth,
+    Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition,
+    WeekOfMonth,
 };
 pub use trigger::{random_delay, Trigger};
 pub use validate::{machine_time_zone, parse_task, parse_tasks, ValidationError, ValidationErrors};

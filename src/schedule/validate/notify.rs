@@ -44,16 +44,25 @@ impl Checker {
                  afterConsecutiveFailures of the Nth in a row only)",
             );
         }
-        let on_failure = on_failure.unwrap_or(after.is_none() && given(map, "afterConsecutiveFailures").is_none());
+        let on_failure = on_failure
+            .unwrap_or(after.is_none() && given(map, "afterConsecutiveFailures").is_none());
         let on_success = on_success.unwrap_or(false);
         let on_missed = on_missed.unwrap_or(false);
-        if !on_failure && !on_success && !on_missed && given(map, "afterConsecutiveFailures").is_none() {
+        if !on_failure
+            && !on_success
+            && !on_missed
+            && given(map, "afterConsecutiveFailures").is_none()
+        {
             self.error(
                 path,
                 "notifies of nothing: set onFailure, onSuccess, onMissed or afterConsecutiveFailures",
             );
         }
-        let no_targets = |key: &str| given(map, key).and_then(Value::as_array).is_none_or(Vec::is_empty);
+        let no_targets = |key: &str| {
+            given(map, key)
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+        };
         if no_targets("webhooks") && no_targets("emails") {
             self.error(path, "has no target: give webhooks or emails (or both)");
         }
@@ -96,7 +105,10 @@ impl Checker {
             Err(error) => {
                 self.error(
                     path,
-                    format!("{} is not an email address like ops@example.com: {error}", show(value)),
+                    format!(
+                        "{} is not an email address like ops@example.com: {error}",
+                        show(value)
+                    ),
                 );
                 None
             }
