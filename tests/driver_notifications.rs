@@ -79,10 +79,13 @@ async fn hook(State(receiver): State<Receiver>, axum::Json(body): axum::Json<Val
     }
 }
 
+/// One message the sink took: its RCPT lines and its DATA.
+type Mail = (Vec<String>, String);
+
 /// A minimal SMTP server on loopback that keeps every message's DATA.
 #[derive(Clone, Default)]
 struct SmtpSink {
-    messages: Arc<Mutex<Vec<(Vec<String>, String)>>>,
+    messages: Arc<Mutex<Vec<Mail>>>,
 }
 
 impl SmtpSink {
@@ -143,7 +146,7 @@ impl SmtpSink {
         Ok(())
     }
 
-    fn messages(&self) -> Vec<(Vec<String>, String)> {
+    fn messages(&self) -> Vec<Mail> {
         self.messages.lock().unwrap().clone()
     }
 }

@@ -559,18 +559,12 @@ async fn invalid_arguments_are_refused(db: &TestDb) {
         "RetryDelaySeconds must be between 0 and 86400",
         "CompleteNotification",
     );
+    let yes = db.boolean(true);
     for (args, message) in [
-        (
-            ["NULL", "'d'", "1", &db.boolean(true).to_string()],
-            "NotificationID must not be NULL",
-        ),
-        (
-            ["1", "'d'", "NULL", &db.boolean(true).to_string()],
-            "Attempt must not be NULL",
-        ),
+        (["NULL", "'d'", "1", yes], "NotificationID must not be NULL"),
+        (["1", "'d'", "NULL", yes], "Attempt must not be NULL"),
         (["1", "'d'", "1", "NULL"], "Delivered must not be NULL"),
     ] {
-        let args: Vec<&str> = args.iter().map(|a| a.as_ref()).collect();
         let sql = db.call_sql("CompleteNotification", &args);
         let result = db.execute_sql(&sql).await;
         match result {

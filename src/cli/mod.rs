@@ -55,7 +55,7 @@ pub enum Command {
     /// Register a process (stage.RegisterProcess).
     Register(register::RegisterArgs),
     /// Run the driver: claim processes and execute their commands until Ctrl-C.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Counts per status, what runs, workers, overdue and failed processes, table sizes
     /// (--check: a monitoring check, exit 4 on problems).
     Status(status::StatusArgs),
