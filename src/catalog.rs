@@ -122,6 +122,11 @@ pub fn check_rows(
     if let Some(encoding) = saved.as_ref().and_then(|saved| saved.get("outputEncoding")) {
         object.insert("outputEncoding".into(), encoding.clone());
     }
+    // No column holds the notify settings: the saved JSON is their truth (the database
+    // reads them from it into stage.TaskNotify).
+    if let Some(notify) = saved.as_ref().and_then(|saved| saved.get("notify")) {
+        object.insert("notify".into(), notify.clone());
+    }
     let mut trigger_values = Vec::with_capacity(triggers.len());
     for trigger in triggers {
         let mut value: Value = serde_json::from_str(&trigger.definition).unwrap_or_else(|e| {

@@ -7,6 +7,7 @@ pub mod exit;
 mod logs;
 mod maintenance;
 mod migrate;
+mod notify_args;
 mod output;
 mod register;
 mod run;
@@ -54,7 +55,7 @@ pub enum Command {
     /// Register a process (stage.RegisterProcess).
     Register(register::RegisterArgs),
     /// Run the driver: claim processes and execute their commands until Ctrl-C.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Counts per status, what runs, workers, overdue and failed processes, table sizes
     /// (--check: a monitoring check, exit 4 on problems).
     Status(status::StatusArgs),
@@ -129,7 +130,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 }
             })?;
             let workers = args.workers() as u32;
-            let secrets = crate::driver::Secrets::of(&database_url(&cli.database)?);
+            let secrets = crate::driver::Secrets::with_extra(
+                &database_url(&cli.database)?,
+                args.notify.secrets(),
+            );
             run::run(open_store(&cli.database, workers + 4).await?, args, secrets).await
         }
         Command::Status(args) => {

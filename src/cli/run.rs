@@ -58,6 +58,8 @@ pub struct RunArgs {
     pub dashboard: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub dashboard_auth: crate::web::auth::AuthArgs,
+    #[command(flatten)]
+    pub notify: super::notify_args::NotifyArgs,
 }
 
 impl RunArgs {
@@ -118,6 +120,9 @@ pub async fn run(db: Arc<dyn Backend>, args: &RunArgs, secrets: Secrets) -> Resu
         print_summaries: true,
         clock: (!args.no_clock).then(ClockConfig::default),
         secrets: Arc::new(secrets),
+        notifier: args
+            .notify
+            .config(Duration::from_secs(args.lease_seconds))?,
     };
     let shutdown = Shutdown::default();
     if let Some(listen) = args.dashboard {

@@ -6,17 +6,23 @@
 mod backoff;
 mod claimer;
 mod command;
+mod email;
 mod heartbeat;
 mod held;
 mod housekeeping;
+mod notifier;
 mod presence;
 mod reporter;
 mod secrets;
 mod slots;
+mod webhook;
 
 pub use backoff::Backoff;
+pub use email::{SmtpConfig, SmtpTls};
 pub use housekeeping::HousekeepingConfig;
+pub use notifier::NotifierConfig;
 pub use secrets::Secrets;
+pub use webhook::WebhookConfig;
 
 use crate::clock::{self, ClockConfig};
 use crate::store::{Backend, DriverPresence};
@@ -50,6 +56,8 @@ pub struct DriverConfig {
     pub clock: Option<ClockConfig>,
     /// Kept out of every command's environment and masked in its stored output.
     pub secrets: Arc<Secrets>,
+    /// Delivery of stage.Notification rows; None: left to other deliverers.
+    pub notifier: Option<NotifierConfig>,
 }
 
 /// The two ways to stop a driver: the first signal fires `graceful`, the second `immediate`.
@@ -108,6 +116,15 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
             windows_tx,
         ))
     });
+    let notifier = config.notifier.clone().map(|n| {
+        tokio::spawn(notifier::run(
+            db.clone(),
+            config.worker_prefix.clone(),
+            n,
+            config.secrets.clone(),
+            shutdown.graceful.clone(),
+        ))
+    });
     let presence_stop = CancellationToken::new();
     let presence = tokio::spawn(presence::run(
         db.clone(),
@@ -145,6 +162,9 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
     let _ = tokio::join!(heartbeat, housekeeping);
     if let Some(clock) = clock {
         let _ = clock.await;
+    }
+    if let Some(notifier) = notifier {
+        let _ = notifier.await;
     }
     presence_stop.cancel();
     let _ = presence.await;

@@ -24,8 +24,15 @@ impl Secrets {
     /// The secrets of `url`, and the variables of this process's environment that
     /// hold the connection string or any of them.
     pub fn of(url: &DatabaseUrl) -> Secrets {
+        Secrets::with_extra(url, Vec::new())
+    }
+
+    /// As [`Secrets::of`], plus other values of the driver's configuration (an SMTP
+    /// password, a webhook's token header).
+    pub fn with_extra(url: &DatabaseUrl, extra: Vec<String>) -> Secrets {
         let mut values = url.passwords();
         values.push(url.expose().to_string());
+        values.extend(extra);
         values.retain(|v| v.chars().count() >= SHORTEST_MASKED);
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         let mut env_remove = vec![DATABASE_URL_ENV.to_string()];

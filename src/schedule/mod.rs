@@ -57,8 +57,9 @@ pub use catch_up::{catch_up, CatchUp, Missed, MissedAction, MISSED_COUNT_LIMIT};
 pub use merged::Schedule;
 pub use occurrences::Occurrences;
 pub use task::{
-    CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, OverlapPolicy, Recurrence,
-    Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition, WeekOfMonth,
+    CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, NotifySettings, OverlapPolicy,
+    Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition,
+    WeekOfMonth,
 };
 pub use trigger::{random_delay, Trigger};
 pub use validate::{machine_time_zone, parse_task, parse_tasks, ValidationError, ValidationErrors};

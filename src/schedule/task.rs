@@ -126,8 +126,30 @@ pub struct TaskDefinition {
     /// How the command's output is decoded (`outputEncoding`); None: the platform's
     /// default (the OEM code page on Windows, UTF-8 on Unix).
     pub output_encoding: Option<OutputEncoding>,
+    /// Who hears of the task's outcomes; None: nobody.
+    pub notify: Option<NotifySettings>,
     /// At least one.
     pub triggers: Vec<TriggerDefinition>,
+}
+
+/// `notify`: which outcomes of a task are sent where. Kept in the task's stored JSON
+/// (stage.Task.Definition), which the database reads into stage.TaskNotify on save; the
+/// driver delivers what stage.Notification holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// Every failed run (its last attempt).
+    pub on_failure: bool,
+    pub on_success: bool,
+    /// An occurrence that did not run: missed while no driver ran and not caught up, or
+    /// refused because the previous run was still going.
+    pub on_missed: bool,
+    /// The run that makes this many failures in a row (once per streak); not together
+    /// with `on_failure`.
+    pub after_consecutive_failures: Option<NonZeroU32>,
+    /// http(s) URLs that get a JSON POST.
+    pub webhooks: Vec<String>,
+    /// Email addresses.
+    pub emails: Vec<String>,
 }
 
 /// `catchUp`: what happens to occurrences that passed while no driver ran.
@@ -473,7 +495,37 @@ struct TaskJson<'a> {
     executor: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     output_encoding: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notify: Option<NotifyJson<'a>>,
     triggers: Vec<TriggerJson>,
+}
+
+/// Every flag is written out, so the database never applies a default of its own.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NotifyJson<'a> {
+    on_failure: bool,
+    on_success: bool,
+    on_missed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after_consecutive_failures: Option<u32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    webhooks: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    emails: &'a [String],
+}
+
+impl<'a> From<&'a NotifySettings> for NotifyJson<'a> {
+    fn from(notify: &'a NotifySettings) -> Self {
+        NotifyJson {
+            on_failure: notify.on_failure,
+            on_success: notify.on_success,
+            on_missed: notify.on_missed,
+            after_consecutive_failures: notify.after_consecutive_failures.map(NonZeroU32::get),
+            webhooks: &notify.webhooks,
+            emails: &notify.emails,
+        }
+    }
 }
 
 #[derive(Serialize, Default)]
@@ -541,6 +593,7 @@ impl<'a> From<&'a TaskDefinition> for TaskJson<'a> {
                 OutputEncoding::CodePage(page) => serde_json::json!(page),
                 named => serde_json::json!(named.to_string()),
             }),
+            notify: task.notify.as_ref().map(NotifyJson::from),
             triggers: task.triggers.iter().map(TriggerJson::from).collect(),
         }
     }

@@ -16,6 +16,8 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::num::NonZeroU32;
 
+mod notify;
+
 /// One mistake: where it is (`triggers[2].monthDays[1]`) and the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationError {
@@ -102,6 +104,7 @@ const TASK_FIELDS: &[&str] = &[
     "retryDelaySeconds",
     "executor",
     "outputEncoding",
+    "notify",
     "triggers",
 ];
 
@@ -280,6 +283,7 @@ impl Checker {
         });
         let executor = self.optional(map, path, "executor", Self::spelled::<Executor>);
         let output_encoding = self.optional(map, path, "outputEncoding", Self::output_encoding);
+        let notify = self.optional(map, path, "notify", Self::notify);
         // One run per missed occurrence only holds when runs may wait or overlap.
         if let (Some(CatchUpPolicy::All { .. }), Some(policy)) =
             (catch_up, if_running.or(Some(OverlapPolicy::Skip)))
@@ -318,6 +322,7 @@ impl Checker {
             retry_delay_seconds: retry_delay_seconds.unwrap_or(60),
             executor: executor.unwrap_or_default(),
             output_encoding,
+            notify,
             triggers: triggers?,
         })
     }
@@ -883,6 +888,11 @@ impl ListRules {
     /// A non-empty set: no item twice.
     const SET: ListRules = ListRules {
         not_empty: true,
+        distinct: true,
+    };
+    /// No item twice, maybe none.
+    const DISTINCT: ListRules = ListRules {
+        not_empty: false,
         distinct: true,
     };
 }

@@ -11,6 +11,7 @@ mod error;
 pub mod migrations;
 mod mssql;
 mod mssql_pool;
+mod notifications;
 mod postgres;
 mod procedures;
 mod rows;
@@ -23,6 +24,9 @@ use std::time::Duration;
 
 pub use connection::{DatabaseUrl, DATABASE_URL_ENV};
 pub use error::{ConnectionCause, StoreError, StoreResult};
+pub use notifications::{
+    NotificationClaim, NotificationCompleted, NotificationOutcome, PendingNotification,
+};
 pub use types::*;
 
 /// Everything stagehand asks of a database. Methods map one to one onto `stage` objects.
@@ -232,6 +236,21 @@ pub trait Backend: Send + Sync {
         until: DateTime<Utc>,
         hours: u32,
     ) -> StoreResult<Vec<HourlyOutcome>>;
+
+    // ---- Notifications (V70..V78) ----
+
+    /// `stage.ClaimNotifications`: due notifications of the channels asked for, leased.
+    async fn claim_notifications(
+        &self,
+        claim: &NotificationClaim<'_>,
+    ) -> StoreResult<Vec<PendingNotification>>;
+
+    /// `stage.CompleteNotification`: delivered, or failed (retried with backoff, or given
+    /// up after `max_attempts`).
+    async fn complete_notification(
+        &self,
+        outcome: &NotificationOutcome<'_>,
+    ) -> StoreResult<NotificationCompleted>;
 }
 
 /// Pool sizes and timeouts a backend is built with.

@@ -3,6 +3,9 @@
 
 use super::engine::{Arg, Engine};
 use super::error::{StoreError, StoreResult};
+use super::notifications::{
+    self, NotificationClaim, NotificationCompleted, NotificationOutcome, PendingNotification,
+};
 use super::rows::{
     self, log_source, ResultRow, RowExt, DRIVER_COLUMNS, LOG_COLUMNS, PROCESS_COLUMNS,
     TASK_COLUMNS, TASK_RUN_COLUMNS, TASK_STATUS_COLUMNS, TRIGGER_COLUMNS,
@@ -587,5 +590,41 @@ impl<E: Engine> Backend for E {
                 process_count: row.i64_req(2)?,
             })
         })
+    }
+
+    async fn claim_notifications(
+        &self,
+        claim: &NotificationClaim<'_>,
+    ) -> StoreResult<Vec<PendingNotification>> {
+        let args = [
+            Arg::Text(Some(claim.driver_name)),
+            Arg::Int(Some(claim.max_count)),
+            Arg::Int(Some(claim.lease_seconds)),
+            Arg::Bool(claim.webhooks),
+            Arg::Bool(claim.emails),
+        ];
+        map_all(
+            self.call("ClaimNotifications", &args).await?,
+            notifications::pending_notification,
+        )
+    }
+
+    async fn complete_notification(
+        &self,
+        outcome: &NotificationOutcome<'_>,
+    ) -> StoreResult<NotificationCompleted> {
+        let args = [
+            Arg::BigInt(Some(outcome.notification_id)),
+            Arg::Text(Some(outcome.driver_name)),
+            Arg::Int(Some(outcome.attempt)),
+            Arg::Bool(outcome.result.is_ok()),
+            Arg::Text(outcome.result.err()),
+            Arg::Int(Some(outcome.max_attempts)),
+            Arg::Int(Some(outcome.retry_delay_seconds)),
+        ];
+        notifications::notification_completed(&first(
+            self.call("CompleteNotification", &args).await?,
+            "CompleteNotification",
+        )?)
     }
 }

@@ -239,11 +239,13 @@ pub(super) fn log_row(row: &impl ResultRow) -> StoreResult<LogRow> {
 
 /// The columns [`task_row`] reads, for `SELECT ... FROM stage.Task` with `$1` bound to
 /// true. Definition only where RunIfMissed is set, for its `catchUp`/`catchUpLimit` (no
-/// column holds how many missed runs to enqueue): the columns are the truth (see
+/// column holds how many missed runs to enqueue), or where the task has notify settings
+/// (stage.TaskNotify), which only the JSON holds: the columns are the truth (see
 /// `catalog`), and with many tasks the JSON copies would dominate what a reload holds.
 pub(super) const TASK_COLUMNS: &str = "TaskID, TaskName, Command, WorkingDirectory, OverlapPolicy, TimeoutMinutes, \
      MaxAttempts, RetryDelaySeconds, Executor, Enabled, Description, Arguments, TimeZone, RunIfMissed, \
-     CreatedAt, UpdatedAt, CASE WHEN RunIfMissed = $1 THEN Definition END";
+     CreatedAt, UpdatedAt, CASE WHEN RunIfMissed = $1 \
+     OR EXISTS (SELECT 1 FROM stage.TaskNotify AS n WHERE n.TaskID = Task.TaskID) THEN Definition END";
 
 pub(super) fn task_row(row: &impl ResultRow) -> StoreResult<TaskRow> {
     Ok(TaskRow {
