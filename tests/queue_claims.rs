@@ -223,6 +223,15 @@ async fn output_encoding_follows_the_task_json(db: &TestDb) {
         Some("ansi"),
         "{db}: {claimed:?}"
     );
+    // A Definition broken by hand is no encoding, not a failed UPDATE or claim.
+    db.exec(&format!(
+        "UPDATE stage.Task SET Definition = {} WHERE TaskName = 'tool'",
+        db.text("not json")
+    ))
+    .await;
+    db.register("tool", None, None).await.must(db, "register");
+    let claimed = db.claim_as("w3", 1).await;
+    assert_eq!(claimed[0].output_encoding, None, "{db}: {claimed:?}");
 }
 
 conformance!(max_count_is_honoured_oldest_first);

@@ -6079,24 +6079,34 @@ BEGIN CATCH
 END CATCH;
 GO
 
--- V62__Task_OutputEncoding
+-- V62__TaskOutputEncoding
 IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 62)
     RETURN;
 IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 61)
     THROW 50103, N'install.sql: V61 is not applied (an earlier batch failed); nothing more is applied', 1;
 BEGIN TRY
     BEGIN TRANSACTION;
-    EXEC sys.sp_executesql N'-- stagehand: Task.OutputEncoding, how the driver decodes a command''s output (`oem`,
--- `ansi`, `utf-8` or a code page number; NULL: the platform''s default). Taken from the
--- task''s JSON (Definition), where the task file and SaveTask(s) put it, so the save
--- procedures stay as they are; computed, so it can never disagree with that JSON, and
--- PERSISTED (JSON_VALUE is deterministic) so a claim reads it without parsing JSON.
--- The driver checks the value when it runs the command (a bad one fails the run with a
--- message naming it), not here: what the JSON holds is the submitter''s to fix.
-ALTER TABLE stage.Task
-    ADD OutputEncoding AS CAST(LEFT(JSON_VALUE([Definition], N''$.outputEncoding''), 20) AS varchar(20)) PERSISTED;';
+    EXEC sys.sp_executesql N'-- stagehand: stage.TaskOutputEncoding, the `outputEncoding` of a task''s JSON
+-- (Task.Definition), for the computed column Task.OutputEncoding (V63). NULL when the
+-- text is not JSON, not an object, or has no such key: a Definition a DBA broke makes
+-- the task invalid in the catalog (which says why); it must not make the UPDATE, or
+-- every claim, fail here. SCHEMABINDING and deterministic built-ins only, so the
+-- column can be PERSISTED. (A scalar function cannot hold TRY/CATCH or SET options.)
+CREATE OR ALTER FUNCTION stage.TaskOutputEncoding
+(
+    @Definition nvarchar(max)
+)
+RETURNS varchar(20)
+WITH SCHEMABINDING
+AS
+BEGIN
+    RETURN CASE
+               WHEN ISJSON(@Definition) = 1
+                   THEN CAST(LEFT(JSON_VALUE(@Definition, N''$.outputEncoding''), 20) AS varchar(20))
+           END;
+END;';
     INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-    VALUES (62, 'Task_OutputEncoding', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '7747553141085074475');
+    VALUES (62, 'TaskOutputEncoding', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '2123520066869296222');
     COMMIT TRANSACTION;
 END TRY
 BEGIN CATCH
@@ -6106,16 +6116,44 @@ BEGIN CATCH
 END CATCH;
 GO
 
--- V63__ClaimForWorkers
+-- V63__Task_OutputEncoding
 IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 63)
     RETURN;
 IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 62)
     THROW 50103, N'install.sql: V62 is not applied (an earlier batch failed); nothing more is applied', 1;
 BEGIN TRY
     BEGIN TRANSACTION;
-    EXEC sys.sp_executesql N'-- V63: also returns the task''s OutputEncoding (V62), how the driver decodes the command''s
+    EXEC sys.sp_executesql N'-- stagehand: Task.OutputEncoding, how the driver decodes a command''s output (`oem`,
+-- `ansi`, `utf-8` or a code page number; NULL: the platform''s default). Taken from the
+-- task''s JSON (Definition) by stage.TaskOutputEncoding (V62), where the task file and
+-- SaveTask(s) put it, so the save procedures stay as they are; computed, so it can never disagree with that JSON, and
+-- PERSISTED (the function is deterministic and schema-bound) so a claim reads it
+-- without parsing JSON.
+-- The driver checks the value when it runs the command (a bad one fails the run with a
+-- message naming it), not here: what the JSON holds is the submitter''s to fix.
+ALTER TABLE stage.Task
+    ADD OutputEncoding AS stage.TaskOutputEncoding([Definition]) PERSISTED;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (63, 'Task_OutputEncoding', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '10844113435637922977');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V64__ClaimForWorkers
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 64)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 63)
+    THROW 50103, N'install.sql: V63 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- V64: also returns the task''s OutputEncoding (V63), how the driver decodes the command''s
 -- output; nothing else changed. ClaimProcesses and AssignProcessToWorker hand this result
--- set on as it is, so they need no new version here (PostgreSQL''s do: V64, V65).
+-- set on as it is, so they need no new version here (PostgreSQL''s do: V65, V66).
 -- Whoever redefines ClaimForWorkers later starts from this version.
 -- stagehand: stage.ClaimForWorkers, the one claim implementation (internal; no role may
 -- execute it, ClaimProcesses and AssignProcessToWorker call it through ownership chaining).
@@ -6275,7 +6313,7 @@ BEGIN
     END CATCH;
 END;';
     INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-    VALUES (63, 'ClaimForWorkers', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '15103755109474181950');
+    VALUES (64, 'ClaimForWorkers', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '761745992046982418');
     COMMIT TRANSACTION;
 END TRY
 BEGIN CATCH
@@ -6288,8 +6326,8 @@ GO
 -- V70__Notification
 IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 70)
     RETURN;
-IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 63)
-    THROW 50103, N'install.sql: V63 is not applied (an earlier batch failed); nothing more is applied', 1;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 64)
+    THROW 50103, N'install.sql: V64 is not applied (an earlier batch failed); nothing more is applied', 1;
 BEGIN TRY
     BEGIN TRANSACTION;
     EXEC sys.sp_executesql N'-- stagehand: failure notifications (V70..V78). A task''s `notify` settings live in its

@@ -4263,36 +4263,68 @@ $migration_v61$;
 END
 $install$;
 
--- V62__Task_OutputEncoding
+-- V62__TaskOutputEncoding
 DO $install$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 62) THEN
         EXECUTE $migration_v62$
--- stagehand: Task.OutputEncoding, how the driver decodes a command's output (`oem`,
--- `ansi`, `utf-8` or a code page number; NULL: the platform's default). Taken from the
--- task's JSON (Definition), where the task file and SaveTask(s) put it, so the save
--- procedures stay as they are; generated, so it can never disagree with that JSON.
--- The driver checks the value when it runs the command (a bad one fails the run with a
--- message naming it), not here: what the JSON holds is the submitter's to fix.
-ALTER TABLE stage.Task ADD COLUMN OutputEncoding varchar(20)
-    GENERATED ALWAYS AS (left(Definition::json ->> 'outputEncoding', 20)) STORED;
-COMMENT ON COLUMN stage.Task.OutputEncoding IS
-    'outputEncoding of the task JSON (Definition): oem, ansi, utf-8 or a code page; NULL: the platform default';
+-- stage.TaskOutputEncoding: the `outputEncoding` of a task's JSON (Task.Definition), for
+-- the derived column Task.OutputEncoding (V63). NULL when the text is not JSON, not an
+-- object, or has no such key: a Definition a DBA broke makes the task invalid in the
+-- catalog (which says why); it must not make the UPDATE, or every claim, fail here.
+-- IMMUTABLE, as a generated column requires: the result depends on the argument only.
+CREATE OR REPLACE FUNCTION stage.TaskOutputEncoding(
+    p_definition text)
+RETURNS varchar
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN left(p_definition::json ->> 'outputEncoding', 20);
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;  -- not JSON (22P02 and the other json input errors are data exceptions)
+END;
+$$;
+-- Created after V20's REVOKE ... ON ALL FUNCTIONS: PUBLIC's default EXECUTE is taken here.
+REVOKE ALL ON FUNCTION stage.TaskOutputEncoding(text) FROM PUBLIC;
 $migration_v62$;
         INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-        VALUES (62, 'Task_OutputEncoding', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '10079499562417023437');
+        VALUES (62, 'TaskOutputEncoding', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '13809502227922496424');
     END IF;
 END
 $install$;
 
--- V63__ClaimForWorkers
+-- V63__Task_OutputEncoding
 DO $install$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 63) THEN
         EXECUTE $migration_v63$
--- V63: also returns the task's OutputEncoding (V62), how the driver decodes the command's
+-- stagehand: Task.OutputEncoding, how the driver decodes a command's output (`oem`,
+-- `ansi`, `utf-8` or a code page number; NULL: the platform's default). Taken from the
+-- task's JSON (Definition) by stage.TaskOutputEncoding (V62), where the task file and
+-- SaveTask(s) put it, so the save procedures stay as they are; generated, so it can never disagree with that JSON.
+-- The driver checks the value when it runs the command (a bad one fails the run with a
+-- message naming it), not here: what the JSON holds is the submitter's to fix.
+ALTER TABLE stage.Task ADD COLUMN OutputEncoding varchar(20)
+    GENERATED ALWAYS AS (stage.TaskOutputEncoding(Definition)) STORED;
+COMMENT ON COLUMN stage.Task.OutputEncoding IS
+    'outputEncoding of the task JSON (Definition): oem, ansi, utf-8 or a code page; NULL: the platform default';
+$migration_v63$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (63, 'Task_OutputEncoding', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '4951791530660196060');
+    END IF;
+END
+$install$;
+
+-- V64__ClaimForWorkers
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 64) THEN
+        EXECUTE $migration_v64$
+-- V64: also returns the task's OutputEncoding (V63), how the driver decodes the command's
 -- output. A new result column changes the function's type, so it is dropped and created
--- again (ClaimProcesses and AssignProcessToWorker follow in V64, V65); nothing else changed.
+-- again (ClaimProcesses and AssignProcessToWorker follow in V65, V66); nothing else changed.
 -- Whoever redefines ClaimForWorkers later starts from this version.
 DROP FUNCTION stage.ClaimForWorkers(varchar, text, integer);
 -- stage.ClaimForWorkers: the one claim implementation (internal; ClaimProcesses and
@@ -4418,19 +4450,19 @@ END;
 $$;
 -- A new function: PUBLIC's default EXECUTE is taken again, as V20 did for the first one.
 REVOKE ALL ON FUNCTION stage.ClaimForWorkers(varchar, text, integer) FROM PUBLIC;
-$migration_v63$;
+$migration_v64$;
         INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-        VALUES (63, 'ClaimForWorkers', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '3791367317489559338');
+        VALUES (64, 'ClaimForWorkers', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '13377671324473521072');
     END IF;
 END
 $install$;
 
--- V64__ClaimProcesses
+-- V65__ClaimProcesses
 DO $install$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 64) THEN
-        EXECUTE $migration_v64$
--- V64: returns ClaimForWorkers' new OutputEncoding column (V62, V63); dropped and
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 65) THEN
+        EXECUTE $migration_v65$
+-- V65: returns ClaimForWorkers' new OutputEncoding column (V63, V64); dropped and
 -- created again because its result type changed, with V20's grant; nothing else changed.
 -- SQL Server needs no twin: its procedure hands ClaimForWorkers' result set on as it is.
 DROP FUNCTION stage.ClaimProcesses(text, integer, integer, text);
@@ -4507,19 +4539,19 @@ END;
 $$;
 REVOKE ALL ON FUNCTION stage.ClaimProcesses(text, integer, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stage.ClaimProcesses(text, integer, integer, text) TO stage_worker;
-$migration_v64$;
+$migration_v65$;
         INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-        VALUES (64, 'ClaimProcesses', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '4086111914369617018');
+        VALUES (65, 'ClaimProcesses', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '15036390555916827439');
     END IF;
 END
 $install$;
 
--- V65__AssignProcessToWorker
+-- V66__AssignProcessToWorker
 DO $install$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 65) THEN
-        EXECUTE $migration_v65$
--- V65: returns ClaimForWorkers' new OutputEncoding column (V62, V63); dropped and
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 66) THEN
+        EXECUTE $migration_v66$
+-- V66: returns ClaimForWorkers' new OutputEncoding column (V63, V64); dropped and
 -- created again because its result type changed, with V20's grant and V57's 10 s lock
 -- timeout; nothing else changed.
 -- SQL Server needs no twin: its procedure hands ClaimForWorkers' result set on as it is.
@@ -4588,9 +4620,9 @@ END;
 $$;
 REVOKE ALL ON FUNCTION stage.AssignProcessToWorker(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stage.AssignProcessToWorker(integer) TO stage_worker;
-$migration_v65$;
+$migration_v66$;
         INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-        VALUES (65, 'AssignProcessToWorker', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '15681488017924516014');
+        VALUES (66, 'AssignProcessToWorker', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '15080520326152157091');
     END IF;
 END
 $install$;

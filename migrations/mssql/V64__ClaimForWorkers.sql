@@ -1,6 +1,6 @@
--- V63: also returns the task's OutputEncoding (V62), how the driver decodes the command's
+-- V64: also returns the task's OutputEncoding (V63), how the driver decodes the command's
 -- output; nothing else changed. ClaimProcesses and AssignProcessToWorker hand this result
--- set on as it is, so they need no new version here (PostgreSQL's do: V64, V65).
+-- set on as it is, so they need no new version here (PostgreSQL's do: V65, V66).
 -- Whoever redefines ClaimForWorkers later starts from this version.
 -- stagehand: stage.ClaimForWorkers, the one claim implementation (internal; no role may
 -- execute it, ClaimProcesses and AssignProcessToWorker call it through ownership chaining).

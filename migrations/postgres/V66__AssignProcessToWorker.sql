@@ -1,4 +1,4 @@
--- V65: returns ClaimForWorkers' new OutputEncoding column (V62, V63); dropped and
+-- V66: returns ClaimForWorkers' new OutputEncoding column (V63, V64); dropped and
 -- created again because its result type changed, with V20's grant and V57's 10 s lock
 -- timeout; nothing else changed.
 -- SQL Server needs no twin: its procedure hands ClaimForWorkers' result set on as it is.

@@ -1,4 +1,4 @@
--- V64: returns ClaimForWorkers' new OutputEncoding column (V62, V63); dropped and
+-- V65: returns ClaimForWorkers' new OutputEncoding column (V63, V64); dropped and
 -- created again because its result type changed, with V20's grant; nothing else changed.
 -- SQL Server needs no twin: its procedure hands ClaimForWorkers' result set on as it is.
 DROP FUNCTION stage.ClaimProcesses(text, integer, integer, text);

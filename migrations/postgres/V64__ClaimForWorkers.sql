@@ -1,6 +1,6 @@
--- V63: also returns the task's OutputEncoding (V62), how the driver decodes the command's
+-- V64: also returns the task's OutputEncoding (V63), how the driver decodes the command's
 -- output. A new result column changes the function's type, so it is dropped and created
--- again (ClaimProcesses and AssignProcessToWorker follow in V64, V65); nothing else changed.
+-- again (ClaimProcesses and AssignProcessToWorker follow in V65, V66); nothing else changed.
 -- Whoever redefines ClaimForWorkers later starts from this version.
 DROP FUNCTION stage.ClaimForWorkers(varchar, text, integer);
 -- stage.ClaimForWorkers: the one claim implementation (internal; ClaimProcesses and
