@@ -2,7 +2,7 @@
 
 use crate::clock::ClockConfig;
 use crate::driver::{self, Backoff, DriverConfig, HousekeepingConfig, Secrets, Shutdown};
-use crate::store::Backend;
+use crate::store::{Backend, DatabaseUrl};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,7 +88,12 @@ impl RunArgs {
     }
 }
 
-pub async fn run(db: Arc<dyn Backend>, args: &RunArgs, secrets: Secrets) -> Result<ExitCode> {
+pub async fn run(
+    db: Arc<dyn Backend>,
+    args: &RunArgs,
+    secrets: Secrets,
+    url: &DatabaseUrl,
+) -> Result<ExitCode> {
     let workers = args.workers();
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let name = args
@@ -121,8 +126,12 @@ pub async fn run(db: Arc<dyn Backend>, args: &RunArgs, secrets: Secrets) -> Resu
     };
     let shutdown = Shutdown::default();
     if let Some(listen) = args.dashboard {
-        let config =
-            super::dashboard::config(listen, &args.dashboard_auth, crate::web::DEFAULT_ALERT_MB)?;
+        let config = super::dashboard::config(
+            listen,
+            &args.dashboard_auth,
+            crate::web::DEFAULT_ALERT_MB,
+            url,
+        )?;
         let dashboard = crate::web::Dashboard::bind(db.clone(), config).await?;
         let stop = shutdown.graceful.clone().cancelled_owned();
         tokio::spawn(async move {

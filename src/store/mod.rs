@@ -232,6 +232,10 @@ pub trait Backend: Send + Sync {
         until: DateTime<Utc>,
         hours: u32,
     ) -> StoreResult<Vec<HourlyOutcome>>;
+
+    /// The stage roles of the login this store is connected as (the dashboard's
+    /// database logins).
+    async fn stage_roles(&self) -> StoreResult<StageRoles>;
 }
 
 /// Pool sizes and timeouts a backend is built with.
