@@ -31,6 +31,7 @@ pub fn config(
     Ok(DashboardConfig {
         listen,
         auth: Auth::load(auth, listen, url)?,
+        driver_metrics: None,
         alert_mb,
     })
 }

@@ -1,7 +1,9 @@
 //! `stagehand run`: the driver in the foreground until a signal.
 
 use crate::clock::ClockConfig;
-use crate::driver::{self, Backoff, DriverConfig, HousekeepingConfig, Secrets, Shutdown};
+use crate::driver::{
+    self, Backoff, DriverConfig, DriverMetrics, HousekeepingConfig, Secrets, Shutdown,
+};
 use crate::store::{Backend, DatabaseUrl};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -123,15 +125,18 @@ pub async fn run(
         print_summaries: true,
         clock: (!args.no_clock).then(ClockConfig::default),
         secrets: Arc::new(secrets),
+        metrics: DriverMetrics::default(),
     };
+    let config_metrics = config.metrics.clone();
     let shutdown = Shutdown::default();
     if let Some(listen) = args.dashboard {
-        let config = super::dashboard::config(
+        let mut config = super::dashboard::config(
             listen,
             &args.dashboard_auth,
             crate::web::DEFAULT_ALERT_MB,
             url,
         )?;
+        config.driver_metrics = Some(config_metrics.clone());
         let dashboard = crate::web::Dashboard::bind(db.clone(), config).await?;
         let stop = shutdown.graceful.clone().cancelled_owned();
         tokio::spawn(async move {

@@ -9,6 +9,7 @@ mod command;
 mod heartbeat;
 mod held;
 mod housekeeping;
+mod metrics;
 mod presence;
 mod reporter;
 mod secrets;
@@ -16,6 +17,7 @@ mod slots;
 
 pub use backoff::Backoff;
 pub use housekeeping::HousekeepingConfig;
+pub use metrics::{Call, DriverMetrics};
 pub use secrets::Secrets;
 
 use crate::clock::{self, ClockConfig};
@@ -50,6 +52,8 @@ pub struct DriverConfig {
     pub clock: Option<ClockConfig>,
     /// Kept out of every command's environment and masked in its stored output.
     pub secrets: Arc<Secrets>,
+    /// Counted by the driver's tasks; `run --dashboard` serves them on /metrics.
+    pub metrics: DriverMetrics,
 }
 
 /// The two ways to stop a driver: the first signal fires `graceful`, the second `immediate`.
@@ -83,6 +87,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         config.heartbeat_every,
         config.lease.as_secs().max(1) as i32,
         heartbeats_stop.clone(),
+        config.metrics.clone(),
     ));
     let reporter = tokio::spawn(reporter::run(
         db.clone(),
@@ -92,11 +97,13 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         shutdown.immediate.clone(),
         config.print_summaries,
         config.secrets.clone(),
+        config.metrics.clone(),
     ));
     let housekeeping = tokio::spawn(housekeeping::run(
         db.clone(),
         config.housekeeping.clone(),
         shutdown.graceful.clone(),
+        config.metrics.clone(),
     ));
     // Filled by the clock; a driver without one stops no run at a window's end.
     let (windows_tx, windows) = tokio::sync::watch::channel(clock::StopWindows::default());
@@ -106,6 +113,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
             c,
             shutdown.graceful.clone(),
             windows_tx,
+            config.metrics.clone(),
         ))
     });
     let presence_stop = CancellationToken::new();
@@ -115,6 +123,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         config.heartbeat_every,
         shutdown.graceful.clone(),
         presence_stop.clone(),
+        config.metrics.clone(),
     ));
     tracing::info!(workers = config.workers, driver = %config.worker_prefix, clock = clock.is_some(), "driver started");
 
@@ -129,6 +138,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         output_dir: config.output_dir.clone(),
         secrets: config.secrets.clone(),
         windows,
+        metrics: config.metrics.clone(),
     }
     .run(shutdown.graceful.clone())
     .await;

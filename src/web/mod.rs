@@ -16,6 +16,7 @@ mod metrics;
 mod pages;
 mod task_page;
 
+use crate::driver::DriverMetrics;
 use crate::store::{Backend, StoreError};
 use anyhow::{Context, Result};
 pub use auth::Auth;
@@ -39,6 +40,7 @@ pub(crate) struct AppState {
     db: Arc<dyn Backend>,
     auth: Arc<Auth>,
     alert_mb: i64,
+    driver_metrics: Option<DriverMetrics>,
 }
 
 /// The request's user and session token, put there by [`session`].
@@ -198,6 +200,8 @@ pub struct DashboardConfig {
     pub listen: SocketAddr,
     pub auth: Auth,
     pub alert_mb: i64,
+    /// The counters of the driver this dashboard runs in (`run --dashboard`), added to /metrics.
+    pub driver_metrics: Option<DriverMetrics>,
 }
 
 /// A bound dashboard, before it serves (so callers learn the port first).
@@ -216,6 +220,7 @@ impl Dashboard {
             db,
             auth: Arc::new(config.auth),
             alert_mb: config.alert_mb,
+            driver_metrics: config.driver_metrics,
         };
         Ok(Dashboard {
             listener,

@@ -58,6 +58,7 @@ fn config(secrets: Secrets) -> DriverConfig {
         print_summaries: false,
         clock: None,
         secrets: Arc::new(secrets),
+        metrics: Default::default(),
     }
 }
 
