@@ -90,14 +90,16 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         config.metrics.clone(),
     ));
     let reporter = tokio::spawn(reporter::run(
-        db.clone(),
-        config.worker_prefix.clone(),
+        reporter::Reporter {
+            db: db.clone(),
+            worker_prefix: config.worker_prefix.clone(),
+            held: held.clone(),
+            abandon: shutdown.immediate.clone(),
+            print_summaries: config.print_summaries,
+            secrets: config.secrets.clone(),
+            metrics: config.metrics.clone(),
+        },
         finished_rx,
-        held.clone(),
-        shutdown.immediate.clone(),
-        config.print_summaries,
-        config.secrets.clone(),
-        config.metrics.clone(),
     ));
     let housekeeping = tokio::spawn(housekeeping::run(
         db.clone(),

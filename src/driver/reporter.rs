@@ -107,17 +107,29 @@ where
     }
 }
 
+/// What the reporter needs besides the finished commands.
+pub struct Reporter {
+    pub db: Arc<dyn Backend>,
+    pub worker_prefix: String,
+    pub held: Arc<Held>,
+    /// Gives up on recording (an immediate shutdown).
+    pub abandon: CancellationToken,
+    pub print_summaries: bool,
+    pub secrets: Arc<Secrets>,
+    pub metrics: DriverMetrics,
+}
+
 /// Runs until every sender is gone and everything received is recorded.
-pub async fn run(
-    db: Arc<dyn Backend>,
-    worker_prefix: String,
-    mut finished_rx: mpsc::UnboundedReceiver<Finished>,
-    held: Arc<Held>,
-    abandon: CancellationToken,
-    print_summaries: bool,
-    secrets: Arc<Secrets>,
-    metrics: DriverMetrics,
-) {
+pub async fn run(reporter: Reporter, mut finished_rx: mpsc::UnboundedReceiver<Finished>) {
+    let Reporter {
+        db,
+        worker_prefix,
+        held,
+        abandon,
+        print_summaries,
+        secrets,
+        metrics,
+    } = reporter;
     while let Some(first) = finished_rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
