@@ -53,11 +53,33 @@ pg_start() {
       pg_as_owner "$PG_BIN/initdb" -D "$dir" -U postgres -A trust -E UTF8 >"$dir.initdb.log" 2>&1 ||
       { cat "$dir.initdb.log" >&2; return 1; }
   fi
+  pg_check_passwords "$dir"
   # fsync off: a throw-away or demo cluster trades durability for speed only on the test
   # path; run.sh passes PG_EXTRA_OPTS='' to keep it.
   pg_as_owner "$PG_BIN/pg_ctl" -D "$dir" -w -t 60 -l "$dir/server.log" \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 ${PG_EXTRA_OPTS-}" start >/dev/null ||
     { tail -n 30 "$dir/server.log" >&2; return 1; }
+}
+
+# pg_check_passwords DATADIR: the cluster trusts every login, except members of the
+# role stagehand_password_checked, whose passwords are checked (scram-sha-256): the
+# dashboard's database-login tests need a server that refuses a wrong password.
+# Idempotent; a running server is told to reload.
+pg_check_passwords() {
+  local dir=$1 hba="$1/pg_hba.conf"
+  [ -f "$hba" ] || return 0
+  grep -q '+stagehand_password_checked' "$hba" && return 0
+  # pg_hba.conf is read top-down: these come before the trust lines.
+  { printf '%s\n' \
+      'local all +stagehand_password_checked scram-sha-256' \
+      'host all +stagehand_password_checked 127.0.0.1/32 scram-sha-256' \
+      'host all +stagehand_password_checked ::1/128 scram-sha-256'
+    cat "$hba"; } >"$hba.new" && mv "$hba.new" "$hba"
+  chmod 600 "$hba"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres "$hba"; fi
+  if [ -f "$dir/postmaster.pid" ]; then
+    pg_as_owner "$PG_BIN/pg_ctl" -D "$dir" reload >/dev/null
+  fi
 }
 
 # pg_stop DATADIR: fast shutdown; quiet when it is not running.

@@ -6,7 +6,7 @@
 //! `stage.ScheduleVersion`; the clock polls it and reloads.
 
 use crate::catalog;
-use crate::driver::Backoff;
+use crate::driver::{Backoff, Call, DriverMetrics};
 use crate::schedule::{catch_up, Missed, MissedAction, Occurrences, Trigger};
 use crate::store::{Backend, FireMode, StoreResult};
 use chrono::{DateTime, Utc};
@@ -76,6 +76,7 @@ pub async fn run(
     config: ClockConfig,
     stop: CancellationToken,
     windows: tokio::sync::watch::Sender<StopWindows>,
+    metrics: DriverMetrics,
 ) {
     // Occurrences before this instant passed while no clock of ours ran: catch-up rules.
     let started_at = Utc::now();
@@ -91,12 +92,13 @@ pub async fn run(
                 }
                 Ok(false) => {}
                 Err(error) => {
+                    metrics.database_error(Call::Clock);
                     tracing::warn!(%error, "cannot read the schedule: waiting for the database");
                     next_check = tokio::time::Instant::now() + retry.next_wait();
                 }
             }
         }
-        fire_due(&db, &mut state, &config, &mut retry).await;
+        fire_due(&db, &mut state, &config, &mut retry, &metrics).await;
         let wake = state
             .queue
             .peek()
@@ -290,6 +292,7 @@ async fn fire_due(
     state: &mut ClockState,
     config: &ClockConfig,
     retry: &mut Backoff,
+    metrics: &DriverMetrics,
 ) {
     let now = Utc::now();
     let mut due = Vec::new();
@@ -309,20 +312,25 @@ async fn fire_due(
         .map(|(p, name, next)| {
             let db = db.clone();
             async move {
+                let called_at = Utc::now();
                 let result = db
                     .fire_trigger(p.trigger_id, p.occurrence, next, FireMode::Run, 0)
                     .await;
-                (p, name, next, result)
+                (p, name, next, result, called_at)
             }
         })
         .buffer_unordered(config.fire_concurrency.max(1))
         .collect()
         .await;
     let mut failed = false;
-    for (p, name, next, result) in results {
+    for (p, name, next, result, called_at) in results {
         match result {
             Ok(fired) => {
                 if fired.fired {
+                    let late = (called_at - p.occurrence)
+                        .num_microseconds()
+                        .unwrap_or(i64::MAX);
+                    metrics.fired_late(late as f64 / 1e6);
                     match (fired.registered, fired.process_id) {
                         (Some(true), Some(id)) => {
                             tracing::info!(task = %name, occurrence = %p.occurrence, process_id = id, "enqueued")
@@ -344,6 +352,7 @@ async fn fire_due(
                 }
             }
             Err(error) => {
+                metrics.database_error(Call::Clock);
                 failed = true;
                 tracing::warn!(%error, task = %name, occurrence = %p.occurrence, "cannot enqueue: waiting for the database");
                 state.queue.push(Reverse(Pending {

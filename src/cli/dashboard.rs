@@ -1,7 +1,7 @@
 //! `stagehand dashboard`: the web dashboard and `/metrics` (see src/web), on its own
 //! connection string; `stagehand run --dashboard ADDR` serves the same in the driver.
 
-use crate::store::Backend;
+use crate::store::{Backend, DatabaseUrl};
 use crate::web::{auth::AuthArgs, Auth, Dashboard, DashboardConfig, DEFAULT_ALERT_MB};
 use anyhow::Result;
 use std::net::SocketAddr;
@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct DashboardArgs {
-    /// The address to serve on; anything but loopback requires --auth-token-file or --users-file.
+    /// The address to serve on; anything but loopback requires --auth-token-file,
+    /// --users-file or --auth database.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     #[command(flatten)]
@@ -21,10 +22,16 @@ pub struct DashboardArgs {
 }
 
 /// Checks the listen address against the auth before anything connects.
-pub fn config(listen: SocketAddr, auth: &AuthArgs, alert_mb: i64) -> Result<DashboardConfig> {
+pub fn config(
+    listen: SocketAddr,
+    auth: &AuthArgs,
+    alert_mb: i64,
+    url: &DatabaseUrl,
+) -> Result<DashboardConfig> {
     Ok(DashboardConfig {
         listen,
-        auth: Auth::load(auth, listen)?,
+        auth: Auth::load(auth, listen, url)?,
+        driver_metrics: None,
         alert_mb,
     })
 }

@@ -130,11 +130,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 }
             })?;
             let workers = args.workers() as u32;
-            let secrets = crate::driver::Secrets::with_extra(
-                &database_url(&cli.database)?,
-                args.notify.secrets(),
-            );
-            run::run(open_store(&cli.database, workers + 4).await?, args, secrets).await
+            let url = database_url(&cli.database)?;
+            let secrets = crate::driver::Secrets::with_extra(&url, args.notify.secrets());
+            run::run(
+                open_store(&cli.database, workers + 4).await?,
+                args,
+                secrets,
+                &url,
+            )
+            .await
         }
         Command::Status(args) => {
             status::run(&open_store(&cli.database, 4).await?, args, cli.json).await
@@ -160,7 +164,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         #[cfg(target_os = "linux")]
         Command::ExecShim(shim) => Ok(shim.run()),
         Command::Dashboard(args) => {
-            let config = dashboard::config(args.listen, &args.auth, args.alert_mb)?;
+            let url = database_url(&cli.database)?;
+            let config = dashboard::config(args.listen, &args.auth, args.alert_mb, &url)?;
             dashboard::run(open_store(&cli.database, 8).await?, config).await
         }
     }

@@ -1,8 +1,10 @@
 //! `stagehand run`: the driver in the foreground until a signal.
 
 use crate::clock::ClockConfig;
-use crate::driver::{self, Backoff, DriverConfig, HousekeepingConfig, Secrets, Shutdown};
-use crate::store::Backend;
+use crate::driver::{
+    self, Backoff, DriverConfig, DriverMetrics, HousekeepingConfig, Secrets, Shutdown,
+};
+use crate::store::{Backend, DatabaseUrl};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,7 +92,12 @@ impl RunArgs {
     }
 }
 
-pub async fn run(db: Arc<dyn Backend>, args: &RunArgs, secrets: Secrets) -> Result<ExitCode> {
+pub async fn run(
+    db: Arc<dyn Backend>,
+    args: &RunArgs,
+    secrets: Secrets,
+    url: &DatabaseUrl,
+) -> Result<ExitCode> {
     let workers = args.workers();
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let name = args
@@ -123,11 +130,18 @@ pub async fn run(db: Arc<dyn Backend>, args: &RunArgs, secrets: Secrets) -> Resu
         notifier: args
             .notify
             .config(Duration::from_secs(args.lease_seconds))?,
+        metrics: DriverMetrics::default(),
     };
+    let config_metrics = config.metrics.clone();
     let shutdown = Shutdown::default();
     if let Some(listen) = args.dashboard {
-        let config =
-            super::dashboard::config(listen, &args.dashboard_auth, crate::web::DEFAULT_ALERT_MB)?;
+        let mut config = super::dashboard::config(
+            listen,
+            &args.dashboard_auth,
+            crate::web::DEFAULT_ALERT_MB,
+            url,
+        )?;
+        config.driver_metrics = Some(config_metrics.clone());
         let dashboard = crate::web::Dashboard::bind(db.clone(), config).await?;
         let stop = shutdown.graceful.clone().cancelled_owned();
         tokio::spawn(async move {

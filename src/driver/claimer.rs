@@ -5,6 +5,7 @@
 use super::backoff::Backoff;
 use super::command::spec_for;
 use super::held::{Held, StopReason};
+use super::metrics::{Call, DriverMetrics};
 use super::reporter::Finished;
 use super::secrets::Secrets;
 use super::slots::Slots;
@@ -30,6 +31,7 @@ pub struct Claimer {
     pub secrets: Arc<Secrets>,
     /// From the clock: when runs of `stopAtEnd` windows must be stopped.
     pub windows: watch::Receiver<StopWindows>,
+    pub metrics: DriverMetrics,
 }
 
 impl Claimer {
@@ -55,6 +57,7 @@ impl Claimer {
                 Ok(claimed) => {
                     db_backoff.reset();
                     let found = claimed.len();
+                    self.metrics.claimed(found);
                     tracing::trace!(requested = free.len(), found, "claimed");
                     for process in claimed {
                         self.start(process);
@@ -75,6 +78,7 @@ impl Claimer {
                     }
                 }
                 Err(error) => {
+                    self.metrics.database_error(Call::Claim);
                     let wait = db_backoff.next_wait();
                     tracing::warn!(%error, retry_in = ?wait, "cannot claim work: waiting for the database");
                     tokio::select! {

@@ -2,6 +2,7 @@
 //! and stops the commands the database says to stop (killPrevious, or a lease lost).
 
 use super::held::{Held, StopReason};
+use super::metrics::DriverMetrics;
 use crate::store::Backend;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ pub async fn run(
     every: Duration,
     lease_seconds: i32,
     stop: CancellationToken,
+    metrics: DriverMetrics,
 ) {
     let mut failing = false;
     loop {
@@ -25,7 +27,9 @@ pub async fn run(
         if ids.is_empty() {
             continue;
         }
-        match db.heartbeat(&worker_prefix, &ids, lease_seconds).await {
+        let result = db.heartbeat(&worker_prefix, &ids, lease_seconds).await;
+        metrics.heartbeat(result.is_ok());
+        match result {
             Ok(statuses) => {
                 if failing {
                     tracing::info!("heartbeats reach the database again");

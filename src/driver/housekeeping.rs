@@ -1,6 +1,7 @@
 //! What every driver does on a schedule: reset stuck processes (so work of a crashed
 //! driver runs again) and rotate old rows into the history tables.
 
+use super::metrics::{Call, DriverMetrics};
 use crate::store::Backend;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,12 @@ pub struct HousekeepingConfig {
     pub retention_months: i32,
 }
 
-pub async fn run(db: Arc<dyn Backend>, config: HousekeepingConfig, stop: CancellationToken) {
+pub async fn run(
+    db: Arc<dyn Backend>,
+    config: HousekeepingConfig,
+    stop: CancellationToken,
+    metrics: DriverMetrics,
+) {
     let mut next_reset = Instant::now() + config.reset_every;
     // The first rotation waits a while after start-up, so restarts don't pile work on it.
     let mut next_rotation = config
@@ -34,6 +40,7 @@ pub async fn run(db: Arc<dyn Backend>, config: HousekeepingConfig, stop: Cancell
             next_reset = now + config.reset_every;
             match db.reset_stuck(config.reset_timeout_minutes).await {
                 Ok(reset) => {
+                    metrics.leases_reset(reset.len());
                     for r in reset {
                         tracing::warn!(
                             process_id = r.process_id,
@@ -46,6 +53,7 @@ pub async fn run(db: Arc<dyn Backend>, config: HousekeepingConfig, stop: Cancell
                     }
                 }
                 Err(error) => {
+                    metrics.database_error(Call::ResetStuck);
                     tracing::warn!(%error, "reset of stuck processes failed; will try again")
                 }
             }
@@ -53,14 +61,19 @@ pub async fn run(db: Arc<dyn Backend>, config: HousekeepingConfig, stop: Cancell
         if let (Some(at), Some(every)) = (next_rotation, config.rotate_every) {
             if now >= at {
                 next_rotation = Some(now + every);
-                rotate(&db, config.retention_months, &stop).await;
+                rotate(&db, config.retention_months, &stop, &metrics).await;
             }
         }
     }
 }
 
 /// One batch per call, so a shutdown stops it between batches.
-async fn rotate(db: &Arc<dyn Backend>, retention_months: i32, stop: &CancellationToken) {
+async fn rotate(
+    db: &Arc<dyn Backend>,
+    retention_months: i32,
+    stop: &CancellationToken,
+    metrics: &DriverMetrics,
+) {
     let (mut processes, mut logs) = (0, 0);
     while !stop.is_cancelled() {
         match db.rotate(retention_months, 1000, Some(1)).await {
@@ -72,6 +85,7 @@ async fn rotate(db: &Arc<dyn Backend>, retention_months: i32, stop: &Cancellatio
                 }
             }
             Err(error) => {
+                metrics.database_error(Call::Rotate);
                 tracing::warn!(%error, "history rotation failed; will try at the next rotation");
                 return;
             }

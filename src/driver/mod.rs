@@ -11,6 +11,7 @@ mod heartbeat;
 mod held;
 mod housekeeping;
 mod notifier;
+mod metrics;
 mod presence;
 mod reporter;
 mod secrets;
@@ -21,6 +22,7 @@ pub use backoff::Backoff;
 pub use email::{SmtpConfig, SmtpTls};
 pub use housekeeping::HousekeepingConfig;
 pub use notifier::NotifierConfig;
+pub use metrics::{Call, DriverMetrics};
 pub use secrets::Secrets;
 pub use webhook::WebhookConfig;
 
@@ -58,6 +60,8 @@ pub struct DriverConfig {
     pub secrets: Arc<Secrets>,
     /// Delivery of stage.Notification rows; None: left to other deliverers.
     pub notifier: Option<NotifierConfig>,
+    /// Counted by the driver's tasks; `run --dashboard` serves them on /metrics.
+    pub metrics: DriverMetrics,
 }
 
 /// The two ways to stop a driver: the first signal fires `graceful`, the second `immediate`.
@@ -91,20 +95,25 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         config.heartbeat_every,
         config.lease.as_secs().max(1) as i32,
         heartbeats_stop.clone(),
+        config.metrics.clone(),
     ));
     let reporter = tokio::spawn(reporter::run(
-        db.clone(),
-        config.worker_prefix.clone(),
+        reporter::Reporter {
+            db: db.clone(),
+            worker_prefix: config.worker_prefix.clone(),
+            held: held.clone(),
+            abandon: shutdown.immediate.clone(),
+            print_summaries: config.print_summaries,
+            secrets: config.secrets.clone(),
+            metrics: config.metrics.clone(),
+        },
         finished_rx,
-        held.clone(),
-        shutdown.immediate.clone(),
-        config.print_summaries,
-        config.secrets.clone(),
     ));
     let housekeeping = tokio::spawn(housekeeping::run(
         db.clone(),
         config.housekeeping.clone(),
         shutdown.graceful.clone(),
+        config.metrics.clone(),
     ));
     // Filled by the clock; a driver without one stops no run at a window's end.
     let (windows_tx, windows) = tokio::sync::watch::channel(clock::StopWindows::default());
@@ -114,6 +123,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
             c,
             shutdown.graceful.clone(),
             windows_tx,
+            config.metrics.clone(),
         ))
     });
     let notifier = config.notifier.clone().map(|n| {
@@ -132,6 +142,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         config.heartbeat_every,
         shutdown.graceful.clone(),
         presence_stop.clone(),
+        config.metrics.clone(),
     ));
     tracing::info!(workers = config.workers, driver = %config.worker_prefix, clock = clock.is_some(), "driver started");
 
@@ -146,6 +157,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         output_dir: config.output_dir.clone(),
         secrets: config.secrets.clone(),
         windows,
+        metrics: config.metrics.clone(),
     }
     .run(shutdown.graceful.clone())
     .await;

@@ -3,6 +3,7 @@
 //! tell a live driver from a dead one, marked stopping when a graceful shutdown begins,
 //! and removed at a clean exit. A driver killed outright leaves its row to go stale.
 
+use super::metrics::{Call, DriverMetrics};
 use crate::store::{Backend, DriverPresence, DriverState};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub async fn run(
     every: Duration,
     stopping: CancellationToken,
     stop: CancellationToken,
+    metrics: DriverMetrics,
 ) {
     let mut state = DriverState::Starting;
     let mut failing = false;
@@ -37,6 +39,7 @@ pub async fn run(
                 }
             }
             Err(error) => {
+                metrics.database_error(Call::Presence);
                 if !failing {
                     tracing::warn!(%error, "driver presence (stage.DriverHeartbeat) failed; retrying");
                     failing = true;

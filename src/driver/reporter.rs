@@ -4,9 +4,10 @@
 
 use super::backoff::Backoff;
 use super::held::{Held, StopReason};
+use super::metrics::{Call, DriverMetrics, Outcome};
 use super::secrets::Secrets;
 use crate::exec::{OutcomeKind, RunOutcome};
-use crate::store::{Backend, ClaimedProcess, Completion, FinalStatus, StoreResult};
+use crate::store::{Backend, ClaimedProcess, Completion, FinalStatus, ProcessStatus, StoreResult};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::Arc;
@@ -77,10 +78,12 @@ fn report_for(finished: &Finished, secrets: &Secrets) -> Report {
     })
 }
 
-/// Retries `call` with backoff until it succeeds, or gives up when `abandon` fires.
+/// Retries `call` with backoff until it succeeds, or gives up when `abandon` fires;
+/// each failure counts as a database error of `which`.
 pub async fn with_retry<T, F, Fut>(
     what: &str,
     abandon: &CancellationToken,
+    (metrics, which): (&DriverMetrics, Call),
     mut call: F,
 ) -> Option<T>
 where
@@ -92,6 +95,7 @@ where
         match call().await {
             Ok(value) => return Some(value),
             Err(error) => {
+                metrics.database_error(which);
                 let wait = backoff.next_wait();
                 tracing::warn!(%error, retry_in = ?wait, "{what}: waiting for the database");
                 tokio::select! {
@@ -103,16 +107,29 @@ where
     }
 }
 
+/// What the reporter needs besides the finished commands.
+pub struct Reporter {
+    pub db: Arc<dyn Backend>,
+    pub worker_prefix: String,
+    pub held: Arc<Held>,
+    /// Gives up on recording (an immediate shutdown).
+    pub abandon: CancellationToken,
+    pub print_summaries: bool,
+    pub secrets: Arc<Secrets>,
+    pub metrics: DriverMetrics,
+}
+
 /// Runs until every sender is gone and everything received is recorded.
-pub async fn run(
-    db: Arc<dyn Backend>,
-    worker_prefix: String,
-    mut finished_rx: mpsc::UnboundedReceiver<Finished>,
-    held: Arc<Held>,
-    abandon: CancellationToken,
-    print_summaries: bool,
-    secrets: Arc<Secrets>,
-) {
+pub async fn run(reporter: Reporter, mut finished_rx: mpsc::UnboundedReceiver<Finished>) {
+    let Reporter {
+        db,
+        worker_prefix,
+        held,
+        abandon,
+        print_summaries,
+        secrets,
+        metrics,
+    } = reporter;
     while let Some(first) = finished_rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -127,31 +144,67 @@ pub async fn run(
             match report_for(finished, &secrets) {
                 Report::Complete(c) => completions.push(c),
                 Report::Release => releases.push(finished.process.process_id),
-                Report::Nothing(why) => tracing::warn!(
-                    process_id = finished.process.process_id,
-                    name = %finished.process.process_name,
-                    "{why}"
-                ),
+                Report::Nothing(why) => {
+                    metrics.finished(Outcome::Abandoned);
+                    tracing::warn!(
+                        process_id = finished.process.process_id,
+                        name = %finished.process.process_name,
+                        "{why}"
+                    )
+                }
             }
         }
         if !completions.is_empty() {
-            let results =
-                with_retry("recording outcomes", &abandon, || db.complete(&completions)).await;
-            for result in results.iter().flatten().filter(|r| !r.accepted) {
-                tracing::warn!(
-                    process_id = result.process_id,
-                    "outcome refused: this worker no longer owns the process"
-                );
+            let results = with_retry(
+                "recording outcomes",
+                &abandon,
+                (&metrics, Call::Complete),
+                || db.complete(&completions),
+            )
+            .await;
+            for result in results.iter().flatten() {
+                if !result.accepted {
+                    metrics.finished(Outcome::Refused);
+                    tracing::warn!(
+                        process_id = result.process_id,
+                        "outcome refused: this worker no longer owns the process"
+                    );
+                    continue;
+                }
+                let sent = completions
+                    .iter()
+                    .find(|c| c.process_id == result.process_id)
+                    .map(|c| c.status);
+                metrics.finished(match sent {
+                    Some(FinalStatus::Completed) => Outcome::Completed,
+                    Some(FinalStatus::Cancelled) => Outcome::Cancelled,
+                    _ => Outcome::Failed,
+                });
+                // A failure the database put back in the queue for its next attempt.
+                if sent == Some(FinalStatus::Failed)
+                    && result.status == Some(ProcessStatus::Pending)
+                {
+                    metrics.retried();
+                }
             }
         }
         if !releases.is_empty() {
             let message = "Released by driver shutdown";
-            with_retry("releasing processes", &abandon, || {
-                db.release(&worker_prefix, &releases, Some(message))
-            })
+            let released = with_retry(
+                "releasing processes",
+                &abandon,
+                (&metrics, Call::Release),
+                || db.release(&worker_prefix, &releases, Some(message)),
+            )
             .await;
+            for _ in released.iter().flatten() {
+                metrics.finished(Outcome::Released);
+            }
         }
         for finished in &batch {
+            if finished.started_at.is_some() {
+                metrics.run_took(finished.outcome.duration.as_secs_f64());
+            }
             if print_summaries {
                 print_summary(finished, &secrets);
             }
@@ -192,20 +245,26 @@ mod tests {
     async fn a_deadlock_victim_is_retried() {
         let calls = Cell::new(0);
         let never = CancellationToken::new();
-        let result = with_retry("recording outcomes", &never, || {
-            calls.set(calls.get() + 1);
-            let first = calls.get() == 1;
-            async move {
-                if first {
-                    Err(StoreError::Conflict {
-                        context: "CompleteProcesses".into(),
-                        message: "chosen as the deadlock victim".into(),
-                    })
-                } else {
-                    Ok("recorded")
+        let metrics = DriverMetrics::default();
+        let result = with_retry(
+            "recording outcomes",
+            &never,
+            (&metrics, Call::Complete),
+            || {
+                calls.set(calls.get() + 1);
+                let first = calls.get() == 1;
+                async move {
+                    if first {
+                        Err(StoreError::Conflict {
+                            context: "CompleteProcesses".into(),
+                            message: "chosen as the deadlock victim".into(),
+                        })
+                    } else {
+                        Ok("recorded")
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(result, Some("recorded"));
         assert_eq!(calls.get(), 2);

@@ -20,6 +20,13 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
+/// Wiped when dropped: the string holds a password.
+impl Drop for DatabaseUrl {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.raw);
+    }
+}
+
 impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, StoreError> {
         let trimmed = raw.trim();
@@ -61,6 +68,21 @@ impl DatabaseUrl {
         }
     }
 
+    /// The same server, database and options signed in as `user` with `password` (the
+    /// dashboard's database logins): the string's own login, and any integrated (Windows)
+    /// authentication, are replaced.
+    pub fn with_login(&self, user: &str, password: &str) -> Result<DatabaseUrl, StoreError> {
+        let raw = if self.raw.contains("://") {
+            url_with_login(&self.raw, user, password)?
+        } else {
+            ado_with_login(&self.raw, user, password)?
+        };
+        Ok(DatabaseUrl {
+            raw,
+            kind: self.kind,
+        })
+    }
+
     /// The password as written and as the server sees it (percent-decoded, unquoted):
     /// the strings that must never reach a job or its stored output.
     pub fn passwords(&self) -> Vec<String> {
@@ -79,6 +101,65 @@ impl DatabaseUrl {
         }
         found
     }
+}
+
+/// Keys of a connection string that say who signs in (replaced by [`DatabaseUrl::with_login`]).
+fn is_login_key(key: &str) -> bool {
+    is_secret_key(key)
+        || matches!(
+            key.trim()
+                .to_ascii_lowercase()
+                .replace([' ', '_'], "")
+                .as_str(),
+            "user"
+                | "userid"
+                | "uid"
+                | "username"
+                | "integratedsecurity"
+                | "trustedconnection"
+                | "authentication"
+        )
+}
+
+fn url_with_login(raw: &str, user: &str, password: &str) -> Result<String, StoreError> {
+    let no_host = || {
+        StoreError::InvalidUrl(
+            "signing in as another login needs a host in the connection string (postgres://HOST/...)"
+                .into(),
+        )
+    };
+    let mut url = url::Url::parse(raw).map_err(|_| no_host())?;
+    // `url` percent-encodes both; both engines decode them.
+    url.set_username(user).map_err(|()| no_host())?;
+    url.set_password(Some(password)).map_err(|()| no_host())?;
+    if let Some(query) = url.query().map(str::to_string) {
+        // Filtered as text, so the other options keep their encoding.
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| !is_login_key(pair.split('=').next().unwrap_or("")))
+            .collect();
+        url.set_query((!kept.is_empty()).then(|| kept.join("&")).as_deref());
+    }
+    Ok(url.to_string())
+}
+
+fn ado_with_login(raw: &str, user: &str, password: &str) -> Result<String, StoreError> {
+    // tiberius reads ASCII only; a double-quoted value holds anything else but `"`, doubled.
+    if !user.is_ascii() || !password.is_ascii() {
+        return Err(StoreError::InvalidUrl(
+            "an ADO.NET connection string holds only ASCII user names and passwords".into(),
+        ));
+    }
+    let quote = |value: &str| format!("\"{}\"", value.replace('"', "\"\""));
+    let mut pairs: Vec<String> = ado_pairs(raw)
+        .into_iter()
+        .filter(|pair| !pair.trim().is_empty())
+        .filter(|pair| !is_login_key(pair.split('=').next().unwrap_or("")))
+        .map(str::to_string)
+        .collect();
+    pairs.push(format!("User Id={}", quote(user)));
+    pairs.push(format!("Password={}", quote(password)));
+    Ok(pairs.join(";"))
 }
 
 /// `user:password@` in the authority, or `password=` in the query.
@@ -291,6 +372,42 @@ mod tests {
             assert_eq!(url.redacted(), shown);
             assert!(!format!("{url:?}").contains("s3cret"));
         }
+    }
+
+    #[test]
+    fn another_login_replaces_the_strings_own() {
+        for (raw, expected) in [
+            (
+                "postgres://app:s3cret@db:5432/erp?sslmode=disable&password=x",
+                "postgres://ann:p%40ss%3Aw@db:5432/erp?sslmode=disable",
+            ),
+            ("postgres://db/erp", "postgres://ann:p%40ss%3Aw@db/erp"),
+            (
+                "mssql://sa:x@sql01:1433/erp?encrypt=true",
+                "mssql://ann:p%40ss%3Aw@sql01:1433/erp?encrypt=true",
+            ),
+            (
+                "Server=sql01;Database=erp;Integrated Security=SSPI;UID=sa;PWD={x;y}",
+                "Server=sql01;Database=erp;User Id=\"ann\";Password=\"p@ss:w\"",
+            ),
+        ] {
+            let url = DatabaseUrl::parse(raw).unwrap();
+            let login = url.with_login("ann", "p@ss:w").unwrap();
+            assert_eq!(login.expose(), expected, "{raw}");
+            assert_eq!(login.kind(), url.kind());
+        }
+        let quoted = DatabaseUrl::parse("Server=sql01")
+            .unwrap()
+            .with_login("a\"b", "c\"d")
+            .unwrap();
+        assert_eq!(
+            quoted.expose(),
+            "Server=sql01;User Id=\"a\"\"b\";Password=\"c\"\"d\""
+        );
+        assert!(DatabaseUrl::parse("postgres:///erp?host=/run/pg")
+            .unwrap()
+            .with_login("a", "b")
+            .is_err());
     }
 
     #[test]

@@ -251,6 +251,9 @@ pub trait Backend: Send + Sync {
         &self,
         outcome: &NotificationOutcome<'_>,
     ) -> StoreResult<NotificationCompleted>;
+    /// The stage roles of the login this store is connected as (the dashboard's
+    /// database logins).
+    async fn stage_roles(&self) -> StoreResult<StageRoles>;
 }
 
 /// Pool sizes and timeouts a backend is built with.

@@ -627,4 +627,28 @@ impl<E: Engine> Backend for E {
             "CompleteNotification",
         )?)
     }
+
+    async fn stage_roles(&self) -> StoreResult<StageRoles> {
+        // Built-in functions only: a login without a stage role has no right on the
+        // schema, so a stage routine could not tell it apart from a missing schema.
+        let sql = match Engine::kind(self) {
+            BackendKind::Postgres => {
+                "SELECT pg_has_role('stage_reader', 'MEMBER'), \
+                 pg_has_role('stage_submitter', 'MEMBER'), pg_has_role('stage_admin', 'MEMBER')"
+            }
+            // IS_ROLEMEMBER counts Windows groups too; NULL (no such role) is not a member.
+            BackendKind::SqlServer => {
+                "SELECT CAST(CASE WHEN IS_ROLEMEMBER(N'stage_reader') = 1 THEN 1 ELSE 0 END AS bit), \
+                 CAST(CASE WHEN IS_ROLEMEMBER(N'stage_submitter') = 1 THEN 1 ELSE 0 END AS bit), \
+                 CAST(CASE WHEN IS_ROLEMEMBER(N'stage_admin') = 1 OR IS_ROLEMEMBER(N'db_owner') = 1 \
+                 THEN 1 ELSE 0 END AS bit)"
+            }
+        };
+        let row = first(self.query("stage roles", sql, &[]).await?, "stage roles")?;
+        Ok(StageRoles {
+            reader: row.bool_req(0)?,
+            submitter: row.bool_req(1)?,
+            admin: row.bool_req(2)?,
+        })
+    }
 }

@@ -636,3 +636,13 @@ pub struct HourlyOutcome {
     pub status: ProcessStatus,
     pub process_count: i64,
 }
+
+/// Which of the stage roles the connected login holds, directly or through a group
+/// (PostgreSQL `pg_has_role`, SQL Server `IS_ROLEMEMBER`); the database's owners and
+/// superusers hold every one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageRoles {
+    pub reader: bool,
+    pub submitter: bool,
+    pub admin: bool,
+}

@@ -1,7 +1,8 @@
 //! `/metrics`: Prometheus text built on each scrape from the same views the pages read
-//! (no counters kept in memory, so every dashboard and `run --dashboard` agree, and a
-//! restart loses nothing). Labels are statuses, task names, driver and table names:
-//! never a connection string.
+//! (so every dashboard and `run --dashboard` agree, and a restart loses nothing), plus,
+//! inside `run --dashboard`, the driver's own counters (src/driver/metrics.rs). Labels
+//! are statuses, task names, driver and table names, outcomes and calls: never a
+//! connection string.
 
 use super::{AppState, WebError};
 use crate::store::{ProcessFilter, ProcessStatus};
@@ -169,6 +170,9 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         version as f64,
     );
 
+    if let Some(driver) = &state.driver_metrics {
+        driver.register(&mut registry);
+    }
     let mut text = String::new();
     encode(&mut text, &registry)
         .map_err(|e| WebError::BadRequest(format!("encoding metrics: {e}")))?;

@@ -2,22 +2,25 @@
 //! `stage` procedures and views, so both engines serve it alike), a small embedded
 //! script for live updates, no front-end build.
 //!
-//! - [`auth`]: who may see and do what; [`csrf`]: every POST's token and origin check.
+//! - [`auth`]: who may see and do what ([`database_logins`]: `--auth database`);
+//!   [`csrf`]: every POST's token and origin check.
 //! - [`pages`], [`task_page`]: the HTML; [`layout`]: the frame and the chart; [`live`]:
 //!   the JSON the script polls; [`metrics`]: Prometheus text.
 
 pub mod auth;
 mod csrf;
+mod database_logins;
 mod layout;
 mod live;
 mod metrics;
 mod pages;
 mod task_page;
 
+use crate::driver::DriverMetrics;
 use crate::store::{Backend, StoreError};
 use anyhow::{Context, Result};
 pub use auth::Auth;
-use auth::{Principal, Role};
+use auth::{Principal, Role, Verdict};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -37,6 +40,7 @@ pub(crate) struct AppState {
     db: Arc<dyn Backend>,
     auth: Arc<Auth>,
     alert_mb: i64,
+    driver_metrics: Option<DriverMetrics>,
 }
 
 /// The request's user and session token, put there by [`session`].
@@ -103,17 +107,34 @@ impl IntoResponse for WebError {
 /// Authenticates every request (401 with a basic-auth challenge when credentials are
 /// required and missing), and gives the session its CSRF token (a new cookie if none).
 async fn session(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Some(principal) = state.auth.authenticate(request.headers()) else {
-        let mut response = (
-            StatusCode::UNAUTHORIZED,
-            layout::error_page(StatusCode::UNAUTHORIZED, "sign in to see the dashboard"),
-        )
-            .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"stagehand\", charset=\"UTF-8\""),
-        );
-        return response;
+    let principal = match state.auth.authenticate(request.headers()).await {
+        Verdict::Allowed(principal) => principal,
+        Verdict::Unauthorized => {
+            let mut response = (
+                StatusCode::UNAUTHORIZED,
+                layout::error_page(StatusCode::UNAUTHORIZED, "sign in to see the dashboard"),
+            )
+                .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"stagehand\", charset=\"UTF-8\""),
+            );
+            return response;
+        }
+        Verdict::NoStageRole(name) => {
+            let message = format!(
+                "{name} holds none of the roles stage_reader, stage_submitter, stage_admin"
+            );
+            return WebError::Forbidden(message).into_response();
+        }
+        Verdict::Unavailable => {
+            let message = "the database that checks sign-ins cannot be reached; try again";
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                layout::error_page(StatusCode::SERVICE_UNAVAILABLE, message),
+            )
+                .into_response();
+        }
     };
     let existing = csrf::from_cookie(request.headers());
     let csrf = match existing.clone().map(Ok).unwrap_or_else(csrf::new_token) {
@@ -179,6 +200,8 @@ pub struct DashboardConfig {
     pub listen: SocketAddr,
     pub auth: Auth,
     pub alert_mb: i64,
+    /// The counters of the driver this dashboard runs in (`run --dashboard`), added to /metrics.
+    pub driver_metrics: Option<DriverMetrics>,
 }
 
 /// A bound dashboard, before it serves (so callers learn the port first).
@@ -197,6 +220,7 @@ impl Dashboard {
             db,
             auth: Arc::new(config.auth),
             alert_mb: config.alert_mb,
+            driver_metrics: config.driver_metrics,
         };
         Ok(Dashboard {
             listener,

@@ -291,24 +291,47 @@ impl TestDb {
     /// The connection string (with a password) of a new login that is a member of
     /// `role` and nothing else, e.g. for running the binary as that login.
     pub async fn url_as(&self, role: &str) -> String {
-        let login = format!(
-            "sh_{}_{}",
-            unique_suffix(),
-            role.trim_start_matches("stage_")
-        );
+        self.login_in(&[role]).await.1
+    }
+
+    /// A new login that is a member of `roles` only (none: no stage role at all), with
+    /// a password the server checks; returns its name, URL and password. Panics when
+    /// the server would accept a wrong password (a PostgreSQL cluster not set up by
+    /// scripts/pg.sh), since then no test of a wrong password can mean anything.
+    pub async fn password_login(&self, roles: &[&str]) -> (String, String) {
+        let (login, _, password) = self.login_in(roles).await;
+        if let Server::Postgres(admin) = &self.server {
+            let checked = admin.checks_passwords(&self.database, &login).await;
+            assert!(
+                checked.unwrap_or(false),
+                "{self}: the cluster accepts wrong passwords for members of {}: start it with \
+                 scripts/pg.sh's pg_start (or run its pg_check_passwords DATADIR)",
+                postgres::PASSWORD_CHECKED
+            );
+        }
+        (login, password)
+    }
+
+    async fn login_in(&self, roles: &[&str]) -> (String, String, String) {
+        let suffix = roles
+            .first()
+            .map_or("none", |r| r.trim_start_matches("stage_"));
+        let login = format!("sh_{}_{suffix}", unique_suffix());
         self.logins
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(login.clone());
-        let url = match &self.server {
-            Server::Postgres(admin) => admin.create_login(&self.database, &login, role).await,
+        let created = match &self.server {
+            Server::Postgres(admin) => admin.create_login(&self.database, &login, roles).await,
             Server::SqlServer(admin) => {
                 admin
-                    .create_login(&*self.store, &self.database, &login, role)
+                    .create_login(&*self.store, &self.database, &login, roles)
                     .await
             }
         };
-        url.unwrap_or_else(|e| panic!("{self}: cannot create a login in role {role}: {e:#}"))
+        let (url, password) = created
+            .unwrap_or_else(|e| panic!("{self}: cannot create a login in roles {roles:?}: {e:#}"));
+        (login, url, password)
     }
 
     // ---- dialect helpers: the only place the tests' SQL differs per engine ----

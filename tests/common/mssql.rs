@@ -62,29 +62,32 @@ impl Admin {
         .await
     }
 
-    /// A server login with a user in `database` that is a member of `role` only.
-    /// `test_store` is connected to `database` with the configured (sysadmin) login.
+    /// A server login with a user in `database` that is a member of `roles` only;
+    /// returns its URL and password. `test_store` is connected to `database` with the
+    /// configured (sysadmin) login.
     pub async fn create_login(
         &self,
         test_store: &dyn Backend,
         database: &str,
         login: &str,
-        role: &str,
-    ) -> Result<String> {
+        roles: &[&str],
+    ) -> Result<(String, String)> {
         // Generated, never shown; CHECK_POLICY OFF so no password policy can refuse it.
         let password = format!("Sh{login}9!");
         self.exec(&format!(
             "CREATE LOGIN [{login}] WITH PASSWORD = N'{password}', CHECK_POLICY = OFF, DEFAULT_DATABASE = [{database}]"
         ))
         .await?;
-        let user = format!(
-            "CREATE USER [{login}] FOR LOGIN [{login}]; ALTER ROLE [{role}] ADD MEMBER [{login}];"
-        );
+        let mut user = format!("CREATE USER [{login}] FOR LOGIN [{login}];");
+        for role in roles {
+            user.push_str(&format!(" ALTER ROLE [{role}] ADD MEMBER [{login}];"));
+        }
         test_store
             .execute_sql(&user)
             .await
             .with_context(|| user.clone())?;
-        with_login(&with_database(&self.base, database)?, login, &password)
+        let url = with_login(&with_database(&self.base, database)?, login, &password)?;
+        Ok((url, password))
     }
 
     pub async fn drop_login(&self, login: &str) -> Result<()> {

@@ -14,6 +14,10 @@ use tokio_postgres::{Client, NoTls};
 /// binaries (distinct from the store's own migration lock, which `migrate` takes).
 const TEMPLATE_LOCK_KEY: i64 = 0x5354_4147_4554_504C; // "STAGETPL"
 
+/// The group whose members' passwords the test cluster checks (scripts/pg.sh's
+/// pg_check_passwords); every other login is trusted.
+pub const PASSWORD_CHECKED: &str = "stagehand_password_checked";
+
 /// A superuser connection to the cluster's maintenance database.
 pub struct Admin {
     client: Client,
@@ -102,17 +106,40 @@ impl Admin {
     }
 
     /// Roles are cluster-wide: `login` is unique per test (see `TestDb::connect_as`).
-    /// A login that is a member of `role` only, with a generated password in its URL (a
-    /// trust-auth cluster does not check it, but a job must never see it either).
-    pub async fn create_login(&self, database: &str, login: &str, role: &str) -> Result<String> {
+    /// A login that is a member of `roles` only (and of [`PASSWORD_CHECKED`]), with a
+    /// generated password; returns its URL and password.
+    pub async fn create_login(
+        &self,
+        database: &str,
+        login: &str,
+        roles: &[&str],
+    ) -> Result<(String, String)> {
         let password = format!("Pw{}x9", login.replace('_', ""));
+        // Concurrent tests may create the group at once: the loser's error is no error.
         self.client
             .batch_execute(&format!(
-                "CREATE ROLE \"{login}\" LOGIN PASSWORD '{password}' IN ROLE \"{role}\""
+                "DO $$ BEGIN CREATE ROLE {PASSWORD_CHECKED} NOLOGIN; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             ))
             .await
-            .with_context(|| format!("CREATE ROLE {login} LOGIN IN ROLE {role}"))?;
-        self.url(database, Some((login, &password)))
+            .with_context(|| format!("CREATE ROLE {PASSWORD_CHECKED}"))?;
+        let mut groups = vec![PASSWORD_CHECKED.to_string()];
+        groups.extend(roles.iter().map(|r| format!("\"{r}\"")));
+        self.client
+            .batch_execute(&format!(
+                "CREATE ROLE \"{login}\" LOGIN PASSWORD '{password}' IN ROLE {}",
+                groups.join(", ")
+            ))
+            .await
+            .with_context(|| format!("CREATE ROLE {login} LOGIN IN ROLE {roles:?}"))?;
+        Ok((self.url(database, Some((login, &password)))?, password))
+    }
+
+    /// Whether the server checks the passwords of [`PASSWORD_CHECKED`]'s members (a
+    /// wrong one is refused), as scripts/pg.sh sets a cluster up.
+    pub async fn checks_passwords(&self, database: &str, login: &str) -> Result<bool> {
+        let wrong = self.url(database, Some((login, "not-the-password")))?;
+        Ok(tokio_postgres::connect(&wrong, NoTls).await.is_err())
     }
 
     pub async fn drop_login(&self, login: &str) -> Result<()> {

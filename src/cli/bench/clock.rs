@@ -138,6 +138,7 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &ClockArgs) -> Resul
         ClockConfig::default(),
         stop.clone(),
         windows,
+        Default::default(),
     ));
     let expected = args.due as i64;
     let count_sql =

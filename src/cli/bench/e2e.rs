@@ -59,6 +59,7 @@ fn config(secrets: Secrets) -> DriverConfig {
         clock: None,
         secrets: Arc::new(secrets),
         notifier: None,
+        metrics: Default::default(),
     }
 }
 
