@@ -184,7 +184,7 @@ async fn table_space_lists_every_stage_table_by_name(db: &TestDb) {
     .await;
     let moved = db.rotate(6, 1000, None).await.must(db, "RotateHistory");
     assert_eq!(moved.processes_moved, 1, "{db}: {moved:?}");
-    db.register_new("sized").await;
+    let pending = db.register_new("sized").await;
     let trigger = TriggerSave {
         trigger_index: 0,
         recurrence: "daily".into(),
@@ -192,12 +192,18 @@ async fn table_space_lists_every_stage_table_by_name(db: &TestDb) {
         definition: r#"{"at":"06:00"}"#.into(),
         next_fire_at: None,
     };
+    // Notify settings, and an outcome that enqueues a notification (V70..V78).
+    let definition = r#"{"notify":{"onSuccess":true,"emails":["ops@example.com"]}}"#;
     db.save_tasks(&[TaskSave {
-        task: TaskRecord::new("sized", "true"),
+        task: TaskRecord {
+            definition: Some(definition.into()),
+            ..TaskRecord::new("sized", "true")
+        },
         triggers: vec![trigger],
     }])
     .await
     .must(db, "SaveTasks");
+    db.exec(&db.seed_completion_sql(pending)).await;
 
     let space = db.table_space().await.must(db, "TableSpace");
     let names: Vec<&str> = space.iter().map(|t| t.table_name.as_str()).collect();
@@ -207,10 +213,13 @@ async fn table_space_lists_every_stage_table_by_name(db: &TestDb) {
             "Driver",
             "FileControl",
             "FileControl_History",
+            "Notification",
             "ProcessLog",
             "ProcessLog_History",
             "ScheduleVersion",
             "Task",
+            "TaskNotify",
+            "TaskNotifyTarget",
             "TaskTrigger"
         ],
         "{db}: one row per table in schema stage, by name: {space:?}"

@@ -4701,9 +4701,39 @@ CREATE INDEX IF NOT EXISTS IX_Notification_Due
     WHERE Status IN ('Pending', 'Sending');
 
 REVOKE ALL ON stage.TaskNotify, stage.TaskNotifyTarget, stage.Notification FROM PUBLIC;
+
+-- stage.TableSpace (V34) shows stagehand's tables as SQL Server spells them (the catalog
+-- folds names to lower case): it learns the new tables here, with the tables. (SQL Server's
+-- TableSpace lists sys.tables as they are and needs no change.)
+CREATE OR REPLACE FUNCTION stage.TableSpace()
+RETURNS TABLE (
+    TableName  varchar,
+    RowCount   bigint,
+    TotalBytes bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT COALESCE(n.name, c.relname)::varchar,
+           COALESCE(s.n_live_tup, 0)::bigint,
+           pg_total_relation_size(c.oid)::bigint
+    FROM pg_class AS c
+    LEFT JOIN (VALUES ('Driver'), ('FileControl'), ('FileControl_History'), ('Notification'),
+                      ('ProcessLog'), ('ProcessLog_History'), ('ScheduleVersion'), ('Task'),
+                      ('TaskNotify'), ('TaskNotifyTarget'), ('TaskTrigger')) AS n(name)
+           ON lower(n.name) = c.relname
+    LEFT JOIN pg_stat_user_tables AS s ON s.relid = c.oid
+    WHERE c.relnamespace = 'stage'::regnamespace
+      AND c.relkind IN ('r', 'p')
+    ORDER BY c.relname;
+END;
+$$;
 $migration_v70$;
         INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-        VALUES (70, 'Notification', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '7337750541145145544');
+        VALUES (70, 'Notification', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '8733415546111122741');
     END IF;
 END
 $install$;
