@@ -574,6 +574,59 @@ async fn invalid_arguments_are_refused(db: &TestDb) {
     }
 }
 
+conformance!(old_finished_notifications_are_purged);
+async fn old_finished_notifications_are_purged(db: &TestDb) {
+    // Three old finished rows, an old outstanding one, a recent finished one.
+    for (status, created) in [
+        ("Delivered", Some("2020-01-01T00:00:00")),
+        ("Failed", Some("2020-01-02T00:00:00")),
+        ("Delivered", Some("2020-01-03T00:00:00")),
+        ("Pending", Some("2020-01-01T00:00:00")),
+        ("Delivered", None),
+    ] {
+        let created = created.map_or_else(|| "DEFAULT".to_string(), |at| db.text(at));
+        db.exec(&format!(
+            "INSERT INTO stage.Notification (TaskName, Event, Channel, Target, Status, CreatedAt) \
+             VALUES ('t', 'failure', 'webhook', '{HOOK}', '{status}', {created})"
+        ))
+        .await;
+    }
+    let first = db
+        .purge_notifications(6, 2)
+        .await
+        .must(db, "PurgeNotifications");
+    assert_eq!((first.deleted, first.done), (2, false), "{db}: {first:?}");
+    let second = db
+        .purge_notifications(6, 2)
+        .await
+        .must(db, "PurgeNotifications");
+    assert_eq!((second.deleted, second.done), (1, true), "{db}: {second:?}");
+    assert_eq!(
+        db.count("stage.Notification WHERE Status = 'Pending'")
+            .await,
+        1,
+        "{db}: an outstanding notification is never purged, however old"
+    );
+    assert_eq!(
+        db.count("stage.Notification WHERE Status = 'Delivered'")
+            .await,
+        1,
+        "{db}: a recent one stays"
+    );
+    for (months, batch, message) in [
+        (-1, 10, "RetentionMonths must be 0 or more"),
+        (6, 0, "BatchSize must be between 1 and 4000"),
+        (6, 4001, "BatchSize must be between 1 and 4000"),
+    ] {
+        assert_invalid_argument(
+            db,
+            db.purge_notifications(months, batch).await,
+            message,
+            "PurgeNotifications",
+        );
+    }
+}
+
 conformance!(roles_deliver_and_read_notifications);
 async fn roles_deliver_and_read_notifications(db: &TestDb) {
     notify_task(db, "t", Some(&format!(r#"{{"webhooks":["{HOOK}"]}}"#))).await;

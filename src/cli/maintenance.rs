@@ -48,17 +48,30 @@ pub async fn rotate(db: &Arc<dyn Backend>, args: &RotateArgs, json: bool) -> Res
             break;
         }
     }
+    // Notifications have no history table: old finished ones are deleted, same retention.
+    let mut notifications = 0_i64;
+    loop {
+        let report = db
+            .purge_notifications(args.retention_months, args.batch_size)
+            .await
+            .context("stage.PurgeNotifications")?;
+        notifications += report.deleted;
+        if report.done {
+            break;
+        }
+    }
     progress.finish_and_clear();
     if json {
         print_json(&serde_json::json!({
             "processesMoved": processes,
             "logsMoved": logs,
+            "notificationsDeleted": notifications,
             "retentionMonths": args.retention_months,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "rotation done: {processes} processes and {logs} log rows older than {} months moved to history",
+        "rotation done: {processes} processes and {logs} log rows older than {} months moved to history, {notifications} old notifications deleted",
         args.retention_months
     );
     Ok(ExitCode::SUCCESS)

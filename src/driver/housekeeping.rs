@@ -98,4 +98,27 @@ async fn rotate(
             "rotated finished processes and logs into history"
         );
     }
+    // Notifications have no history table: old finished ones are deleted, same retention.
+    let mut notifications = 0;
+    while !stop.is_cancelled() {
+        match db.purge_notifications(retention_months, 1000).await {
+            Ok(report) => {
+                notifications += report.deleted;
+                if report.done {
+                    break;
+                }
+            }
+            Err(error) => {
+                metrics.database_error(Call::Rotate);
+                tracing::warn!(%error, "purge of old notifications failed; will try at the next rotation");
+                return;
+            }
+        }
+    }
+    if notifications > 0 {
+        tracing::info!(
+            notifications,
+            "deleted old delivered and given-up notifications"
+        );
+    }
 }

@@ -100,6 +100,13 @@ pub trait Backend: Send + Sync {
         max_batches: Option<i32>,
     ) -> StoreResult<RotationReport>;
 
+    /// `stage.PurgeNotifications`: one batch of old delivered or given-up notifications.
+    async fn purge_notifications(
+        &self,
+        retention_months: i32,
+        batch_size: i32,
+    ) -> StoreResult<PurgeReport>;
+
     /// `stage.TableSpace`.
     async fn table_space(&self) -> StoreResult<Vec<TableSpace>>;
 

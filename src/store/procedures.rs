@@ -181,6 +181,18 @@ impl<E: Engine> Backend for E {
         )?)
     }
 
+    async fn purge_notifications(
+        &self,
+        retention_months: i32,
+        batch_size: i32,
+    ) -> StoreResult<PurgeReport> {
+        let args = [Arg::Int(Some(retention_months)), Arg::Int(Some(batch_size))];
+        rows::purge_report(&first(
+            self.call("PurgeNotifications", &args).await?,
+            "PurgeNotifications",
+        )?)
+    }
+
     async fn table_space(&self) -> StoreResult<Vec<TableSpace>> {
         map_all(self.call("TableSpace", &[]).await?, rows::table_space)
     }

@@ -134,6 +134,13 @@ pub(super) fn rotation_report(row: &impl ResultRow) -> StoreResult<RotationRepor
     })
 }
 
+pub(super) fn purge_report(row: &impl ResultRow) -> StoreResult<PurgeReport> {
+    Ok(PurgeReport {
+        deleted: row.i64_req(0)?,
+        done: row.bool_req(1)?,
+    })
+}
+
 pub(super) fn table_space(row: &impl ResultRow) -> StoreResult<TableSpace> {
     Ok(TableSpace {
         table_name: row.text_req(0)?,

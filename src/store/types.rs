@@ -248,6 +248,14 @@ pub struct RotationReport {
     pub done: bool,
 }
 
+/// What one `stage.PurgeNotifications` batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub deleted: i64,
+    /// Nothing old is left to delete.
+    pub done: bool,
+}
+
 /// A row of `stage.TableSpace`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
