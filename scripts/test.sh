@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 source scripts/pg.sh
 source scripts/debian.sh
 
+# A clean build gains nothing from incremental artifacts; they only cost disk.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+
 step() { printf '\n==> %s\n' "$*"; }
 
 step "build dependencies"
