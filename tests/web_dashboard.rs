@@ -35,21 +35,54 @@ async fn save(db: &dyn Backend, json: &str) {
         .expect("SaveTasks");
 }
 
-async fn wait_text(browser: &Browser, css: &str, done: impl Fn(&str) -> bool) -> String {
+/// Polls `probe` until it gives a value (Ok), for at most LIMIT; Err says what it saw.
+async fn eventually<T, Fut>(what: &str, mut probe: impl FnMut() -> Fut) -> T
+where
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
     let deadline = tokio::time::Instant::now() + LIMIT;
     loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(seen) if tokio::time::Instant::now() > deadline => {
+                panic!("{what} within {LIMIT:?}; it shows {seen}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn wait_text(browser: &Browser, css: &str, done: impl Fn(&str) -> bool) -> String {
+    eventually(&format!("{css} did not show what was expected"), || async {
         let text = match browser.client.find(Locator::Css(css)).await {
             Ok(element) => element.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         };
         if done(&text) {
-            return text;
+            Ok(text)
+        } else {
+            Err(format!("{text:?}"))
         }
-        if tokio::time::Instant::now() > deadline {
-            panic!("{css} did not show what was expected within {LIMIT:?}; it shows {text:?}");
+    })
+    .await
+}
+
+/// The page's URL once its path starts with `prefix` (a click's navigation may not
+/// have ended when the click returns).
+async fn wait_path(browser: &Browser, prefix: &str) -> url::Url {
+    eventually(&format!("no page under {prefix}"), || async {
+        let url = browser
+            .client
+            .current_url()
+            .await
+            .map_err(|e| e.to_string())?;
+        if url.path().starts_with(prefix) {
+            Ok(url)
+        } else {
+            Err(url.to_string())
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 async fn find(browser: &Browser, css: &str) -> Element {
@@ -126,11 +159,8 @@ async fn the_dashboard_shows_and_steers_the_queue_in_a_browser(db: &TestDb) {
     .click()
     .await
     .expect("run now");
-    let url = b.current_url().await.expect("url");
-    assert!(
-        url.path().starts_with("/processes/"),
-        "{db}: run now shows the new process: {url}"
-    );
+    // Run now shows the new process.
+    let url = wait_path(&browser, "/processes/").await;
     let slow: i64 = url.path()["/processes/".len()..]
         .parse()
         .expect("a process id");
