@@ -203,42 +203,81 @@ async fn a_timeout_kills_the_whole_tree(db: &TestDb) {
     assert!(driver.exit_within(Duration::from_secs(20)).await.success());
 }
 
-/// The database stopped and started while commands run: commands keep running, and
-/// every outcome is recorded once it is back. This test brings its own cluster, since
-/// it stops it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_outage_loses_no_outcome() {
-    let dir = scratch("outage");
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let data = dir.join("data");
-    let port = pg_script("pg_free_port");
-    pg_script(&format!(
-        "PG_EXTRA_OPTS='-c fsync=off' pg_start '{}' {port}; \"$PG_BIN/createdb\" -h 127.0.0.1 -p {port} -U postgres outage",
-        data.display()
-    ));
-    let url = format!("postgres://postgres@127.0.0.1:{port}/outage");
-    let stop = || pg_script(&format!("pg_stop '{}'", data.display()));
-    let result = tokio::spawn(outage_body(
-        url.clone(),
-        data.clone(),
-        port.clone(),
-        dir.clone(),
-    ))
-    .await;
-    stop();
+/// A private cluster of one test's own, for tests that stop the database.
+#[derive(Clone)]
+struct OwnCluster {
+    dir: std::path::PathBuf,
+    data: std::path::PathBuf,
+    port: String,
+    url: String,
+}
+
+impl OwnCluster {
+    fn start(name: &str) -> OwnCluster {
+        let dir = scratch(name);
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let data = dir.join("data");
+        let port = pg_script("pg_free_port");
+        pg_script(&format!(
+            "PG_EXTRA_OPTS='-c fsync=off' pg_start '{}' {port}; \"$PG_BIN/createdb\" -h 127.0.0.1 -p {port} -U postgres {name}",
+            data.display()
+        ));
+        let url = format!("postgres://postgres@127.0.0.1:{port}/{name}");
+        OwnCluster {
+            dir,
+            data,
+            port,
+            url,
+        }
+    }
+
+    fn stop(&self) {
+        pg_script(&format!("pg_stop '{}'", self.data.display()));
+    }
+
+    fn start_again(&self) {
+        pg_script(&format!("pg_start '{}' {}", self.data.display(), self.port));
+    }
+
+    async fn connect(&self) -> std::sync::Arc<dyn stagehand::store::Backend> {
+        let db = connect(
+            &DatabaseUrl::parse(&self.url).unwrap(),
+            &ConnectOptions::default(),
+        )
+        .await
+        .unwrap();
+        db.migrate().await.expect("migrate");
+        db
+    }
+}
+
+/// Runs `body` against a cluster of its own, stopped afterwards even when `body` panics.
+async fn with_own_cluster<F, Fut>(name: &str, body: F)
+where
+    F: FnOnce(OwnCluster) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let cluster = OwnCluster::start(name);
+    let result = tokio::spawn(body(cluster.clone())).await;
+    cluster.stop();
     if let Err(panic) = result {
         std::panic::resume_unwind(panic.into_panic());
     }
 }
 
-async fn outage_body(url: String, data: std::path::PathBuf, port: String, dir: std::path::PathBuf) {
-    let db = connect(
-        &DatabaseUrl::parse(&url).unwrap(),
-        &ConnectOptions::default(),
-    )
-    .await
-    .unwrap();
-    db.migrate().await.expect("migrate");
+/// The database stopped and started while commands run: commands keep running, and
+/// every outcome is recorded once it is back. This test brings its own cluster, since
+/// it stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_loses_no_outcome() {
+    with_own_cluster("outage", outage_body).await;
+}
+
+async fn outage_body(cluster: OwnCluster) {
+    let db = cluster.connect().await;
+    let url = &cluster.url;
+    let dir = &cluster.dir;
     let done = dir.join("done");
     let mut task = TaskRecord::new(
         "through-outage",
@@ -250,7 +289,7 @@ async fn outage_body(url: String, data: std::path::PathBuf, port: String, dir: s
     task.overlap_policy = "parallel".into();
     db.save_task(&task).await.unwrap();
     // A lease longer than the outage: the work stays this driver's.
-    let mut driver = Driver::start_with_lease(&url, "steady", 3, 30, &[]);
+    let mut driver = Driver::start_with_lease(url, "steady", 3, 30, &[]);
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(
@@ -263,11 +302,11 @@ async fn outage_body(url: String, data: std::path::PathBuf, port: String, dir: s
     for id in &ids {
         wait_for(&*db, *id, LIMIT, |r| r.status == ProcessStatus::InProgress).await;
     }
-    pg_script(&format!("pg_stop '{}'", data.display()));
+    cluster.stop();
     // Commands finish while the database is down; their outcomes wait in the driver.
     wait_lines(&done, 3, Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    pg_script(&format!("pg_start '{}' {port}", data.display()));
+    cluster.start_again();
     for id in &ids {
         let row = wait_final(&*db, *id, Duration::from_secs(60)).await;
         assert_eq!(
@@ -281,4 +320,62 @@ async fn outage_body(url: String, data: std::path::PathBuf, port: String, dir: s
         driver.exit_within(Duration::from_secs(20)).await.success(),
         "the driver never gave up"
     );
+}
+
+/// The database gone for longer than the lease: the driver stops the command before
+/// the lease ends (another driver could reset it and run it again from then on), hands
+/// it back once the database is back, and the process then runs once more, alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrenewable_lease_stops_the_command_before_it_ends() {
+    with_own_cluster("fence", fence_body).await;
+}
+
+async fn fence_body(cluster: OwnCluster) {
+    const LEASE: Duration = Duration::from_secs(10);
+    let db = cluster.connect().await;
+    let (pids, first, done) = (
+        cluster.dir.join("pids"),
+        cluster.dir.join("first"),
+        cluster.dir.join("done"),
+    );
+    let mut task = TaskRecord::new(
+        "fenced",
+        &format!(
+            "echo $$ >> '{pids}'; if [ ! -e '{first}' ]; then touch '{first}'; sleep 60; fi; echo ran >> '{done}'",
+            pids = pids.display(),
+            first = first.display(),
+            done = done.display()
+        ),
+    );
+    // The database may reset the expired lease before the driver's release arrives:
+    // either way the process must run again.
+    task.max_attempts = 3;
+    db.save_task(&task).await.unwrap();
+    let mut driver =
+        Driver::start_with_lease(&cluster.url, "fencing", 1, LEASE.as_secs() as u32, &[]);
+    let id = db.register("fenced", None, None).await.unwrap().process_id;
+    let shell: i32 = wait_lines(&pids, 1, LIMIT).await[0].parse().unwrap();
+
+    cluster.stop();
+    // No heartbeat renews the lease from here: it ends within LEASE of now.
+    let stopped = tokio::time::Instant::now();
+    while alive(shell) {
+        assert!(
+            stopped.elapsed() < LEASE,
+            "the command still runs when its lease may have ended"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.start_again();
+
+    let row = wait_final(&*db, id, Duration::from_secs(90)).await;
+    assert_eq!(row.status, ProcessStatus::Completed, "{row:?}");
+    assert_eq!(
+        lines(&done),
+        ["ran"],
+        "the stopped run never finished; the second ran once"
+    );
+    assert_eq!(lines(&pids).len(), 2, "one stopped run, one complete run");
+    driver.signal(Signal::SIGTERM);
+    assert!(driver.exit_within(Duration::from_secs(20)).await.success());
 }

@@ -15,7 +15,7 @@ use crate::store::{Backend, ClaimRequest, ClaimedProcess};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -53,6 +53,7 @@ impl Claimer {
                 lease_seconds: self.lease_seconds,
                 slots: Some(&free),
             };
+            let sent = Instant::now();
             match self.db.claim(&request).await {
                 Ok(claimed) => {
                     db_backoff.reset();
@@ -60,7 +61,7 @@ impl Claimer {
                     self.metrics.claimed(found);
                     tracing::trace!(requested = free.len(), found, "claimed");
                     for process in claimed {
-                        self.start(process);
+                        self.start(process, sent);
                     }
                     if found > 0 {
                         self.poll.reset();
@@ -90,8 +91,9 @@ impl Claimer {
         }
     }
 
-    /// Runs one claimed process in its slot; the outcome goes to the reporter.
-    fn start(&self, process: ClaimedProcess) {
+    /// Runs one claimed process, leased by a claim sent at `leased_at`, in its slot; the
+    /// outcome goes to the reporter.
+    fn start(&self, process: ClaimedProcess, leased_at: Instant) {
         let slot = process
             .worker_assigned
             .rsplit('/')
@@ -102,7 +104,7 @@ impl Claimer {
             // Only possible if the database disagreed with the slots we offered.
             tracing::error!(worker = %process.worker_assigned, "claimed into a slot that is not free; running it anyway");
         }
-        let token = self.held.insert(process.process_id);
+        let token = self.held.insert(process.process_id, leased_at);
         let (slots, held, finished_tx) = (
             self.slots.clone(),
             self.held.clone(),

@@ -5,7 +5,7 @@ use super::held::{Held, StopReason};
 use super::metrics::DriverMetrics;
 use crate::store::Backend;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(
@@ -27,6 +27,7 @@ pub async fn run(
         if ids.is_empty() {
             continue;
         }
+        let sent = Instant::now();
         let result = db.heartbeat(&worker_prefix, &ids, lease_seconds).await;
         metrics.heartbeat(result.is_ok());
         match result {
@@ -35,6 +36,12 @@ pub async fn run(
                     tracing::info!("heartbeats reach the database again");
                     failing = false;
                 }
+                let renewed: Vec<i64> = statuses
+                    .iter()
+                    .filter(|s| s.held)
+                    .map(|s| s.process_id)
+                    .collect();
+                held.renewed(&renewed, sent);
                 for status in statuses {
                     if !status.held {
                         held.stop(status.process_id, StopReason::LeaseLost);
@@ -49,7 +56,7 @@ pub async fn run(
             }
             Err(error) => {
                 if !failing {
-                    tracing::warn!(%error, held = ids.len(), "heartbeat failed: commands keep running; waiting for the database");
+                    tracing::warn!(%error, held = ids.len(), "heartbeat failed: commands keep running while their leases last; waiting for the database");
                     failing = true;
                 }
             }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Why a running command was stopped by the driver.
@@ -19,11 +20,17 @@ pub enum StopReason {
     Abandon,
     /// `stopAtEnd`: the repetition window of its occurrence ended.
     WindowEnded,
+    /// Its lease could not be renewed (the database unreachable) and was about to end:
+    /// stopped before another driver may run it again, then handed back.
+    LeaseUnrenewed,
 }
 
 struct Entry {
     token: CancellationToken,
     reason: Option<StopReason>,
+    /// When the call that last set its lease (the claim, then each heartbeat) was sent:
+    /// the database's lease runs from no earlier than this.
+    leased_at: Instant,
 }
 
 #[derive(Default)]
@@ -39,17 +46,44 @@ impl Held {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Starts holding a process; the token stops its command.
-    pub fn insert(&self, process_id: i64) -> CancellationToken {
+    /// Starts holding a process leased by a claim sent at `leased_at`; the token stops
+    /// its command.
+    pub fn insert(&self, process_id: i64, leased_at: Instant) -> CancellationToken {
         let token = CancellationToken::new();
         self.lock().insert(
             process_id,
             Entry {
                 token: token.clone(),
                 reason: None,
+                leased_at,
             },
         );
         token
+    }
+
+    /// The leases of these processes were renewed by a heartbeat sent at `at`.
+    pub fn renewed(&self, process_ids: &[i64], at: Instant) {
+        let mut entries = self.lock();
+        for id in process_ids {
+            if let Some(entry) = entries.get_mut(id) {
+                entry.leased_at = entry.leased_at.max(at);
+            }
+        }
+    }
+
+    /// Stops, as LeaseUnrenewed, every command not already stopped whose lease was last
+    /// set before `cutoff`; returns their ids.
+    pub fn fence(&self, cutoff: Instant) -> Vec<i64> {
+        let mut fenced = Vec::new();
+        for (id, entry) in self.lock().iter_mut() {
+            if entry.leased_at < cutoff && entry.reason.is_none() {
+                entry.reason = Some(StopReason::LeaseUnrenewed);
+                entry.token.cancel();
+                fenced.push(*id);
+            }
+        }
+        fenced.sort_unstable();
+        fenced
     }
 
     pub fn remove(&self, process_id: i64) {

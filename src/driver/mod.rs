@@ -7,6 +7,7 @@ mod backoff;
 mod claimer;
 mod command;
 mod email;
+mod fence;
 mod heartbeat;
 mod held;
 mod housekeeping;
@@ -97,6 +98,12 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
         heartbeats_stop.clone(),
         config.metrics.clone(),
     ));
+    let fence = tokio::spawn(fence::run(
+        held.clone(),
+        config.lease,
+        config.heartbeat_every,
+        heartbeats_stop.clone(),
+    ));
     let reporter = tokio::spawn(reporter::run(
         reporter::Reporter {
             db: db.clone(),
@@ -171,7 +178,7 @@ pub async fn run(db: Arc<dyn Backend>, config: DriverConfig, shutdown: Shutdown)
     // Every sender is gone once the run tasks ended: the reporter records what is left.
     let _ = reporter.await;
     heartbeats_stop.cancel();
-    let _ = tokio::join!(heartbeat, housekeeping);
+    let _ = tokio::join!(heartbeat, fence, housekeeping);
     if let Some(clock) = clock {
         let _ = clock.await;
     }

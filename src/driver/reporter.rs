@@ -30,7 +30,8 @@ pub struct Finished {
 /// What to tell the database about one finished command.
 enum Report {
     Complete(Completion),
-    Release,
+    /// Hand it back to the queue, with this log message.
+    Release(&'static str),
     /// The lease is gone (or we are leaving at once): nothing to record from here.
     Nothing(&'static str),
 }
@@ -51,7 +52,15 @@ fn report_for(finished: &Finished, secrets: &Secrets) -> Report {
             FinalStatus::Cancelled,
             "stopped: the repetition window of its occurrence ended (stopAtEnd)".to_string(),
         ),
-        (OutcomeKind::Cancelled, Some(StopReason::Shutdown)) => return Report::Release,
+        (OutcomeKind::Cancelled, Some(StopReason::Shutdown)) => {
+            return Report::Release("Released by driver shutdown")
+        }
+        (OutcomeKind::Cancelled, Some(StopReason::LeaseUnrenewed)) => {
+            return Report::Release(
+                "Released: the driver could not renew its lease (database unreachable) \
+                 and stopped the command before the lease ended",
+            )
+        }
         (OutcomeKind::Cancelled, Some(StopReason::LeaseLost)) => {
             return Report::Nothing(
                 "stopped: its lease expired and it was handed to another worker",
@@ -143,7 +152,7 @@ pub async fn run(reporter: Reporter, mut finished_rx: mpsc::UnboundedReceiver<Fi
         for finished in &batch {
             match report_for(finished, &secrets) {
                 Report::Complete(c) => completions.push(c),
-                Report::Release => releases.push(finished.process.process_id),
+                Report::Release(message) => releases.push((message, finished.process.process_id)),
                 Report::Nothing(why) => {
                     metrics.finished(Outcome::Abandoned);
                     tracing::warn!(
@@ -188,13 +197,16 @@ pub async fn run(reporter: Reporter, mut finished_rx: mpsc::UnboundedReceiver<Fi
                 }
             }
         }
-        if !releases.is_empty() {
-            let message = "Released by driver shutdown";
+        // One call per message: each release's log row says why.
+        releases.sort_unstable();
+        for group in releases.chunk_by(|a, b| a.0 == b.0) {
+            let message = group[0].0;
+            let ids: Vec<i64> = group.iter().map(|(_, id)| *id).collect();
             let released = with_retry(
                 "releasing processes",
                 &abandon,
                 (&metrics, Call::Release),
-                || db.release(&worker_prefix, &releases, Some(message)),
+                || db.release(&worker_prefix, &ids, Some(message)),
             )
             .await;
             for _ in released.iter().flatten() {
@@ -220,7 +232,7 @@ fn print_summary(finished: &Finished, secrets: &Secrets) {
     let p = &finished.process;
     let outcome = match report_for(finished, secrets) {
         Report::Complete(c) => c.status.as_str().to_string(),
-        Report::Release => "Released".to_string(),
+        Report::Release(_) => "Released".to_string(),
         Report::Nothing(_) => "Abandoned".to_string(),
     };
     let _ = writeln!(
