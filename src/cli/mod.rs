@@ -1,9 +1,11 @@
 //! Command-line interface: argument parsing and one module per command group.
 
 mod bench;
+pub mod config;
 mod dashboard;
 mod drivers;
 pub mod exit;
+pub mod logging;
 mod logs;
 mod maintenance;
 mod migrate;
@@ -112,6 +114,36 @@ pub(crate) async fn open_store(
         .with_context(|| format!("connecting to {}", url.redacted()))
 }
 
+/// `stagehand run` with its settings resolved (flags over the configuration file): the
+/// one way into the driver, from a terminal or a service manager.
+pub async fn run_driver(
+    database: &Option<String>,
+    args: &run::RunArgs,
+    shutdown: crate::driver::Shutdown,
+) -> Result<ExitCode> {
+    args.check().map_err(|message| {
+        // Built, so the usage line reads `stagehand run [OPTIONS]`.
+        let mut command = Cli::command();
+        command.build();
+        let kind = clap::error::ErrorKind::ArgumentConflict;
+        match command.find_subcommand_mut("run") {
+            Some(run) => run.error(kind, message),
+            None => command.error(kind, message),
+        }
+    })?;
+    let workers = args.workers() as u32;
+    let url = database_url(database)?;
+    let secrets = crate::driver::Secrets::with_extra(&url, args.notify.secrets());
+    run::run(
+        open_store(database, workers + 4).await?,
+        args,
+        secrets,
+        &url,
+        shutdown,
+    )
+    .await
+}
+
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Migrate(args) => migrate::run(&cli.database, args, cli.json).await,
@@ -119,26 +151,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             register::run(&open_store(&cli.database, 1).await?, args, cli.json).await
         }
         Command::Run(args) => {
-            args.check().map_err(|message| {
-                // Built, so the usage line reads `stagehand run [OPTIONS]`.
-                let mut command = Cli::command();
-                command.build();
-                let kind = clap::error::ErrorKind::ArgumentConflict;
-                match command.find_subcommand_mut("run") {
-                    Some(run) => run.error(kind, message),
-                    None => command.error(kind, message),
-                }
-            })?;
-            let workers = args.workers() as u32;
-            let url = database_url(&cli.database)?;
-            let secrets = crate::driver::Secrets::with_extra(&url, args.notify.secrets());
-            run::run(
-                open_store(&cli.database, workers + 4).await?,
-                args,
-                secrets,
-                &url,
-            )
-            .await
+            let shutdown = crate::driver::Shutdown::default();
+            tokio::spawn(run::watch_signals(shutdown.clone()));
+            run_driver(&cli.database, args, shutdown).await
         }
         Command::Status(args) => {
             status::run(&open_store(&cli.database, 4).await?, args, cli.json).await
