@@ -6,6 +6,7 @@
 //! and where the driver's own log goes.
 
 use super::logging::{LogFormat, LogSettings};
+use super::run::RunArgs;
 use super::{Cli, Command};
 use anyhow::{bail, Context, Result};
 use clap::parser::ValueSource;
@@ -54,21 +55,56 @@ pub fn parse(argv: Vec<OsString>) -> Result<Parsed> {
             logging: LogSettings::default(),
         });
     };
-    let file = read(&path)?;
-    let mut argv = argv;
-    argv.extend(run_flags(&path, &file.run, run_matches)?);
-    // Every key passed its flag's parser above: what is left is clap's to report.
-    let mut cli = Cli::try_parse_from(argv)?;
+    let (mut cli, file) = apply(argv, run_matches, &path)?;
     if cli.database.is_none() {
         cli.database = database_url(&path, &file)?;
     }
     Ok(Parsed {
         cli,
-        logging: LogSettings {
-            dir: file.log_dir,
-            format: file.log_format.unwrap_or_default(),
-        },
+        logging: file.logging(),
     })
+}
+
+/// The `run` settings and log settings of `run --config FILE` alone, checked as the
+/// driver would check them but without reading the connection string (a service
+/// installer's check: the secret may exist only in the service's environment).
+pub fn settings(path: &Path) -> Result<(RunArgs, LogSettings)> {
+    let argv: Vec<OsString> = vec![
+        "stagehand".into(),
+        "run".into(),
+        "--config".into(),
+        path.into(),
+    ];
+    let matches = Cli::command().try_get_matches_from(&argv)?;
+    let Some(run_matches) = matches.subcommand_matches("run") else {
+        bail!("no run subcommand")
+    };
+    let (cli, file) = apply(argv.clone(), run_matches, path)?;
+    let Command::Run(args) = cli.command else {
+        bail!("no run subcommand")
+    };
+    args.check().map_err(|message| {
+        anyhow::anyhow!("in the configuration file {}: {message}", path.display())
+    })?;
+    Ok((*args, file.logging()))
+}
+
+/// `argv` parsed again with the file's `[run]` keys added where it has no flag.
+fn apply(argv: Vec<OsString>, run_matches: &ArgMatches, path: &Path) -> Result<(Cli, ConfigFile)> {
+    let file = read(path)?;
+    let mut argv = argv;
+    argv.extend(run_flags(path, &file.run, run_matches)?);
+    // Every key passed its flag's parser: what is left is clap's to report.
+    Ok((Cli::try_parse_from(argv)?, file))
+}
+
+impl ConfigFile {
+    fn logging(&self) -> LogSettings {
+        LogSettings {
+            dir: self.log_dir.clone(),
+            format: self.log_format.unwrap_or_default(),
+        }
+    }
 }
 
 fn read(path: &Path) -> Result<ConfigFile> {

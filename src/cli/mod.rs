@@ -13,6 +13,7 @@ mod notify_args;
 mod output;
 mod register;
 mod run;
+pub mod service;
 mod status;
 mod steer;
 mod task;
@@ -89,6 +90,9 @@ pub enum Command {
     ExecShim(crate::exec::ShimArgs),
     /// Serve the web dashboard and /metrics (loopback by default; elsewhere only with auth).
     Dashboard(dashboard::DashboardArgs),
+    /// Install, start, stop or remove the driver as a service (systemd, Windows services).
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
 }
 
 /// The connection string given by `--database` / `STAGEHAND_DATABASE_URL`.
@@ -178,6 +182,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         // main() runs it before starting a runtime; here only for callers of this function.
         #[cfg(target_os = "linux")]
         Command::ExecShim(shim) => Ok(shim.run()),
+        Command::Service(command) => service::run(command),
         Command::Dashboard(args) => {
             let url = database_url(&cli.database)?;
             let config = dashboard::config(args.listen, &args.auth, args.alert_mb, &url)?;
