@@ -13,6 +13,16 @@ fn main() -> ExitCode {
         // The supervisor of one command: no runtime, no logging, no database.
         return shim.run();
     }
+    #[cfg(windows)]
+    if let stagehand::cli::Command::Service(stagehand::cli::service::ServiceCommand::Run {
+        name,
+        config,
+    }) = &cli.command
+    {
+        // The Service Control Manager's process: the service sets up its own logging
+        // and runtime on the dispatcher's thread.
+        return stagehand::cli::service::dispatch(&name.name, config);
+    }
     #[cfg(target_os = "linux")]
     stagehand::exec::set_supervisor("/proc/self/exe");
     #[cfg(unix)]

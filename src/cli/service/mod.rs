@@ -5,6 +5,11 @@
 
 #[cfg(target_os = "linux")]
 mod systemd;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(windows)]
+pub use windows::dispatch;
 
 use anyhow::{bail, Result};
 use std::path::PathBuf;
@@ -142,9 +147,11 @@ fn this_exe() -> Result<PathBuf> {
 pub fn run(command: &ServiceCommand) -> Result<ExitCode> {
     #[cfg(target_os = "linux")]
     return systemd::run(command);
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    return windows::run(command);
+    #[cfg(not(any(target_os = "linux", windows)))]
     {
         let _ = command;
-        bail!("stagehand service: only on Linux (systemd) so far")
+        bail!("stagehand service: only on Linux (systemd) and Windows")
     }
 }
