@@ -41,6 +41,13 @@ fn install(args: &InstallArgs) -> Result<ExitCode> {
         print!("{unit}");
         return Ok(ExitCode::SUCCESS);
     }
+    // sd_booted(3)'s test: without a running systemd nothing would start the unit.
+    if !Path::new("/run/systemd/system").is_dir() {
+        bail!(
+            "systemd is not running here (no /run/systemd/system): nothing was installed; \
+             `stagehand service install --print` shows the unit"
+        );
+    }
     let name = unit_name(&args.name);
     let path = Path::new(UNIT_DIR).join(&name);
     let replaced = path.exists();
