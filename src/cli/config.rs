@@ -207,7 +207,8 @@ fn run_flags(path: &Path, table: &toml::Table, given: &ArgMatches) -> Result<Vec
                     toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
                         value.to_string()
                     }
-                    _ => return Err(bad(format!("{value} is not a single value"))),
+                    // Not quoted: the value may be a secret (smtp_password).
+                    _ => return Err(bad(format!("a {} is not a value", value.type_str()))),
                 };
                 these.push(OsString::from(format!("--{long}={text}")));
             }

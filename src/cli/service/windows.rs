@@ -206,7 +206,7 @@ fn start(name: &NameArgs) -> Result<ExitCode> {
     service
         .start(&[] as &[&OsStr])
         .with_context(|| format!("starting the service {}", name.name))?;
-    let status = wait_for(&service, ServiceState::Running)?;
+    let status = wait_for(&service, name, ServiceState::Running)?;
     println!("{}", describe(name, &status));
     Ok(ExitCode::SUCCESS)
 }
@@ -222,22 +222,30 @@ fn stop_and_wait(service: &windows_service::service::Service, name: &NameArgs) -
     service
         .stop()
         .with_context(|| format!("stopping the service {}", name.name))?;
-    wait_for(service, ServiceState::Stopped).map(|_| ())
+    wait_for(service, name, ServiceState::Stopped).map(|_| ())
 }
 
+/// Exit code 0 while the service runs, 1 when it does not (or is not installed).
 fn status(name: &NameArgs) -> Result<ExitCode> {
     let service = open(
         name,
         ServiceAccess::QUERY_STATUS | ServiceAccess::QUERY_CONFIG,
     )?;
-    println!("{}", describe(name, &service.query_status()?));
+    let status = service.query_status()?;
+    println!("{}", describe(name, &status));
     let config = service.query_config()?;
     println!("  binary path: {}", config.executable_path.display());
     println!("  start type: {:?}", config.start_type);
     if let Some(account) = &config.account_name {
         println!("  account: {}", account.to_string_lossy());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(
+        if status.current_state == ServiceState::Running {
+            crate::cli::exit::SUCCESS
+        } else {
+            crate::cli::exit::ERROR
+        },
+    ))
 }
 
 fn describe(name: &NameArgs, status: &ServiceStatus) -> String {
@@ -267,6 +275,7 @@ fn describe(name: &NameArgs, status: &ServiceStatus) -> String {
 /// Polls until the service is in `state`; an error names the state it is stuck in.
 fn wait_for(
     service: &windows_service::service::Service,
+    name: &NameArgs,
     state: ServiceState,
 ) -> Result<ServiceStatus> {
     let deadline = Instant::now() + STATE_WAIT;
@@ -276,7 +285,7 @@ fn wait_for(
             return Ok(status);
         }
         if status.current_state == ServiceState::Stopped {
-            bail!("the service stopped: {:?}", status.exit_code);
+            bail!("{}", describe(name, &status));
         }
         if Instant::now() > deadline {
             bail!(
