@@ -198,3 +198,59 @@ async fn a_service_runs_the_driver_and_stops_it_gracefully(db: &TestDb) {
         "{db}: {gone:?}"
     );
 }
+
+conformance!(a_service_that_cannot_start_says_why_in_its_log);
+async fn a_service_that_cannot_start_says_why_in_its_log(db: &TestDb) {
+    let dir = scratch("win-service-fails");
+    let logs = dir.join("logs");
+    let config = dir.join("stagehand.toml");
+    // The variable the file names is not in the service's environment.
+    std::fs::write(
+        &config,
+        format!(
+            "database_url_env = \"STAGEHAND_TEST_UNSET_URL\"\nlog_dir = '{}'\n",
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let name = format!("stagehand-test-fails-{}", std::process::id());
+    let config = config.to_str().unwrap();
+    service(
+        db,
+        &[
+            "install",
+            "--name",
+            &name,
+            "--config",
+            config,
+            "--start-type",
+            "manual",
+        ],
+    )
+    .await;
+    let out = stagehand(&["service", "start", "--name", &name]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{db}: {stderr}");
+    assert!(
+        stderr.contains(&format!("{name}: stopped (failed with exit code 1")),
+        "{db}: {stderr}"
+    );
+    let status = stagehand(&["service", "status", "--name", &name]).await;
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "{db}: not running: {status:?}"
+    );
+    let file = std::fs::read_dir(&logs)
+        .expect("log_dir written")
+        .next()
+        .expect("a log file")
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("STAGEHAND_TEST_UNSET_URL is not set"),
+        "{db}: the log says why: {text}"
+    );
+    service(db, &["uninstall", "--name", &name]).await;
+}

@@ -367,6 +367,10 @@ fn service_main(_start_parameters: Vec<OsString>) {
 
 /// `stagehand run --config FILE` until the service is stopped.
 fn serve(config: &Path, shutdown: Shutdown, reporter: &Reporter) -> Result<()> {
+    // The log first, so that what follows (a secret the service's account cannot
+    // read, a database that refuses it) is in it: a service has no console.
+    let (_, log) = config::settings(config)?;
+    logging::init(&log)?;
     let argv = vec![
         "stagehand".into(),
         "run".into(),
@@ -374,7 +378,6 @@ fn serve(config: &Path, shutdown: Shutdown, reporter: &Reporter) -> Result<()> {
         config.into(),
     ];
     let parsed = config::parse(argv)?;
-    logging::init(&parsed.logging)?;
     let Command::Run(args) = &parsed.cli.command else {
         bail!("not a run command")
     };
