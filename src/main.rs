@@ -49,6 +49,12 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(stagehand::cli::run(cli)) {
         Ok(code) => code,
+        // Why the driver ended belongs in its log file too (standard error gets it
+        // from the same logger).
+        Err(error) if parsed.logging.dir.is_some() && !error.is::<clap::Error>() => {
+            tracing::error!("{error:#}");
+            ExitCode::from(stagehand::cli::exit::ERROR)
+        }
         Err(error) => report(error),
     }
 }

@@ -232,6 +232,45 @@ async fn the_connection_string_can_come_from_a_named_variable(db: &TestDb) {
     assert_never_printed(db, &out, &password);
 }
 
+#[tokio::test]
+async fn why_a_driver_could_not_start_is_in_its_log_file() {
+    let base = std::env::var("STAGEHAND_TEST_POSTGRES").expect("STAGEHAND_TEST_POSTGRES");
+    let mut url = url::Url::parse(&base).expect("a URL");
+    url.set_path("stagehand_no_such_database");
+    let dir = scratch("config-cannot-start");
+    let logs = dir.join("logs");
+    let config = dir.join("stagehand.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"{url}\"\nlog_dir = \"{}\"\n",
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let out = tokio::time::timeout(
+        LIMIT,
+        stagehand(&["run", "--config", config.to_str().unwrap()], &[]).wait_with_output(),
+    )
+    .await
+    .expect("the driver ends at once")
+    .expect("run stagehand");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("database does not exist"), "{stderr}");
+    let file = std::fs::read_dir(&logs)
+        .expect("log_dir created")
+        .next()
+        .expect("a log file")
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(
+        text.contains("ERROR") && text.contains("database does not exist"),
+        "the log file says why: {text}"
+    );
+}
+
 /// `stagehand run --config FILE` with `body` as the file: fails with exit code 1 saying
 /// `expected` and the file's path, or with clap's usage error (2) about the flags;
 /// never says `hidden`.
