@@ -18,6 +18,8 @@ step "build dependencies"
 debian_ensure pkg-config libssl-dev
 # The dashboard's browser tests (tests/web_dashboard.rs) drive Debian's Chromium.
 debian_ensure chromium chromium-driver
+# tests/service_systemd.rs lints the unit `stagehand service install` writes.
+command -v systemd-analyze >/dev/null || debian_ensure systemd
 
 step "PostgreSQL"
 pg_ensure_installed

@@ -18,7 +18,11 @@ source scripts/debian.sh
 readonly TARGET=x86_64-pc-windows-gnu
 readonly UNAVAILABLE=3
 # The test binaries that run real processes; the SQL ones behave the same on every OS.
-readonly TESTS=(exec_portable exec_windows exec_program driver_windows schedule_windows)
+readonly ALL_TESTS=(exec_portable exec_windows exec_program driver_windows schedule_windows service_windows)
+# STAGEHAND_WINE_TESTS="driver_windows service_windows" runs only those (while working on
+# them); by default every one runs.
+read -r -a TESTS <<<"${STAGEHAND_WINE_TESTS:-${ALL_TESTS[*]}}"
+readonly TESTS
 
 unavailable() {
   echo "wine: $*" >&2

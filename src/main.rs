@@ -1,14 +1,27 @@
 //! The `stagehand` command line.
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = stagehand::cli::Cli::parse();
+    let parsed = match stagehand::cli::config::parse(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(error) => return report(error),
+    };
+    let cli = parsed.cli;
     #[cfg(target_os = "linux")]
     if let stagehand::cli::Command::ExecShim(shim) = &cli.command {
         // The supervisor of one command: no runtime, no logging, no database.
         return shim.run();
+    }
+    #[cfg(windows)]
+    if let stagehand::cli::Command::Service(stagehand::cli::service::ServiceCommand::Run {
+        name,
+        config,
+    }) = &cli.command
+    {
+        // The Service Control Manager's process: the service sets up its own logging
+        // and runtime on the dispatcher's thread.
+        return stagehand::cli::service::dispatch(&name.name, config);
     }
     #[cfg(target_os = "linux")]
     stagehand::exec::set_supervisor("/proc/self/exe");
@@ -24,13 +37,9 @@ fn main() -> ExitCode {
             );
         }
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("stagehand=info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(error) = stagehand::cli::logging::init(&parsed.logging) {
+        return report(error);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -40,14 +49,24 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(stagehand::cli::run(cli)) {
         Ok(code) => code,
-        // A usage error found after parsing (flags that contradict each other) gets
-        // clap's own report and exit code.
-        Err(error) => match error.downcast::<clap::Error>() {
-            Ok(usage) => usage.exit(),
-            Err(error) => {
-                eprintln!("error: {error:#}");
-                ExitCode::from(stagehand::cli::exit::ERROR)
-            }
-        },
+        // Why the driver ended belongs in its log file too (standard error gets it
+        // from the same logger).
+        Err(error) if parsed.logging.dir.is_some() && !error.is::<clap::Error>() => {
+            tracing::error!("{error:#}");
+            ExitCode::from(stagehand::cli::exit::ERROR)
+        }
+        Err(error) => report(error),
+    }
+}
+
+/// A usage error (also one found after parsing: flags that contradict each other) gets
+/// clap's own report and exit code; anything else `error: ...` and exit code 1.
+fn report(error: anyhow::Error) -> ExitCode {
+    match error.downcast::<clap::Error>() {
+        Ok(usage) => usage.exit(),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(stagehand::cli::exit::ERROR)
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! Command-line interface: argument parsing and one module per command group.
 
 mod bench;
+pub mod config;
 mod dashboard;
 mod drivers;
 pub mod exit;
+pub mod logging;
 mod logs;
 mod maintenance;
 mod migrate;
@@ -11,6 +13,7 @@ mod notify_args;
 mod output;
 mod register;
 mod run;
+pub mod service;
 mod status;
 mod steer;
 mod task;
@@ -87,6 +90,9 @@ pub enum Command {
     ExecShim(crate::exec::ShimArgs),
     /// Serve the web dashboard and /metrics (loopback by default; elsewhere only with auth).
     Dashboard(dashboard::DashboardArgs),
+    /// Install, start, stop or remove the driver as a service (systemd, Windows services).
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
 }
 
 /// The connection string given by `--database` / `STAGEHAND_DATABASE_URL`.
@@ -112,6 +118,36 @@ pub(crate) async fn open_store(
         .with_context(|| format!("connecting to {}", url.redacted()))
 }
 
+/// `stagehand run` with its settings resolved (flags over the configuration file): the
+/// one way into the driver, from a terminal or a service manager.
+pub async fn run_driver(
+    database: &Option<String>,
+    args: &run::RunArgs,
+    shutdown: crate::driver::Shutdown,
+) -> Result<ExitCode> {
+    args.check().map_err(|message| {
+        // Built, so the usage line reads `stagehand run [OPTIONS]`.
+        let mut command = Cli::command();
+        command.build();
+        let kind = clap::error::ErrorKind::ArgumentConflict;
+        match command.find_subcommand_mut("run") {
+            Some(run) => run.error(kind, message),
+            None => command.error(kind, message),
+        }
+    })?;
+    let workers = args.workers() as u32;
+    let url = database_url(database)?;
+    let secrets = crate::driver::Secrets::with_extra(&url, args.notify.secrets());
+    run::run(
+        open_store(database, workers + 4).await?,
+        args,
+        secrets,
+        &url,
+        shutdown,
+    )
+    .await
+}
+
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Migrate(args) => migrate::run(&cli.database, args, cli.json).await,
@@ -119,26 +155,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             register::run(&open_store(&cli.database, 1).await?, args, cli.json).await
         }
         Command::Run(args) => {
-            args.check().map_err(|message| {
-                // Built, so the usage line reads `stagehand run [OPTIONS]`.
-                let mut command = Cli::command();
-                command.build();
-                let kind = clap::error::ErrorKind::ArgumentConflict;
-                match command.find_subcommand_mut("run") {
-                    Some(run) => run.error(kind, message),
-                    None => command.error(kind, message),
-                }
-            })?;
-            let workers = args.workers() as u32;
-            let url = database_url(&cli.database)?;
-            let secrets = crate::driver::Secrets::with_extra(&url, args.notify.secrets());
-            run::run(
-                open_store(&cli.database, workers + 4).await?,
-                args,
-                secrets,
-                &url,
-            )
-            .await
+            let shutdown = crate::driver::Shutdown::default();
+            tokio::spawn(run::watch_signals(shutdown.clone()));
+            run_driver(&cli.database, args, shutdown).await
         }
         Command::Status(args) => {
             status::run(&open_store(&cli.database, 4).await?, args, cli.json).await
@@ -163,6 +182,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         // main() runs it before starting a runtime; here only for callers of this function.
         #[cfg(target_os = "linux")]
         Command::ExecShim(shim) => Ok(shim.run()),
+        Command::Service(command) => service::run(command),
         Command::Dashboard(args) => {
             let url = database_url(&cli.database)?;
             let config = dashboard::config(args.listen, &args.auth, args.alert_mb, &url)?;

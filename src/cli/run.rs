@@ -16,6 +16,10 @@ const MAX_WORKERS: u16 = 1000;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
+    /// Read the settings from this TOML file (see README, "Install as a service"); flags
+    /// given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Commands run at once, 1 to 1000 (default: cores - 1, at least 1).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_WORKERS)))]
     pub workers: Option<u16>,
@@ -92,11 +96,13 @@ impl RunArgs {
     }
 }
 
+/// Runs the driver until `shutdown` (from signals, or a service manager) says stop.
 pub async fn run(
     db: Arc<dyn Backend>,
     args: &RunArgs,
     secrets: Secrets,
     url: &DatabaseUrl,
+    shutdown: Shutdown,
 ) -> Result<ExitCode> {
     let workers = args.workers();
     let host = gethostname::gethostname().to_string_lossy().into_owned();
@@ -133,7 +139,6 @@ pub async fn run(
         metrics: DriverMetrics::default(),
     };
     let config_metrics = config.metrics.clone();
-    let shutdown = Shutdown::default();
     if let Some(listen) = args.dashboard {
         let mut config = super::dashboard::config(
             listen,
@@ -150,7 +155,6 @@ pub async fn run(
             }
         });
     }
-    tokio::spawn(watch_signals(shutdown.clone()));
     if !first_connection(&*db, &shutdown).await? {
         return Ok(ExitCode::SUCCESS);
     }
@@ -185,7 +189,7 @@ async fn first_connection(db: &dyn Backend, shutdown: &Shutdown) -> Result<bool>
 }
 
 /// First signal: graceful; second: immediate.
-async fn watch_signals(shutdown: Shutdown) {
+pub async fn watch_signals(shutdown: Shutdown) {
     if next_signal().await.is_err() {
         return;
     }
