@@ -32,7 +32,9 @@ const SAMPLE: &str = r#"[
       "repetition": {"everyMinutes": 60, "durationMinutes": 600}},
      {"recurrence": "minutely", "start": "2025-01-01T00:05:00", "intervalMinutes": 15},
      {"recurrence": "once", "start": "2025-03-15T09:30:00"},
-     {"recurrence": "driverStart"}]}
+     {"recurrence": "driverStart"},
+     {"recurrence": "monthly", "start": "2025-01-01T07:00:00",
+      "monthWeekdays": [{"week": 2, "weekday": "weekday"}, {"week": "last", "weekday": "weekendDay"}]}]}
 ]"#;
 
 fn sample() -> Vec<TaskDefinition> {
@@ -59,7 +61,7 @@ fn the_sample_script_is_committed_and_schedules_match_the_triggers() {
     assert!(text.contains("N'EXEC dbo.Cleanup @Days = 30; -- it''s idempotent'"));
     assert!(text.contains("@retry_attempts = 2,\n        @retry_interval = 5,"));
     // One schedule per trigger, and one per day of a monthly trigger.
-    assert_eq!(text.matches("EXEC msdb.dbo.sp_add_schedule").count(), 2 + 7);
+    assert_eq!(text.matches("EXEC msdb.dbo.sp_add_schedule").count(), 2 + 9);
     let schedule = |name: &str| {
         let at = text.find(&format!("@schedule_name = N'{name}'")).unwrap();
         text[at..text[at..].find("OUTPUT").unwrap() + at].to_string()
@@ -86,6 +88,13 @@ fn the_sample_script_is_committed_and_schedules_match_the_triggers() {
     assert!(schedule("month-ends - 5").contains("@active_start_time = 500,"));
     assert!(schedule("month-ends - 6").contains("@freq_type = 1,"));
     assert!(schedule("month-ends - 7").contains("@freq_type = 64,"));
+    // The second weekday (freq_interval 9) and the last weekend day (10).
+    let second_weekday = schedule("month-ends - 8");
+    assert!(second_weekday.contains("@freq_type = 32,\n        @freq_interval = 9,"));
+    assert!(second_weekday.contains("@freq_relative_interval = 2,"));
+    let last_weekend_day = schedule("month-ends - 9");
+    assert!(last_weekend_day.contains("@freq_type = 32,\n        @freq_interval = 10,"));
+    assert!(last_weekend_day.contains("@freq_relative_interval = 16,"));
 }
 
 #[test]

@@ -164,16 +164,45 @@ fn mappings_follow_the_agent_rules() {
     );
     assert_eq!(find(&all, "One time")["task"]["enabled"], false);
 
+    // freq_interval 9 and 10: the n-th weekday (Monday to Friday) or weekend day.
+    let weekday = find(&all, "Weekday relative");
+    assert_eq!(
+        weekday["task"]["triggers"][1]["monthWeekdays"],
+        json!([{"week": "last", "weekday": "weekday"}])
+    );
+    assert_eq!(
+        weekday["next"].as_array().unwrap()[..4],
+        [
+            "2025-03-03T06:00:00+00:00",
+            "2025-03-31T18:00:00+01:00",
+            "2025-04-01T06:00:00+01:00",
+            "2025-04-30T18:00:00+01:00",
+        ],
+        "Saturday March 1st is no weekday; the clocks go forward on the 30th"
+    );
+    let weekend = find(&all, "Weekend relative");
+    assert_eq!(
+        weekend["task"]["triggers"][0]["monthWeekdays"],
+        json!([{"week": 4, "weekday": "weekendDay"}])
+    );
+    assert_eq!(
+        weekend["next"].as_array().unwrap()[..4],
+        [
+            "2025-03-09T09:30:00+00:00",
+            // 01:30 on the last Sunday of March is in the gap: the end of the gap.
+            "2025-03-30T02:00:00+01:00",
+            "2025-04-13T09:30:00+01:00",
+            "2025-04-27T01:30:00+01:00",
+        ],
+        "weekend days of March 2025: the 1st, 2nd, 8th, 9th .. 30th"
+    );
+
     for (job, element) in [
         ("Idle job", "sysschedules[idle].freq_type"),
         ("SSIS load", "sysjobsteps[1].subsystem"),
         (
             "Branching",
             "sysjobsteps[1].on_success_action/on_fail_action",
-        ),
-        (
-            "Weekday relative",
-            "sysschedules[first weekday].freq_interval",
         ),
         ("On demand", "sysjobschedules"),
     ] {
@@ -266,15 +295,18 @@ fn the_command_line_reads_a_saved_query_result() {
     );
     assert!(dry.status.success(), "{}", text(&dry.stderr));
     let tasks: Vec<Value> = serde_json::from_slice(&dry.stdout).unwrap();
-    assert_eq!(tasks.len(), 10);
+    assert_eq!(tasks.len(), 12);
 }
 
 /// The jobs of jobs.json that the SQL Server test creates with the msdb procedures.
-const CREATED: [&str; 5] = [
+const CREATED: [&str; 8] = [
     "ERP - nightly ETL",
     "ERP - hourly sync",
     "Weekly cleanup",
     "Last Friday",
+    "Month starts",
+    "Weekday relative",
+    "Weekend relative",
     "At Agent start",
 ];
 

@@ -105,6 +105,64 @@ fn weekdays_of_the_month_with_the_months_filter_and_month_days() {
 }
 
 #[test]
+fn the_nth_weekday_and_weekend_day_of_the_month() {
+    // SQL Server Agent's "first weekday", "last weekday" and "fourth weekend day": days
+    // counted among Monday..Friday or Saturday and Sunday. 02:30 in New York: March 9th
+    // 2025 (the fourth weekend day: the 1st, 2nd, 8th, 9th) springs forward at 02:00.
+    let zone = chrono_tz::America::New_York;
+    let schedule = task(
+        zone,
+        r#"{"recurrence": "monthly", "start": "2025-01-01T02:30",
+            "monthWeekdays": [{"week": 1, "weekday": "weekday"},
+                              {"week": "last", "weekday": "weekday"},
+                              {"week": 4, "weekday": "weekendDay"}]}"#,
+    );
+    let found: Vec<String> = walk(
+        &schedule,
+        local(zone, 2025, 1, 1, 0, 0),
+        local(zone, 2025, 7, 1, 0, 0),
+    )
+    .iter()
+    .map(|at| at.format("%m-%d %H:%M").to_string())
+    .collect();
+    assert_eq!(
+        found,
+        [
+            "01-01 02:30",
+            "01-12 02:30",
+            "01-31 02:30", // Wednesday 1st, Friday 31st
+            "02-03 02:30",
+            "02-09 02:30",
+            "02-28 02:30", // Saturday 1st: Monday 3rd
+            "03-03 02:30",
+            "03-09 03:00",
+            "03-31 02:30", // the gap: 03:00 EDT
+            "04-01 02:30",
+            "04-13 02:30",
+            "04-30 02:30",
+            "05-01 02:30",
+            "05-11 02:30",
+            "05-30 02:30", // Saturday 31st: Friday 30th
+            "06-02 02:30",
+            "06-14 02:30",
+            "06-30 02:30", // Sunday 1st is a weekend day
+        ]
+    );
+    // Back from the JSON it writes, and as `task next` shows it.
+    let text = task_json(
+        zone,
+        r#"{"recurrence": "monthly", "start": "2025-01-01T02:30",
+            "monthWeekdays": [{"week": "last", "weekday": "weekendDay"}]}"#,
+    );
+    let parsed = parse_task(&text).unwrap();
+    assert_eq!(
+        parsed.to_json()["triggers"][0]["monthWeekdays"],
+        serde_json::json!([{"week": "last", "weekday": "weekendDay"}])
+    );
+    assert_eq!(parse_task(&parsed.to_json_string()).unwrap(), parsed);
+}
+
+#[test]
 fn a_repetition_window_for_a_duration() {
     // Mondays and Tuesdays from 08:00 every 90 minutes for 8 hours: 08:00 .. 15:30 (the
     // window ends at 16:00, excluded).
@@ -348,7 +406,8 @@ fn bad_repetitions_and_month_weekdays_are_reported_with_their_paths() {
             "repetition": {"everyMinutes": 1, "durationMinutes": 2}},
            {"recurrence": "monthly", "start": "2025-01-01T09:00",
             "monthWeekdays": [{"week": 5, "weekday": "mon"}, {"week": 1, "weekday": "funday"},
-                              {"week": 1}, {"week": 2, "weekday": "tue"}, {"week": 2, "weekday": "tue"}]},
+                              {"week": 1}, {"week": 2, "weekday": "tue"}, {"week": 2, "weekday": "tue"},
+                              {"week": 1, "weekday": "day"}]},
            {"recurrence": "daily", "start": "2025-01-01T09:00",
             "repetition": {"everyMinutes": 60}, "randomDelaySeconds": 86401},
            {"recurrence": "daily", "start": "2025-01-01T09:00",
@@ -364,9 +423,10 @@ fn bad_repetitions_and_month_weekdays_are_reported_with_their_paths() {
             "triggers[2].repetition.durationMinutes: must be a whole number from 1 to 1440, not 2000",
             r#"triggers[3].repetition: not allowed for recurrence "minutely""#,
             "triggers[4].monthWeekdays[0].week: 5 is not a week of the month (1..4 or \"last\")",
-            "triggers[4].monthWeekdays[1].weekday: \"funday\" is not a weekday (mon, tue, wed, thu, fri, sat or sun)",
+            "triggers[4].monthWeekdays[1].weekday: \"funday\" is not a weekday (mon, tue, wed, thu, fri, sat or sun), \"weekday\" or \"weekendDay\"",
             "triggers[4].monthWeekdays[2].weekday: required field missing",
             r#"triggers[4].monthWeekdays[4]: {"week":2,"weekday":"tue"} is listed twice"#,
+            r#"triggers[4].monthWeekdays[5].weekday: "day" is not a weekday (mon, tue, wed, thu, fri, sat or sun), "weekday" or "weekendDay" (the n-th day of the month is monthDays 1..4 or "last")"#,
             "triggers[5].repetition: give durationMinutes or until",
             "triggers[5].randomDelaySeconds: must be a whole number from 0 to 86400, not 86401",
             "triggers[6].repetition.stopAtEnd: only with durationMinutes (a window until a time of day ends with its last run)",
@@ -420,7 +480,7 @@ fn catch_up_all_enqueues_the_latest_occurrences_up_to_the_limit() {
 }
 
 #[test]
-fn task_next_file_shows_windows_delays_and_driver_start() {
+fn task_next_file_shows_windows_weekend_days_and_driver_start() {
     let path = std::env::temp_dir().join(format!("stagehand-next-{}.json", std::process::id()));
     std::fs::write(
         &path,
@@ -428,7 +488,9 @@ fn task_next_file_shows_windows_delays_and_driver_start() {
             BERLIN,
             r#"{"recurrence": "daily", "start": "2025-03-01T06:00",
                 "repetition": {"everyMinutes": 120, "until": "10:00"}},
-               {"recurrence": "driverStart"}"#,
+               {"recurrence": "driverStart"},
+               {"recurrence": "monthly", "start": "2025-03-01T07:00",
+                "monthWeekdays": [{"week": 1, "weekday": "weekendDay"}]}"#,
         ),
     )
     .unwrap();
@@ -445,9 +507,9 @@ fn task_next_file_shows_windows_delays_and_driver_start() {
             .collect::<Vec<_>>(),
         [
             "2025-03-01T06:00:00+01:00",
+            "2025-03-01T07:00:00+01:00",
             "2025-03-01T08:00:00+01:00",
-            "2025-03-01T10:00:00+01:00",
-            "2025-03-02T06:00:00+01:00"
+            "2025-03-01T10:00:00+01:00"
         ]
     );
     assert!(String::from_utf8_lossy(&output.stderr)

@@ -17,8 +17,8 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, Time
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use stagehand::schedule::{
-    parse_task, random_delay, MonthDay, Occurrences, Recurrence, RepetitionEnd, Schedule, TimeSpec,
-    TriggerDefinition, WeekOfMonth,
+    parse_task, random_delay, DayKind, MonthDay, Occurrences, Recurrence, RepetitionEnd, Schedule,
+    TimeSpec, TriggerDefinition, WeekOfMonth,
 };
 
 /// Zones and window dates around their transitions (and a month or year boundary).
@@ -144,8 +144,18 @@ fn recurrence() -> impl Strategy<Value = serde_json::Value> {
     let week_days: Vec<serde_json::Value> = [json!(1), json!(2), json!(3), json!(4), json!("last")]
         .into_iter()
         .flat_map(|week| {
-            ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-                .map(|day| json!({"week": week.clone(), "weekday": day}))
+            [
+                "mon",
+                "tue",
+                "wed",
+                "thu",
+                "fri",
+                "sat",
+                "sun",
+                "weekday",
+                "weekendDay",
+            ]
+            .map(|day| json!({"week": week.clone(), "weekday": day}))
         })
         .collect();
     let month_weekdays = proptest::option::weighted(0.4, subset(week_days, 0.08));
@@ -383,12 +393,30 @@ fn names_date(recurrence: &Recurrence, first: NaiveDate, day: NaiveDate) -> bool
                 month_days.iter().any(|named| match named {
                     MonthDay::Day(d) => u32::from(*d) == day.day(),
                     MonthDay::Last => last,
-                }) || month_weekdays.iter().any(|named| {
-                    named.weekday == day.weekday()
-                        && match named.week {
-                            WeekOfMonth::Nth(n) => (day.day() - 1) / 7 + 1 == u32::from(n),
-                            WeekOfMonth::Last => in_last_week,
+                }) || month_weekdays.iter().any(|named| match named.weekday {
+                    DayKind::Named(weekday) => {
+                        weekday == day.weekday()
+                            && match named.week {
+                                WeekOfMonth::Nth(n) => (day.day() - 1) / 7 + 1 == u32::from(n),
+                                WeekOfMonth::Last => in_last_week,
+                            }
+                    }
+                    kind => {
+                        // The month's days of the kind, in order; `day` must be the n-th.
+                        let weekend = |d: &NaiveDate| d.weekday().number_from_monday() > 5;
+                        let wanted = kind == DayKind::WeekendDay;
+                        let of_kind: Vec<NaiveDate> = day
+                            .with_day(1)
+                            .expect("first of month")
+                            .iter_days()
+                            .take_while(|d| d.month() == day.month())
+                            .filter(|d| weekend(d) == wanted)
+                            .collect();
+                        match named.week {
+                            WeekOfMonth::Nth(n) => of_kind.get(usize::from(n) - 1) == Some(&day),
+                            WeekOfMonth::Last => of_kind.last() == Some(&day),
                         }
+                    }
                 })
             };
             named && in_months(months, day)

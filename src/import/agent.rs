@@ -440,18 +440,18 @@ impl JobMapper<'_> {
                 // "the first/second/third/fourth/last day": the month's day 1..4 or last.
                 json.insert("monthDays".into(), json!([week]));
             }
-            9 | 10 => self.refuse(
-                format!("{at}.freq_interval"),
-                format!(
-                    "{} (the n-th {} of the month) cannot be imported",
-                    schedule.freq_interval,
-                    if schedule.freq_interval == 9 {
-                        "weekday"
-                    } else {
-                        "weekend day"
-                    }
-                ),
-            ),
+            9 | 10 => {
+                // "the first .. last weekday (Monday to Friday) / weekend day".
+                let kind = if schedule.freq_interval == 9 {
+                    "weekday"
+                } else {
+                    "weekendDay"
+                };
+                json.insert(
+                    "monthWeekdays".into(),
+                    json!([{"week": week, "weekday": kind}]),
+                );
+            }
             other => self.refuse(
                 format!("{at}.freq_interval"),
                 format!("{other} is not 1..10"),

@@ -9,7 +9,8 @@
 //! task and the trigger, so the script never runs at other times than the task.
 
 use crate::schedule::{
-    MonthDay, Recurrence, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition, WeekOfMonth,
+    DayKind, MonthDay, Recurrence, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition,
+    WeekOfMonth,
 };
 use chrono::{Datelike, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Weekday};
 use std::fmt::Write;
@@ -320,7 +321,12 @@ fn schedules_of(
             for entry in month_weekdays {
                 found.push(AgentSchedule {
                     freq_type: 32,
-                    freq_interval: entry.weekday.num_days_from_sunday() as i32 + 1,
+                    // 1 Sunday .. 7 Saturday, 9 weekday, 10 weekend day.
+                    freq_interval: match entry.weekday {
+                        DayKind::Named(day) => day.num_days_from_sunday() as i32 + 1,
+                        DayKind::Weekday => 9,
+                        DayKind::WeekendDay => 10,
+                    },
                     freq_relative_interval: match entry.week {
                         WeekOfMonth::Nth(n) => 1 << (i32::from(n) - 1),
                         WeekOfMonth::Last => 16,

@@ -27,7 +27,8 @@
 //! - `cron` fires at the wall-clock times matching a standard 5-field expression (a day
 //!   restricted in both day fields matches either), from `start` on when given.
 //! - `monthWeekdays` names weekdays of the month (week 1: days 1-7 .. week 4: days 22-28,
-//!   `last`: the last 7 days), together with `monthDays`.
+//!   `last`: the last 7 days), or with `weekday`/`weekendDay` the n-th (or last) Monday
+//!   to Friday / Saturday or Sunday of the month; together with `monthDays`.
 //! - A `repetition` makes each daily/weekly/monthly occurrence open a window that fires
 //!   every `everyMinutes` of elapsed time after it, strictly before + `durationMinutes`
 //!   or at or before `until` on the occurrence's date.
@@ -57,9 +58,9 @@ pub use catch_up::{catch_up, CatchUp, Missed, MissedAction, MISSED_COUNT_LIMIT};
 pub use merged::Schedule;
 pub use occurrences::Occurrences;
 pub use task::{
-    CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, NotifySettings, OverlapPolicy,
-    Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition,
-    WeekOfMonth,
+    CatchUpPolicy, CronExpression, DayKind, Executor, MonthDay, MonthWeekday, NotifySettings,
+    OverlapPolicy, Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec,
+    TriggerDefinition, WeekOfMonth,
 };
 pub use trigger::{random_delay, Trigger};
 pub use validate::{machine_time_zone, parse_task, parse_tasks, ValidationError, ValidationErrors};

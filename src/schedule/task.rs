@@ -229,11 +229,35 @@ pub enum WeekOfMonth {
     Last,
 }
 
-/// `{"week": 1..4 | "last", "weekday": "mon"}`: the first Monday, the last Friday.
+/// `{"week": 1..4 | "last", "weekday": "mon" | "weekday" | "weekendDay"}`: the first
+/// Monday, the last Friday, the second weekday (Monday to Friday), the last weekend day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MonthWeekday {
     pub week: WeekOfMonth,
-    pub weekday: Weekday,
+    pub weekday: DayKind,
+}
+
+/// What a `monthWeekdays` entry counts: one named weekday (week n is days 7n-6..7n), or
+/// any weekday or weekend day (week n is the n-th of them in the month, as in SQL Server
+/// Agent's "second weekday").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayKind {
+    Named(Weekday),
+    /// Monday to Friday.
+    Weekday,
+    /// Saturday or Sunday.
+    WeekendDay,
+}
+
+impl DayKind {
+    /// The JSON spelling: `mon` .. `sun`, `weekday`, `weekendDay`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DayKind::Named(day) => weekday_name(day),
+            DayKind::Weekday => "weekday",
+            DayKind::WeekendDay => "weekendDay",
+        }
+    }
 }
 
 /// When a trigger fires. Wall-clock times are read in the task's zone; see
@@ -655,7 +679,7 @@ impl From<&TriggerDefinition> for TriggerJson {
                             WeekOfMonth::Nth(n) => serde_json::Value::from(n),
                             WeekOfMonth::Last => serde_json::Value::from("last"),
                         };
-                        serde_json::json!({"week": week, "weekday": weekday_name(entry.weekday)})
+                        serde_json::json!({"week": week, "weekday": entry.weekday.name()})
                     })
                     .collect();
                 json.month_days = month_days

@@ -8,7 +8,8 @@ use super::cron::CronTimes;
 use super::interval::Interval;
 use super::occurrences::Occurrences;
 use super::task::{
-    MonthDay, Recurrence, Repetition, RepetitionEnd, TimeSpec, TriggerDefinition, WeekOfMonth,
+    DayKind, MonthDay, Recurrence, Repetition, RepetitionEnd, TimeSpec, TriggerDefinition,
+    WeekOfMonth,
 };
 use super::wall_clock::{local_time, local_upper_bound, resolve};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
@@ -151,6 +152,7 @@ impl Trigger {
                     days: 0,
                     last: false,
                     weekdays: 0,
+                    kinds: 0,
                 };
                 for day in days {
                     match day {
@@ -165,7 +167,13 @@ impl Trigger {
                         WeekOfMonth::Nth(_) => continue,
                         WeekOfMonth::Last => 4,
                     };
-                    set.weekdays |= 1 << (week * 7 + entry.weekday.num_days_from_monday());
+                    match entry.weekday {
+                        DayKind::Named(day) => {
+                            set.weekdays |= 1 << (week * 7 + day.num_days_from_monday());
+                        }
+                        DayKind::Weekday => set.kinds |= 1 << week,
+                        DayKind::WeekendDay => set.kinds |= 1 << (5 + week),
+                    }
                 }
                 calendar(start, Cadence::Monthly(set), months)
             }

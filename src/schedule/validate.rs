@@ -4,9 +4,9 @@
 
 use super::calendar::Weekdays;
 use super::task::{
-    weekday_name, CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, OverlapPolicy,
-    Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition,
-    WeekOfMonth,
+    weekday_name, CatchUpPolicy, CronExpression, DayKind, Executor, MonthDay, MonthWeekday,
+    OverlapPolicy, Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec,
+    TriggerDefinition, WeekOfMonth,
 };
 use super::zone_names::parse_zone;
 use crate::exec::OutputEncoding;
@@ -624,7 +624,7 @@ impl Checker {
             }
             week
         });
-        let weekday = self.required(map, path, "weekday", Self::weekday);
+        let weekday = self.required(map, path, "weekday", Self::day_kind);
         Some(MonthWeekday {
             week: week?,
             weekday: weekday?,
@@ -803,6 +803,37 @@ impl Checker {
             );
         }
         day
+    }
+
+    /// A `monthWeekdays` entry's `weekday`: a weekday name, `weekday` or `weekendDay`.
+    fn day_kind(&mut self, path: &str, value: &Value) -> Option<DayKind> {
+        let text = value.as_str().unwrap_or_default();
+        let kind = if text.eq_ignore_ascii_case("weekday") {
+            Some(DayKind::Weekday)
+        } else if text.eq_ignore_ascii_case("weekendDay") {
+            Some(DayKind::WeekendDay)
+        } else {
+            Weekdays::ALL
+                .into_iter()
+                .find(|day| weekday_name(*day).eq_ignore_ascii_case(text))
+                .map(DayKind::Named)
+        };
+        if kind.is_none() {
+            let hint = if text.eq_ignore_ascii_case("day") {
+                " (the n-th day of the month is monthDays 1..4 or \"last\")"
+            } else {
+                ""
+            };
+            self.error(
+                path,
+                format!(
+                    "{} is not a weekday (mon, tue, wed, thu, fri, sat or sun), \"weekday\" or \
+                     \"weekendDay\"{hint}",
+                    show(value)
+                ),
+            );
+        }
+        kind
     }
 
     fn month_day(&mut self, path: &str, value: &Value) -> Option<MonthDay> {
