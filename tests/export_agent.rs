@@ -34,7 +34,11 @@ const SAMPLE: &str = r#"[
      {"recurrence": "once", "start": "2025-03-15T09:30:00"},
      {"recurrence": "driverStart"},
      {"recurrence": "monthly", "start": "2025-01-01T07:00:00",
-      "monthWeekdays": [{"week": 2, "weekday": "weekday"}, {"week": "last", "weekday": "weekendDay"}]}]}
+      "monthWeekdays": [{"week": 2, "weekday": "weekday"}, {"week": "last", "weekday": "weekendDay"}]},
+     {"recurrence": "daily", "start": "2025-01-01T22:00:00",
+      "repetition": {"everyMinutes": 20, "durationMinutes": 240}},
+     {"recurrence": "daily", "start": "2025-01-01T23:00:00",
+      "repetition": {"everyMinutes": 15, "until": "01:30"}}]}
 ]"#;
 
 fn sample() -> Vec<TaskDefinition> {
@@ -61,7 +65,10 @@ fn the_sample_script_is_committed_and_schedules_match_the_triggers() {
     assert!(text.contains("N'EXEC dbo.Cleanup @Days = 30; -- it''s idempotent'"));
     assert!(text.contains("@retry_attempts = 2,\n        @retry_interval = 5,"));
     // One schedule per trigger, and one per day of a monthly trigger.
-    assert_eq!(text.matches("EXEC msdb.dbo.sp_add_schedule").count(), 2 + 9);
+    assert_eq!(
+        text.matches("EXEC msdb.dbo.sp_add_schedule").count(),
+        2 + 11
+    );
     let schedule = |name: &str| {
         let at = text.find(&format!("@schedule_name = N'{name}'")).unwrap();
         text[at..text[at..].find("OUTPUT").unwrap() + at].to_string()
@@ -95,6 +102,11 @@ fn the_sample_script_is_committed_and_schedules_match_the_triggers() {
     let last_weekend_day = schedule("month-ends - 9");
     assert!(last_weekend_day.contains("@freq_type = 32,\n        @freq_interval = 10,"));
     assert!(last_weekend_day.contains("@freq_relative_interval = 16,"));
+    // Windows across midnight: an end time before the start time, as Agent reads it.
+    let night = schedule("month-ends - 10");
+    assert!(night.contains("@active_start_time = 220000,\n        @active_end_time = 15959,"));
+    let until = schedule("month-ends - 11");
+    assert!(until.contains("@active_start_time = 230000,\n        @active_end_time = 13000,"));
 }
 
 #[test]

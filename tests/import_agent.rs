@@ -133,6 +133,31 @@ fn mappings_follow_the_agent_rules() {
         json!({"everyMinutes": 2, "until": "07:00"})
     );
 
+    // A window across midnight belongs to the day it starts on: Monday to Friday nights
+    // from 22:00 until 02:00 the next morning. Saturday March 1st has the end of
+    // Friday's window and opens none.
+    let night = find(&all, "Night window");
+    assert_eq!(
+        night["task"]["triggers"][0]["repetition"],
+        json!({"everyMinutes": 30, "until": "02:00"})
+    );
+    let next: Vec<&str> = night["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        next[..5],
+        [
+            "2025-03-01T00:30:00+00:00",
+            "2025-03-01T01:00:00+00:00",
+            "2025-03-01T01:30:00+00:00",
+            "2025-03-01T02:00:00+00:00",
+            "2025-03-03T22:00:00+00:00"
+        ]
+    );
+
     let cleanup = find(&all, "Weekly cleanup");
     assert_eq!(
         cleanup["task"]["executor"], "external",
@@ -295,13 +320,14 @@ fn the_command_line_reads_a_saved_query_result() {
     );
     assert!(dry.status.success(), "{}", text(&dry.stderr));
     let tasks: Vec<Value> = serde_json::from_slice(&dry.stdout).unwrap();
-    assert_eq!(tasks.len(), 12);
+    assert_eq!(tasks.len(), 13);
 }
 
 /// The jobs of jobs.json that the SQL Server test creates with the msdb procedures.
-const CREATED: [&str; 8] = [
+const CREATED: [&str; 9] = [
     "ERP - nightly ETL",
     "ERP - hourly sync",
+    "Night window",
     "Weekly cleanup",
     "Last Friday",
     "Month starts",

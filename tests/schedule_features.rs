@@ -163,6 +163,72 @@ fn the_nth_weekday_and_weekend_day_of_the_month() {
 }
 
 #[test]
+fn a_window_until_a_time_before_its_start_ends_on_the_next_day() {
+    let times = |trigger: &str, from: DateTime<Utc>, days: i64| -> Vec<String> {
+        walk(&task(BERLIN, trigger), from, from + TimeDelta::days(days))
+            .iter()
+            .map(|at| at.format("%a %H:%M").to_string())
+            .collect()
+    };
+    // Fridays from 22:00 every hour until 02:00: the window is Friday's, so it runs
+    // into Saturday, and Saturday opens none.
+    let fridays = times(
+        r#"{"recurrence": "weekly", "start": "2025-03-21T22:00", "weekdays": ["fri"],
+            "repetition": {"everyMinutes": 60, "until": "02:00"}}"#,
+        local(BERLIN, 2025, 3, 21, 12, 0),
+        8,
+    );
+    assert_eq!(
+        fridays,
+        [
+            "Fri 22:00",
+            "Fri 23:00",
+            "Sat 00:00",
+            "Sat 01:00",
+            "Sat 02:00", //
+            "Fri 22:00",
+            "Fri 23:00",
+            "Sat 00:00",
+            "Sat 01:00",
+            "Sat 02:00",
+        ]
+    );
+    // Every night from 22:00 every 30 minutes until 02:00, across the spring-forward
+    // night: 02:00 on March 30th is in the gap, so the window ends at 03:00 CEST, which
+    // is the 9th step of elapsed time.
+    let nights = times(
+        r#"{"recurrence": "daily", "start": "2025-03-28T22:00",
+            "repetition": {"everyMinutes": 30, "until": "02:00"}}"#,
+        local(BERLIN, 2025, 3, 29, 12, 0),
+        1,
+    );
+    assert_eq!(
+        nights,
+        [
+            "Sat 22:00",
+            "Sat 22:30",
+            "Sat 23:00",
+            "Sat 23:30",
+            "Sun 00:00",
+            "Sun 00:30",
+            "Sun 01:00",
+            "Sun 01:30",
+            "Sun 03:00",
+        ]
+    );
+    // The previous answer agrees: just after Sunday's midnight, Saturday's window.
+    let schedule = task(
+        BERLIN,
+        r#"{"recurrence": "daily", "start": "2025-03-28T22:00",
+            "repetition": {"everyMinutes": 30, "until": "02:00"}}"#,
+    );
+    assert_eq!(
+        schedule.previous_at_or_before(local(BERLIN, 2025, 3, 30, 0, 10)),
+        Some(local(BERLIN, 2025, 3, 30, 0, 0))
+    );
+}
+
+#[test]
 fn a_repetition_window_for_a_duration() {
     // Mondays and Tuesdays from 08:00 every 90 minutes for 8 hours: 08:00 .. 15:30 (the
     // window ends at 16:00, excluded).
@@ -397,7 +463,7 @@ fn bad_repetitions_and_month_weekdays_are_reported_with_their_paths() {
     let found = errors(&task_json(
         BERLIN,
         r#"{"recurrence": "daily", "start": "2025-01-01T09:00",
-            "repetition": {"everyMinutes": 60, "until": "08:00"}},
+            "repetition": {"everyMinutes": 60, "until": "09:00"}},
            {"recurrence": "daily", "start": "2025-01-01T09:00",
             "repetition": {"everyMinutes": 60, "durationMinutes": 60, "until": "10:00"}},
            {"recurrence": "weekly", "start": "2025-01-01T09:00",
@@ -416,7 +482,7 @@ fn bad_repetitions_and_month_weekdays_are_reported_with_their_paths() {
     assert_eq!(
         found,
         [
-            "triggers[0].repetition.until: must be after the trigger's time of day (09:00:00)",
+            "triggers[0].repetition.until: must differ from the trigger's time of day (09:00:00; an earlier time ends the window on the next day)",
             "triggers[1].repetition: give durationMinutes or until, not both",
             "triggers[2].repetition.every: unknown field",
             "triggers[2].repetition.everyMinutes: must be a whole number from 1 to 1439, not 0",

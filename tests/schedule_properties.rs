@@ -10,7 +10,7 @@
 //! - nothing fires before start, at or after expiry, or when disabled;
 //! - a calendar occurrence with a repetition opens a window: every `everyMinutes` of
 //!   elapsed time after it, before start + `durationMinutes`, or at or before `until` read
-//!   on the occurrence's date;
+//!   on the occurrence's date (the next date when `until` is before the time of day);
 //! - a random delay moves each scheduled time by `random_delay(task, time, max)`.
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
@@ -291,9 +291,9 @@ fn compile(case: &Case) -> (Schedule, Vec<TriggerDefinition>) {
                 let fields = triggers[index].as_object_mut().unwrap();
                 if error
                     .message
-                    .starts_with("must be after the trigger's time of day")
+                    .starts_with("must differ from the trigger's time of day")
                 {
-                    // A random `until` before the random start's time of day.
+                    // A random `until` at the random start's time of day.
                     let window = fields["repetition"].as_object_mut().unwrap();
                     window.remove("until");
                     window.insert("durationMinutes".into(), 300.into());
@@ -519,7 +519,15 @@ fn reference(
                     at < open + TimeDelta::minutes(i64::from(minutes.get()))
                 }
                 RepetitionEnd::Until(until) => {
-                    at <= reference_resolve(tz, date.expect("a calendar date").and_time(until))
+                    // An `until` before the time of day is on the next day.
+                    let date = date.expect("a calendar date");
+                    let start_time = first_wall.expect("start").time();
+                    let day = if until < start_time {
+                        date.succ_opt().expect("date")
+                    } else {
+                        date
+                    };
+                    at <= reference_resolve(tz, day.and_time(until))
                 }
             };
             std::iter::successors(Some(open), |at| Some(*at + every))

@@ -12,7 +12,7 @@
 //!   monthly relative, 64 "when Agent starts" (driverStart); 128 (idle) is refused.
 //!   freq_subday_type 2/4/8 repeat every freq_subday_interval seconds (whole minutes
 //!   only) / minutes / hours from active_start_time until active_end_time: a repetition
-//!   window.
+//!   window (an active_end_time before active_start_time ends it on the next day).
 //! - active_start_date/time are the trigger's start, active_end_date its expiry (the day
 //!   after it); retry_attempts/retry_interval (minutes) are maxAttempts/retryDelaySeconds.
 
@@ -489,10 +489,12 @@ impl JobMapper<'_> {
             self.refuse(format!("{at}.active_end_time"), "not a time (hhmmss)");
             return;
         };
-        if schedule.active_end_time <= schedule.active_start_time {
+        // An end before the start crosses midnight: the window belongs to the day it
+        // starts on and ends on the next (`until` before the time of day says so).
+        if schedule.active_end_time == schedule.active_start_time {
             self.refuse(
                 format!("{at}.active_end_time"),
-                "a window ending before it starts (across midnight) cannot be imported",
+                "a window ending when it starts cannot be imported",
             );
             return;
         }

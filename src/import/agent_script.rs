@@ -342,13 +342,11 @@ fn schedules_of(
         let start = trigger.recurrence.start().map(wall).unwrap_or_default();
         let end = match repetition.end {
             RepetitionEnd::Until(until) => until,
+            // Agent ends a window whose end time is before its start time on the next
+            // day, as stagehand does; windows last at most a day.
             RepetitionEnd::Duration(minutes) => {
-                let end =
-                    start + TimeDelta::minutes(i64::from(minutes.get())) - TimeDelta::seconds(1);
-                if end.date() != start.date() {
-                    return Err("a repetition window past midnight has no Agent equivalent".into());
-                }
-                end.time()
+                (start + TimeDelta::minutes(i64::from(minutes.get())) - TimeDelta::seconds(1))
+                    .time()
             }
         };
         for schedule in &mut found {

@@ -31,7 +31,8 @@
 //!   to Friday / Saturday or Sunday of the month; together with `monthDays`.
 //! - A `repetition` makes each daily/weekly/monthly occurrence open a window that fires
 //!   every `everyMinutes` of elapsed time after it, strictly before + `durationMinutes`
-//!   or at or before `until` on the occurrence's date.
+//!   or at or before `until` on the occurrence's date (the next date when `until` is
+//!   before the trigger's time of day).
 //! - `randomDelaySeconds` moves each scheduled time by [`random_delay`]; `start`,
 //!   `expires` and windows apply to scheduled times.
 //! - `driverStart` has no times: the clock fires it when its driver starts.

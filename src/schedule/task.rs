@@ -215,8 +215,8 @@ pub struct Repetition {
 pub enum RepetitionEnd {
     /// `durationMinutes`: repeats fire strictly before window start + this many minutes.
     Duration(NonZeroU32),
-    /// `until`: repeats fire at or before this wall-clock time on the window's date
-    /// (after the trigger's time of day).
+    /// `until`: repeats fire at or before this wall-clock time on the window's date, or
+    /// on the next day when it is before the trigger's time of day (22:00 until 02:00).
     Until(NaiveTime),
 }
 

@@ -369,9 +369,9 @@ impl CalendarTimes {
         let Some(window) = self.window else {
             return opening;
         };
-        // Windows last under a day after a calendar date's time of day, so only the two
-        // latest openings at or before `lower` may still be repeating (two when a short
-        // daylight-saving day makes consecutive windows overlap).
+        // Windows last at most a day of wall-clock time (25 hours of elapsed time across a
+        // daylight-saving change) and openings are at least 23 hours apart, so only the
+        // two latest openings at or before `lower` may still be repeating.
         let mut best = opening;
         let mut before = self.opening_at_or_before(lower);
         for _ in 0..2 {
@@ -405,6 +405,11 @@ impl CalendarTimes {
         match window.end {
             RepetitionEnd::Duration(minutes) => {
                 open + TimeDelta::minutes(i64::from(minutes.get())) - TimeDelta::seconds(1)
+            }
+            // An `until` not after the time of day ends the window on the next day.
+            RepetitionEnd::Until(until) if until <= self.time_of_day => {
+                let next = date.succ_opt().unwrap_or(date);
+                resolve(self.tz, next.and_time(until))
             }
             RepetitionEnd::Until(until) => resolve(self.tz, date.and_time(until)),
         }

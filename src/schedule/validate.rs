@@ -532,7 +532,7 @@ impl Checker {
     }
 
     /// A `repetition` object; `time_of_day` is the trigger's start time of day, which an
-    /// `until` must be after.
+    /// `until` must differ from.
     fn repetition(
         &mut self,
         path: &str,
@@ -573,11 +573,14 @@ impl Checker {
                         "only with durationMinutes (a window until a time of day ends with its last run)",
                     );
                 }
-                if let Some(start) = time_of_day.filter(|start| until <= start.time()) {
+                // Earlier than the time of day ends the window on the next day; the same
+                // time would make a window of one day or none.
+                if let Some(start) = time_of_day.filter(|start| until == start.time()) {
                     self.error(
                         &field(path, "until"),
                         format!(
-                            "must be after the trigger's time of day ({})",
+                            "must differ from the trigger's time of day ({}; an earlier time \
+                             ends the window on the next day)",
                             start.time().format("%H:%M:%S")
                         ),
                     );
