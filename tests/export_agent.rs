@@ -115,7 +115,8 @@ fn triggers_agent_cannot_express_are_refused_by_name() {
         r#"[{"id": "x", "command": "SELECT 1;", "executor": "external", "timeZone": "UTC",
              "triggers": [{"recurrence": "cron", "cron": "0 * * * *"},
                           {"recurrence": "daily", "start": "2025-01-01T00:00", "months": [1]},
-                          {"recurrence": "daily", "start": "2025-01-01T00:00", "randomDelaySeconds": 5}]}]"#,
+                          {"recurrence": "daily", "start": "2025-01-01T00:00", "randomDelaySeconds": 5},
+                          {"recurrence": "driverStart", "delaySeconds": 5}]}]"#,
     )
     .unwrap();
     let error = script(&tasks.iter().collect::<Vec<_>>(), "ERP").unwrap_err();
@@ -123,6 +124,10 @@ fn triggers_agent_cannot_express_are_refused_by_name() {
     assert!(error.contains("x: triggers[1]: a months filter"), "{error}");
     assert!(
         error.contains("x: triggers[2]: randomDelaySeconds"),
+        "{error}"
+    );
+    assert!(
+        error.contains("x: triggers[3]: a delay after the start (delaySeconds)"),
         "{error}"
     );
 }

@@ -73,7 +73,7 @@ fn the_corpus_maps_as_expected() {
         .filter(|p| p.extension().is_some_and(|e| e == "xml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 8);
+    assert!(files.len() >= 9);
     for file in files {
         let found = mapped(&file);
         let expected_path = corpus()
@@ -164,6 +164,13 @@ fn mappings_follow_the_task_scheduler_rules() {
         boot["timeoutMinutes"],
         72 * 60,
         "the default limit is 72 hours"
+    );
+    // A BootTrigger Delay: the driverStart trigger fires that long after the start.
+    let delayed = &mapped(&corpus().join("boot_delay.xml"))[0]["task"];
+    assert_eq!(
+        delayed["triggers"],
+        json!([{"recurrence": "driverStart", "delaySeconds": 150},
+               {"recurrence": "driverStart", "delaySeconds": 3600, "enabled": false}])
     );
 }
 
@@ -314,16 +321,22 @@ async fn an_import_writes_every_task_in_one_transaction(db: &TestDb) {
         text(&imported.stderr)
     );
     assert!(
-        text(&imported.stdout).contains("imported 9 tasks"),
+        text(&imported.stdout).contains("imported 10 tasks"),
         "{}",
         text(&imported.stdout)
     );
-    assert_eq!(db.count("stage.Task").await, 9);
+    assert_eq!(db.count("stage.Task").await, 10);
     assert_eq!(
         db.count("stage.TaskTrigger WHERE Recurrence = 'driverStart'")
             .await,
-        1,
-        "{db}: the boot trigger"
+        3,
+        "{db}: the boot triggers"
+    );
+    let shown = stagehand(Some(db), &["task", "show", "erp-warm-caches"]);
+    let task: Value = serde_json::from_slice(&shown.stdout).expect("task show");
+    assert_eq!(
+        task["triggers"][0]["delaySeconds"], 150,
+        "{db}: stored as imported"
     );
     let shown = stagehand(Some(db), &["task", "show", "erp-import-orders"]);
     let task: Value = serde_json::from_slice(&shown.stdout).expect("task show");

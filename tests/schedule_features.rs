@@ -354,7 +354,11 @@ fn driver_start_triggers_have_no_times_and_round_trip() {
     let definition = parse_task(&text).unwrap();
     let schedule = Schedule::new(&definition);
     assert!(schedule.triggers()[0].is_driver_start());
-    assert!(schedule.triggers()[0].fires_at_driver_start(Utc::now()));
+    let now = Utc::now();
+    assert_eq!(
+        schedule.triggers()[0].driver_start_occurrence(now),
+        Some(now)
+    );
     assert_eq!(
         schedule.triggers()[0].next_after(Utc::now() - TimeDelta::days(1)),
         None
@@ -369,6 +373,42 @@ fn driver_start_triggers_have_no_times_and_round_trip() {
         [
             r#"triggers[0].randomDelaySeconds: not allowed for recurrence "driverStart""#,
             r#"triggers[0].start: not allowed for recurrence "driverStart" (it fires when a driver starts)"#,
+        ]
+    );
+    // delaySeconds (Task Scheduler's BootTrigger Delay): that long after the start, and
+    // nothing once the delayed occurrence would be at or after expires.
+    let delayed = parse_task(&task_json(
+        chrono_tz::UTC,
+        r#"{"recurrence": "driverStart", "delaySeconds": 90, "expires": "2025-01-01T00:01:30Z"}"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        delayed.to_json()["triggers"][0]["delaySeconds"],
+        90,
+        "written back"
+    );
+    assert_eq!(parse_task(&delayed.to_json_string()).unwrap(), delayed);
+    let compiled = Schedule::new(&delayed);
+    let trigger = &compiled.triggers()[0];
+    let start = local(chrono_tz::UTC, 2025, 1, 1, 0, 0);
+    assert_eq!(
+        trigger.driver_start_occurrence(start - TimeDelta::seconds(1)),
+        Some(start + TimeDelta::seconds(89))
+    );
+    assert_eq!(
+        trigger.driver_start_occurrence(start),
+        None,
+        "expired by then"
+    );
+    assert_eq!(
+        errors(&task_json(
+            chrono_tz::UTC,
+            r#"{"recurrence": "driverStart", "delaySeconds": 86401},
+               {"recurrence": "daily", "start": "2025-01-01T00:00", "delaySeconds": 5}"#
+        )),
+        [
+            "triggers[0].delaySeconds: must be a whole number from 0 to 86400, not 86401",
+            r#"triggers[1].delaySeconds: not allowed for recurrence "daily""#,
         ]
     );
 }
@@ -554,7 +594,7 @@ fn task_next_file_shows_windows_weekend_days_and_driver_start() {
             BERLIN,
             r#"{"recurrence": "daily", "start": "2025-03-01T06:00",
                 "repetition": {"everyMinutes": 120, "until": "10:00"}},
-               {"recurrence": "driverStart"},
+               {"recurrence": "driverStart", "delaySeconds": 90},
                {"recurrence": "monthly", "start": "2025-03-01T07:00",
                 "monthWeekdays": [{"week": 1, "weekday": "weekendDay"}]}"#,
         ),
@@ -579,7 +619,7 @@ fn task_next_file_shows_windows_weekend_days_and_driver_start() {
         ]
     );
     assert!(String::from_utf8_lossy(&output.stderr)
-        .contains("trigger 1 also fires once at every driver start"));
+        .contains("trigger 1 also fires once at every driver start, 90 s after it"));
 }
 
 #[test]

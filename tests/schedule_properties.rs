@@ -489,7 +489,7 @@ fn reference(
                         .is_time_matching(&w.and_utc())
                         .expect("cron match")
                 }),
-                Recurrence::DriverStart => false,
+                Recurrence::DriverStart { .. } => false,
                 calendar => {
                     let first = first_wall.expect("start");
                     named_date = newly

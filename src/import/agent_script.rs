@@ -215,7 +215,10 @@ fn schedules_of(
             freq_recurrence_factor: 0,
             ..base(start)
         }],
-        Recurrence::DriverStart => vec![AgentSchedule {
+        Recurrence::DriverStart { delay_seconds: 1.. } => {
+            return Err("a delay after the start (delaySeconds) has no Agent equivalent".into())
+        }
+        Recurrence::DriverStart { .. } => vec![AgentSchedule {
             enabled: trigger.enabled,
             freq_type: 64,
             active_start_date: 19_900_101,

@@ -297,19 +297,36 @@ impl TaskMapper {
             .collect()
     }
 
+    /// A delay element (an ISO 8601 duration, at most a day) as the JSON field `field`.
+    fn delay(
+        &mut self,
+        trigger: Node,
+        here: &str,
+        element: &str,
+        field: &str,
+        json: &mut Map<String, Value>,
+    ) {
+        let Some(delay) = path_text(trigger, &[element]) else {
+            return;
+        };
+        match duration_seconds(&delay) {
+            Ok(0) => {}
+            Ok(seconds) if seconds <= 86_400 => {
+                json.insert(field.into(), json!(seconds));
+            }
+            Ok(_) => self.refuse(format!("{here}/{element}"), "more than a day"),
+            Err(why) => self.refuse(format!("{here}/{element}"), why),
+        }
+    }
+
     fn trigger(&mut self, trigger: Node) -> Option<Value> {
         let kind = trigger.tag_name().name().to_string();
         let here = format!("Triggers/{kind}");
         let mut json = Map::new();
         match kind.as_str() {
             "BootTrigger" => {
-                if path_text(trigger, &["Delay"]).is_some() {
-                    self.refuse(
-                        format!("{here}/Delay"),
-                        "a delay after start-up cannot be imported",
-                    );
-                }
                 json.insert("recurrence".into(), json!("driverStart"));
+                self.delay(trigger, &here, "Delay", "delaySeconds", &mut json);
             }
             "TimeTrigger" | "CalendarTrigger" => {
                 let start = self.boundary(trigger, &here, "StartBoundary");
@@ -327,16 +344,13 @@ impl TaskMapper {
                     self.calendar(trigger, &here, &mut json);
                 }
                 self.repetition(trigger, &here, &mut json);
-                if let Some(delay) = path_text(trigger, &["RandomDelay"]) {
-                    match duration_seconds(&delay) {
-                        Ok(0) => {}
-                        Ok(seconds) if seconds <= 86_400 => {
-                            json.insert("randomDelaySeconds".into(), json!(seconds));
-                        }
-                        Ok(_) => self.refuse(format!("{here}/RandomDelay"), "more than a day"),
-                        Err(why) => self.refuse(format!("{here}/RandomDelay"), why),
-                    }
-                }
+                self.delay(
+                    trigger,
+                    &here,
+                    "RandomDelay",
+                    "randomDelaySeconds",
+                    &mut json,
+                );
             }
             "LogonTrigger"
             | "IdleTrigger"

@@ -35,7 +35,8 @@
 //!   before the trigger's time of day).
 //! - `randomDelaySeconds` moves each scheduled time by [`random_delay`]; `start`,
 //!   `expires` and windows apply to scheduled times.
-//! - `driverStart` has no times: the clock fires it when its driver starts.
+//! - `driverStart` has no times: the clock fires it when its driver starts, or
+//!   `delaySeconds` after.
 //! - Nothing fires at or after `expires`, from a disabled trigger or from a disabled task.
 //! - Daylight saving: a wall-clock time inside a gap fires once, at the end of the gap
 //!   (02:30 on a spring-forward day in New York fires at 03:00 EDT); a wall-clock time

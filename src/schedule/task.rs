@@ -310,8 +310,9 @@ pub enum Recurrence {
         expression: CronExpression,
     },
     /// Fires once at every start of a driver (`stagehand run`), from the driver that
-    /// started: the occurrence is the start's instant, enqueued through FireTrigger.
-    DriverStart,
+    /// started, `delay_seconds` after the start (`delaySeconds`, Task Scheduler's
+    /// BootTrigger Delay): the occurrence is that instant, enqueued through FireTrigger.
+    DriverStart { delay_seconds: u32 },
 }
 
 impl Recurrence {
@@ -325,7 +326,7 @@ impl Recurrence {
             Recurrence::Weekly { .. } => "weekly",
             Recurrence::Monthly { .. } => "monthly",
             Recurrence::Cron { .. } => "cron",
-            Recurrence::DriverStart => "driverStart",
+            Recurrence::DriverStart { .. } => "driverStart",
         }
     }
 
@@ -338,7 +339,7 @@ impl Recurrence {
             | Recurrence::Weekly { start, .. }
             | Recurrence::Monthly { start, .. } => Some(start),
             Recurrence::Cron { start, .. } => start.as_ref(),
-            Recurrence::DriverStart => None,
+            Recurrence::DriverStart { .. } => None,
         }
     }
 }
@@ -578,6 +579,8 @@ struct TriggerJson {
     repetition: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "is_zero")]
     random_delay_seconds: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    delay_seconds: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires: Option<String>,
     #[serde(skip_serializing_if = "is_true")]
@@ -692,7 +695,7 @@ impl From<&TriggerDefinition> for TriggerJson {
                 json.months = numbers(months);
             }
             Recurrence::Cron { expression, .. } => json.cron = Some(expression.to_string()),
-            Recurrence::DriverStart => {}
+            Recurrence::DriverStart { delay_seconds } => json.delay_seconds = *delay_seconds,
         }
         json
     }

@@ -34,8 +34,10 @@ enum Times {
     Interval(Interval),
     Calendar(CalendarTimes),
     Cron(CronTimes),
-    /// Not a time series: the clock fires it when its driver starts.
-    DriverStart,
+    /// Not a time series: the clock fires it this long after its driver starts.
+    DriverStart {
+        delay: TimeDelta,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -182,7 +184,9 @@ impl Trigger {
                 expression,
                 start.map(|start| start.resolve(tz)),
             )),
-            Recurrence::DriverStart => Times::DriverStart,
+            Recurrence::DriverStart { delay_seconds } => Times::DriverStart {
+                delay: TimeDelta::seconds(i64::from(*delay_seconds)),
+            },
         };
         Trigger {
             enabled: task_enabled && definition.enabled,
@@ -208,12 +212,17 @@ impl Trigger {
     /// Whether this is a `driverStart` trigger, which the clock fires when it starts (it
     /// has no occurrences in time).
     pub fn is_driver_start(&self) -> bool {
-        matches!(self.times, Times::DriverStart)
+        matches!(self.times, Times::DriverStart { .. })
     }
 
-    /// Whether an enabled driverStart trigger fires for a driver started at `at`.
-    pub fn fires_at_driver_start(&self, at: DateTime<Utc>) -> bool {
-        self.enabled && self.is_driver_start() && self.expires.is_none_or(|e| at < e)
+    /// When an enabled driverStart trigger fires for a driver started at `at`: its
+    /// `delaySeconds` later, unless it has expired by then.
+    pub fn driver_start_occurrence(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let Times::DriverStart { delay } = self.times else {
+            return None;
+        };
+        let occurrence = at.checked_add_signed(delay)?;
+        (self.enabled && self.expires.is_none_or(|e| occurrence < e)).then_some(occurrence)
     }
 
     /// For a `stopAtEnd` repetition: when the window that `occurrence` (as fired, random
@@ -259,7 +268,7 @@ impl Trigger {
             Times::Interval(interval) => interval.next_after(t),
             Times::Calendar(calendar) => calendar.next_after(t),
             Times::Cron(cron) => cron.next_after(t),
-            Times::DriverStart => None,
+            Times::DriverStart { .. } => None,
         };
         next.filter(|at| self.expires.is_none_or(|expires| *at < expires))
     }
@@ -277,7 +286,7 @@ impl Trigger {
             Times::Interval(interval) => interval.previous_at_or_before(t),
             Times::Calendar(calendar) => calendar.previous_at_or_before(t),
             Times::Cron(cron) => cron.previous_at_or_before(t),
-            Times::DriverStart => None,
+            Times::DriverStart { .. } => None,
         }
     }
 }

@@ -123,6 +123,7 @@ const TRIGGER_FIELDS: &[&str] = &[
     "cron",
     "repetition",
     "randomDelaySeconds",
+    "delaySeconds",
 ];
 
 const RECURRENCES: &str = "once, minutely, daily, weekly, monthly, cron or driverStart";
@@ -155,7 +156,7 @@ fn recurrence_fields(recurrence: &str) -> Option<&'static [&'static str]> {
             "randomDelaySeconds",
         ],
         "cron" => &["cron", "randomDelaySeconds"],
-        "driverStart" => &[],
+        "driverStart" => &["delaySeconds"],
         _ => return None,
     })
 }
@@ -418,6 +419,9 @@ impl Checker {
         let random_delay_seconds = self.optional(&map, path, "randomDelaySeconds", |c, p, v| {
             c.whole(p, v, 0, 86_400)
         });
+        let delay_seconds = self.optional(&map, path, "delaySeconds", |c, p, v| {
+            c.whole(p, v, 0, 86_400)
+        });
         let cron = if name == "cron" {
             self.required_for(&map, path, "cron", name, Self::cron)
         } else {
@@ -466,7 +470,9 @@ impl Checker {
                 start,
                 expression: cron?,
             },
-            "driverStart" => Recurrence::DriverStart,
+            "driverStart" => Recurrence::DriverStart {
+                delay_seconds: delay_seconds.unwrap_or(0),
+            },
             _ => return None,
         };
         Some(TriggerDefinition {
