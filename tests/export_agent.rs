@@ -116,7 +116,9 @@ fn triggers_agent_cannot_express_are_refused_by_name() {
              "triggers": [{"recurrence": "cron", "cron": "0 * * * *"},
                           {"recurrence": "daily", "start": "2025-01-01T00:00", "months": [1]},
                           {"recurrence": "daily", "start": "2025-01-01T00:00", "randomDelaySeconds": 5},
-                          {"recurrence": "driverStart", "delaySeconds": 5}]}]"#,
+                          {"recurrence": "driverStart", "delaySeconds": 5},
+                          {"recurrence": "daily", "start": "2025-01-01T00:00",
+                           "repetition": {"everyMinutes": 60, "durationMinutes": 1441}}]}]"#,
     )
     .unwrap();
     let error = script(&tasks.iter().collect::<Vec<_>>(), "ERP").unwrap_err();
@@ -128,6 +130,10 @@ fn triggers_agent_cannot_express_are_refused_by_name() {
     );
     assert!(
         error.contains("x: triggers[3]: a delay after the start (delaySeconds)"),
+        "{error}"
+    );
+    assert!(
+        error.contains("x: triggers[4]: a repetition window longer than a day"),
         "{error}"
     );
 }

@@ -229,6 +229,51 @@ fn a_window_until_a_time_before_its_start_ends_on_the_next_day() {
 }
 
 #[test]
+fn windows_longer_than_a_day_overlap() {
+    // Daily at 08:00, every 1000 minutes for three days (Task Scheduler's P3D): each
+    // window fires at +0, +1000, +2000, +3000 and +4000 minutes, so from the fourth day
+    // on, four windows are open at once; 02:40 comes from the one opened three days
+    // before.
+    let zone = chrono_tz::UTC;
+    let schedule = task(
+        zone,
+        r#"{"recurrence": "daily", "start": "2025-01-01T08:00",
+            "repetition": {"everyMinutes": 1000, "durationMinutes": 4320}}"#,
+    );
+    let day = |d: u32| -> Vec<String> {
+        let from = local(zone, 2025, 1, d, 0, 0) - TimeDelta::seconds(1);
+        walk(&schedule, from, from + TimeDelta::days(1))
+            .iter()
+            .map(|at| at.format("%H:%M").to_string())
+            .collect()
+    };
+    assert_eq!(day(1), ["08:00"]);
+    assert_eq!(day(2), ["00:40", "08:00", "17:20"]);
+    assert_eq!(day(3), ["00:40", "08:00", "10:00", "17:20"]);
+    assert_eq!(day(4), ["00:40", "02:40", "08:00", "10:00", "17:20"]);
+    assert_eq!(day(20), ["00:40", "02:40", "08:00", "10:00", "17:20"]);
+    assert_eq!(
+        schedule.previous_at_or_before(local(zone, 2025, 1, 5, 3, 0)),
+        Some(local(zone, 2025, 1, 5, 2, 40))
+    );
+    // Every 12 hours for two days, stopping runs at the end: 08:00 on the 3rd is in the
+    // windows of the 2nd and the 3rd; its run stops when the later one ends.
+    let stopping = task(
+        zone,
+        r#"{"recurrence": "daily", "start": "2025-01-01T08:00",
+            "repetition": {"everyMinutes": 720, "durationMinutes": 2880, "stopAtEnd": true}}"#,
+    );
+    assert_eq!(
+        stopping.stop_deadline(local(zone, 2025, 1, 3, 8, 0)),
+        Some(local(zone, 2025, 1, 5, 8, 0))
+    );
+    assert_eq!(
+        stopping.stop_deadline(local(zone, 2025, 1, 3, 20, 0)),
+        Some(local(zone, 2025, 1, 5, 8, 0))
+    );
+}
+
+#[test]
 fn a_repetition_window_for_a_duration() {
     // Mondays and Tuesdays from 08:00 every 90 minutes for 8 hours: 08:00 .. 15:30 (the
     // window ends at 16:00, excluded).
@@ -507,7 +552,7 @@ fn bad_repetitions_and_month_weekdays_are_reported_with_their_paths() {
            {"recurrence": "daily", "start": "2025-01-01T09:00",
             "repetition": {"everyMinutes": 60, "durationMinutes": 60, "until": "10:00"}},
            {"recurrence": "weekly", "start": "2025-01-01T09:00",
-            "repetition": {"everyMinutes": 0, "durationMinutes": 2000, "every": 1}},
+            "repetition": {"everyMinutes": 0, "durationMinutes": 44641, "every": 1}},
            {"recurrence": "minutely", "start": "2025-01-01T09:00", "intervalMinutes": 5,
             "repetition": {"everyMinutes": 1, "durationMinutes": 2}},
            {"recurrence": "monthly", "start": "2025-01-01T09:00",
@@ -525,8 +570,8 @@ fn bad_repetitions_and_month_weekdays_are_reported_with_their_paths() {
             "triggers[0].repetition.until: must differ from the trigger's time of day (09:00:00; an earlier time ends the window on the next day)",
             "triggers[1].repetition: give durationMinutes or until, not both",
             "triggers[2].repetition.every: unknown field",
-            "triggers[2].repetition.everyMinutes: must be a whole number from 1 to 1439, not 0",
-            "triggers[2].repetition.durationMinutes: must be a whole number from 1 to 1440, not 2000",
+            "triggers[2].repetition.everyMinutes: must be a whole number from 1 to 44640, not 0",
+            "triggers[2].repetition.durationMinutes: must be a whole number from 1 to 44640, not 44641",
             r#"triggers[3].repetition: not allowed for recurrence "minutely""#,
             "triggers[4].monthWeekdays[0].week: 5 is not a week of the month (1..4 or \"last\")",
             "triggers[4].monthWeekdays[1].weekday: \"funday\" is not a weekday (mon, tue, wed, thu, fri, sat or sun), \"weekday\" or \"weekendDay\"",

@@ -190,10 +190,17 @@ fn non_empty(months: Vec<u32>) -> Option<Vec<u32>> {
 /// A repetition window (kept for calendar recurrences only).
 fn repetition() -> impl Strategy<Value = serde_json::Value> {
     use serde_json::json;
-    let every = prop_oneof![Just(7u32), Just(15), Just(30), Just(45), Just(60), Just(90)];
+    let every = prop_oneof![
+        6 => prop_oneof![Just(7u32), Just(15), Just(30), Just(45), Just(60), Just(90)],
+        1 => prop_oneof![Just(1440u32), Just(1500), Just(2000)],
+    ];
     let end = prop_oneof![
-        prop_oneof![Just(61u32), Just(120), Just(300), Just(1439), Just(1440)]
-            .prop_map(|minutes| json!({"durationMinutes": minutes})),
+        prop_oneof![
+            5 => prop_oneof![Just(61u32), Just(120), Just(300), Just(1439), Just(1440)],
+            // Longer than a day: the windows of consecutive days overlap.
+            4 => prop_oneof![Just(1441u32), Just(2880), Just(4000), Just(4320)],
+        ]
+        .prop_map(|minutes| json!({"durationMinutes": minutes})),
         (1u32..24, prop_oneof![Just(0u32), Just(30), 0u32..60])
             .prop_map(|(h, m)| json!({"until": format!("{h:02}:{m:02}")})),
     ];
@@ -296,7 +303,8 @@ fn compile(case: &Case) -> (Schedule, Vec<TriggerDefinition>) {
                     // A random `until` at the random start's time of day.
                     let window = fields["repetition"].as_object_mut().unwrap();
                     window.remove("until");
-                    window.insert("durationMinutes".into(), 300.into());
+                    let every = window["everyMinutes"].as_u64().unwrap_or(0);
+                    window.insert("durationMinutes".into(), (every + 300).into());
                     continue;
                 }
                 assert!(error.message.starts_with("must be after start"), "{errors}");
@@ -455,9 +463,10 @@ fn reference(
     };
     // Scheduled times, with the date a calendar occurrence is for (its window's date).
     let mut fired: Vec<(DateTime<Utc>, Option<NaiveDate>)> = vec![];
-    // Warm up two days early: `reached` (the latest wall-clock time seen) must be right,
-    // and windows and delays of earlier occurrences reach into the window.
-    let mut at = from - TimeDelta::days(2);
+    // Warm up four days early: `reached` (the latest wall-clock time seen) must be right,
+    // and windows (up to three days) and delays of earlier occurrences reach into the
+    // window.
+    let mut at = from - TimeDelta::days(4);
     let mut reached = local(tz, at - TimeDelta::minutes(1));
     while at <= to {
         let wall = local(tz, at);

@@ -346,7 +346,10 @@ fn schedules_of(
         let end = match repetition.end {
             RepetitionEnd::Until(until) => until,
             // Agent ends a window whose end time is before its start time on the next
-            // day, as stagehand does; windows last at most a day.
+            // day, as stagehand does; its windows last at most a day.
+            RepetitionEnd::Duration(minutes) if minutes.get() > 1440 => {
+                return Err("a repetition window longer than a day has no Agent equivalent".into())
+            }
             RepetitionEnd::Duration(minutes) => {
                 (start + TimeDelta::minutes(i64::from(minutes.get())) - TimeDelta::seconds(1))
                     .time()

@@ -15,6 +15,9 @@ use super::{description, task_id, Mapped, Unsupported};
 use roxmltree::{Document, Node};
 use serde_json::{json, Map, Value};
 
+/// The longest repetition window Task Scheduler offers (P31D), as stagehand's limit.
+const MAX_WINDOW_MINUTES: u64 = 31 * 1440;
+
 /// The Task Scheduler 2.0 namespace.
 pub const NAMESPACE: &str = "http://schemas.microsoft.com/windows/2004/02/mit/task";
 
@@ -569,8 +572,8 @@ impl TaskMapper {
         }
     }
 
-    /// Repetition: on a calendar trigger, a window (Interval, Duration, StopAtDurationEnd);
-    /// repeating indefinitely, or on a time trigger, a minutely trigger from the start.
+    /// Repetition: on a calendar trigger, a window (Interval, Duration up to P31D,
+    /// StopAtDurationEnd); repeating indefinitely, or on a time trigger, a minutely trigger from the start.
     fn repetition(&mut self, trigger: Node, here: &str, json: &mut Map<String, Value>) {
         let Some(repetition) = child(trigger, "Repetition") else {
             return;
@@ -605,10 +608,10 @@ impl TaskMapper {
         match duration {
             // A calendar trigger repeating for a while: a window.
             Some(minutes) if !once => {
-                if every >= 1440 || minutes > 1440 || every >= minutes {
+                if minutes > MAX_WINDOW_MINUTES || every >= minutes {
                     self.refuse(
                         at,
-                        "a window must last up to one day (P1D) and be longer than its interval",
+                        "a window must last up to 31 days (P31D) and be longer than its interval",
                     );
                     return;
                 }

@@ -32,7 +32,7 @@
 //! - A `repetition` makes each daily/weekly/monthly occurrence open a window that fires
 //!   every `everyMinutes` of elapsed time after it, strictly before + `durationMinutes`
 //!   or at or before `until` on the occurrence's date (the next date when `until` is
-//!   before the trigger's time of day).
+//!   before the trigger's time of day). Windows last up to 31 days and may overlap.
 //! - `randomDelaySeconds` moves each scheduled time by [`random_delay`]; `start`,
 //!   `expires` and windows apply to scheduled times.
 //! - `driverStart` has no times: the clock fires it when its driver starts, or

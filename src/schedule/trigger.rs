@@ -235,11 +235,10 @@ impl Trigger {
         let window = calendar.window.filter(|window| window.stop_at_end)?;
         let delay = self.delay;
         let max = TimeDelta::seconds(delay.map_or(0, |d| d.max_seconds));
-        // The scheduled time is at most `max` before the occurrence; windows last under a
-        // day, so the two latest openings at or before the occurrence are the candidates.
-        let mut before = calendar.opening_at_or_before(occurrence);
-        for _ in 0..2 {
-            let (date, open) = before?;
+        // The scheduled time is at most `max` before the occurrence: the candidates are
+        // the windows opened at or before the occurrence that reach occurrence - max, the
+        // latest first (of overlapping windows, the one ending last).
+        for (date, open) in calendar.windows_reaching(window, occurrence, occurrence - max) {
             let last = calendar.window_last(window, date, open);
             let fired_as = |scheduled: DateTime<Utc>| {
                 scheduled + delay.map_or(TimeDelta::zero(), |delay| delay.of(scheduled))
@@ -256,7 +255,6 @@ impl Trigger {
                 }
                 step += TimeDelta::seconds(window.every);
             }
-            before = calendar.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?);
         }
         None
     }
@@ -369,6 +367,15 @@ impl Window {
             stop_at_end: repetition.stop_at_end,
         }
     }
+
+    /// The most elapsed time from a window's opening to its last repeat: its duration,
+    /// or for `until` a day of wall-clock time plus any daylight-saving shift.
+    fn longest(self) -> TimeDelta {
+        match self.end {
+            RepetitionEnd::Duration(minutes) => TimeDelta::minutes(i64::from(minutes.get())),
+            RepetitionEnd::Until(_) => TimeDelta::hours(27),
+        }
+    }
 }
 
 impl CalendarTimes {
@@ -378,35 +385,40 @@ impl CalendarTimes {
         let Some(window) = self.window else {
             return opening;
         };
-        // Windows last at most a day of wall-clock time (25 hours of elapsed time across a
-        // daylight-saving change) and openings are at least 23 hours apart, so only the
-        // two latest openings at or before `lower` may still be repeating.
+        // Every window opened at or before `lower` and still open then may repeat next.
         let mut best = opening;
-        let mut before = self.opening_at_or_before(lower);
-        for _ in 0..2 {
-            let Some((date, open)) = before else { break };
+        for (date, open) in self.windows_reaching(window, lower, lower) {
             if let Some(repeat) = self.repeat_after(window, date, open, lower) {
                 best = Some(best.map_or(repeat, |best| best.min(repeat)));
             }
-            before = self.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?);
         }
         best
     }
 
     fn previous_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let opening = self.opening_at_or_before(t);
+        let (_, latest) = self.opening_at_or_before(t)?;
         let Some(window) = self.window else {
-            return opening.map(|(_, at)| at);
+            return Some(latest);
         };
-        let mut best = None;
-        let mut before = opening;
-        for _ in 0..2 {
-            let Some((date, open)) = before else { break };
-            let repeat = self.repeat_at_or_before(window, date, open, t);
-            best = best.max(Some(repeat));
-            before = self.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?);
-        }
-        best
+        // Windows that end before the latest opening cannot hold a later occurrence.
+        self.windows_reaching(window, t, latest)
+            .map(|(date, open)| self.repeat_at_or_before(window, date, open, t))
+            .max()
+    }
+
+    /// The windows opened at or before `t` that may still be open at `reaching` (a
+    /// window lasts at most its longest), the latest opening first.
+    fn windows_reaching(
+        &self,
+        window: Window,
+        t: DateTime<Utc>,
+        reaching: DateTime<Utc>,
+    ) -> impl Iterator<Item = (NaiveDate, DateTime<Utc>)> + '_ {
+        let longest = window.longest();
+        std::iter::successors(self.opening_at_or_before(t), move |(_, open)| {
+            self.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?)
+        })
+        .take_while(move |(_, open)| *open + longest >= reaching)
     }
 
     /// The last instant the window opened at `open` for `date` may fire at (inclusive).

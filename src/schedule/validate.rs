@@ -130,6 +130,9 @@ const RECURRENCES: &str = "once, minutely, daily, weekly, monthly, cron or drive
 
 const REPETITION_FIELDS: &[&str] = &["everyMinutes", "durationMinutes", "until", "stopAtEnd"];
 
+/// The longest `everyMinutes` and `durationMinutes`: 31 days.
+const MAX_WINDOW_MINUTES: u32 = 31 * 1440;
+
 /// The trigger fields a recurrence allows beyond recurrence, start, enabled and expires.
 fn recurrence_fields(recurrence: &str) -> Option<&'static [&'static str]> {
     Some(match recurrence {
@@ -547,9 +550,12 @@ impl Checker {
     ) -> Option<Repetition> {
         let errors_before = self.errors.len();
         let map = self.object(path, value, "a repetition", REPETITION_FIELDS)?;
-        let every = self.required(map, path, "everyMinutes", |c, p, v| c.whole(p, v, 1, 1439));
+        // Up to 31 days, as Task Scheduler allows (P31D); windows may then overlap.
+        let every = self.required(map, path, "everyMinutes", |c, p, v| {
+            c.whole(p, v, 1, MAX_WINDOW_MINUTES)
+        });
         let duration = self.optional(map, path, "durationMinutes", |c, p, v| {
-            c.whole(p, v, 1, 1440)
+            c.whole(p, v, 1, MAX_WINDOW_MINUTES)
         });
         let until = self.optional(map, path, "until", |c, p, v| {
             let text = c.text(p, v, 0, usize::MAX)?;
