@@ -142,14 +142,8 @@ fn mappings_follow_the_agent_rules() {
         night["task"]["triggers"][0]["repetition"],
         json!({"everyMinutes": 30, "until": "02:00"})
     );
-    let next: Vec<&str> = night["next"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap())
-        .collect();
     assert_eq!(
-        next[..5],
+        night["next"].as_array().unwrap()[..5],
         [
             "2025-03-01T00:30:00+00:00",
             "2025-03-01T01:00:00+00:00",
@@ -355,7 +349,7 @@ const HOSTILE: [(&str, &str); 3] = [
     (
         "Stag]ing [x]",
         "INSERT INTO dbo.sqlcmd_steps VALUES (2, N'second');\nGO\n\
-         CREATE OR ALTER PROCEDURE dbo.sqlcmd_probe AS SELECT N'GO' AS go;\n  go  \n",
+         CREATE OR ALTER PROCEDURE dbo.sqlcmd_probe AS SELECT N'GO' AS word;\n  go  \n",
     ),
     ("x", "PRINT N'--'' ; EXIT(SELECT 1)'"),
 ];
@@ -379,7 +373,7 @@ fn step_text_and_database_names_stay_inside_their_quotes() {
         [
             HOSTILE[0].1,
             "INSERT INTO dbo.sqlcmd_steps VALUES (2, N'second');\n",
-            "CREATE OR ALTER PROCEDURE dbo.sqlcmd_probe AS SELECT N'GO' AS go;\n",
+            "CREATE OR ALTER PROCEDURE dbo.sqlcmd_probe AS SELECT N'GO' AS word;\n",
             HOSTILE[2].1,
         ]
     );
@@ -429,7 +423,7 @@ async fn sqlcmd_scripts_run_their_steps_in_order_and_stop_at_the_first_error(db:
         // Unqualified: it must run in the other database.
         TsqlStep {
             command: "INSERT INTO dbo.sqlcmd_other VALUES (2);\nGO\n\
-                      CREATE OR ALTER PROCEDURE dbo.sqlcmd_probe AS SELECT N'GO' AS go;\n",
+                      CREATE OR ALTER PROCEDURE dbo.sqlcmd_probe AS SELECT N'GO' AS word;\n",
             database: &other,
         },
         TsqlStep {

@@ -172,14 +172,8 @@ fn mappings_follow_the_task_scheduler_rules() {
         week["task"]["triggers"][0]["repetition"],
         json!({"everyMinutes": 1440, "durationMinutes": 7200})
     );
-    let next: Vec<&str> = week["next"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap())
-        .collect();
     assert_eq!(
-        next[..7],
+        week["next"].as_array().unwrap()[..7],
         [
             "2025-03-03T07:00:00-05:00",
             "2025-03-04T07:00:00-05:00",
