@@ -158,7 +158,22 @@ pub async fn load(
         }
         for (row, trigger) in task.triggers.iter().zip(schedule.triggers()) {
             if trigger.is_driver_start() {
-                fire_for_driver_start(db, &name, row, trigger, started_at).await;
+                if let Some(later) =
+                    fire_for_driver_start(db, &name, row, trigger, started_at).await
+                {
+                    queue.push(Reverse(Pending {
+                        due: later,
+                        trigger_id: row.trigger_id,
+                        occurrence: later,
+                    }));
+                    watched.insert(
+                        row.trigger_id,
+                        Watched {
+                            task_name: name.clone(),
+                            trigger: trigger.clone(),
+                        },
+                    );
+                }
                 continue;
             }
             let plan = catch_up(
@@ -254,23 +269,26 @@ async fn catch_up_missed(
 }
 
 /// A driverStart trigger fires once for this driver's start: FireTrigger with the start
-/// (whole seconds) as the occurrence, so a reload, or another driver started in the same
-/// second, does not fire it again. Triggers created after the start wait for the next.
+/// (whole seconds) plus its `delaySeconds` as the occurrence, so a reload, or another
+/// driver started in the same second, does not fire it again. Triggers created after
+/// the start wait for the next. Without a delay it fires here; a delayed occurrence is
+/// returned for the queue (a reload before it is due queues it again).
 async fn fire_for_driver_start(
     db: &dyn Backend,
     name: &str,
     row: &crate::store::TriggerRow,
     trigger: &Trigger,
     started_at: DateTime<Utc>,
-) {
-    let Some(start) = DateTime::from_timestamp(started_at.timestamp(), 0) else {
-        return;
-    };
-    let due = trigger.fires_at_driver_start(start)
-        && row.created_at <= started_at
-        && row.last_fired_for.is_none_or(|last| last < start);
+) -> Option<DateTime<Utc>> {
+    let start = DateTime::from_timestamp(started_at.timestamp(), 0)?;
+    let occurrence = trigger.driver_start_occurrence(start)?;
+    let due =
+        row.created_at <= started_at && row.last_fired_for.is_none_or(|last| last < occurrence);
     if !due {
-        return;
+        return None;
+    }
+    if occurrence > start {
+        return Some(occurrence);
     }
     match db
         .fire_trigger(row.trigger_id, start, None, FireMode::Run, 0)
@@ -284,6 +302,7 @@ async fn fire_for_driver_start(
             tracing::warn!(%error, task = %name, "cannot fire for the driver's start; will retry")
         }
     }
+    None
 }
 
 /// Enqueues every occurrence that is due, several at a time.

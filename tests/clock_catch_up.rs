@@ -365,3 +365,52 @@ async fn a_driver_start_trigger_fires_once_per_start(db: &TestDb) {
     stop(again).await;
     assert_eq!(runs_of(db, "at-start").await, 2, "{db}: once per start");
 }
+
+conformance!(a_delayed_driver_start_trigger_fires_that_long_after_the_start);
+async fn a_delayed_driver_start_trigger_fires_that_long_after_the_start(db: &TestDb) {
+    save(
+        db,
+        &external_task(
+            "after-start",
+            false,
+            r#"[{"recurrence":"driverStart","delaySeconds":4}]"#,
+        ),
+    )
+    .await;
+    pretend_down_for(db, "after-start", 1).await;
+    let before = db
+        .now()
+        .await
+        .duration_trunc(TimeDelta::seconds(1))
+        .unwrap();
+    let driver = Driver::start(db.url(), "delayed", 1, &[]);
+    wait_runs(db, "after-start", 1, Duration::from_secs(30)).await;
+    let when = |column: &'static str| async move {
+        db.instant(
+            column,
+            &format!(
+                "FROM stage.FileControl WHERE ProcessName = {}",
+                db.text("after-start")
+            ),
+        )
+        .await
+        .expect(column)
+    };
+    let (scheduled, created) = (when("ScheduledFor").await, when("CreatedAt").await);
+    // The occurrence is the driver's start plus the delay, and it fired no earlier.
+    assert!(
+        scheduled >= before + TimeDelta::seconds(4) && scheduled <= before + TimeDelta::seconds(24),
+        "{db}: occurrence {scheduled}, driver started after {before}"
+    );
+    assert!(
+        created >= scheduled,
+        "{db}: enqueued at {created}, due {scheduled}"
+    );
+    // A reload meanwhile (another task saved, its run proves it) fires nothing more.
+    let (_, start) = soon(3);
+    let once = format!(r#"[{{"recurrence":"once","start":"{start}"}}]"#);
+    save(db, &external_task("reload-after-delay", false, &once)).await;
+    wait_runs(db, "reload-after-delay", 1, Duration::from_secs(20)).await;
+    assert_eq!(runs_of(db, "after-start").await, 1, "{db}: once per start");
+    stop(driver).await;
+}

@@ -32,7 +32,13 @@ const SAMPLE: &str = r#"[
       "repetition": {"everyMinutes": 60, "durationMinutes": 600}},
      {"recurrence": "minutely", "start": "2025-01-01T00:05:00", "intervalMinutes": 15},
      {"recurrence": "once", "start": "2025-03-15T09:30:00"},
-     {"recurrence": "driverStart"}]}
+     {"recurrence": "driverStart"},
+     {"recurrence": "monthly", "start": "2025-01-01T07:00:00",
+      "monthWeekdays": [{"week": 2, "weekday": "weekday"}, {"week": "last", "weekday": "weekendDay"}]},
+     {"recurrence": "daily", "start": "2025-01-01T22:00:00",
+      "repetition": {"everyMinutes": 20, "durationMinutes": 240}},
+     {"recurrence": "daily", "start": "2025-01-01T23:00:00",
+      "repetition": {"everyMinutes": 15, "until": "01:30"}}]}
 ]"#;
 
 fn sample() -> Vec<TaskDefinition> {
@@ -59,7 +65,10 @@ fn the_sample_script_is_committed_and_schedules_match_the_triggers() {
     assert!(text.contains("N'EXEC dbo.Cleanup @Days = 30; -- it''s idempotent'"));
     assert!(text.contains("@retry_attempts = 2,\n        @retry_interval = 5,"));
     // One schedule per trigger, and one per day of a monthly trigger.
-    assert_eq!(text.matches("EXEC msdb.dbo.sp_add_schedule").count(), 2 + 7);
+    assert_eq!(
+        text.matches("EXEC msdb.dbo.sp_add_schedule").count(),
+        2 + 11
+    );
     let schedule = |name: &str| {
         let at = text.find(&format!("@schedule_name = N'{name}'")).unwrap();
         text[at..text[at..].find("OUTPUT").unwrap() + at].to_string()
@@ -86,6 +95,18 @@ fn the_sample_script_is_committed_and_schedules_match_the_triggers() {
     assert!(schedule("month-ends - 5").contains("@active_start_time = 500,"));
     assert!(schedule("month-ends - 6").contains("@freq_type = 1,"));
     assert!(schedule("month-ends - 7").contains("@freq_type = 64,"));
+    // The second weekday (freq_interval 9) and the last weekend day (10).
+    let second_weekday = schedule("month-ends - 8");
+    assert!(second_weekday.contains("@freq_type = 32,\n        @freq_interval = 9,"));
+    assert!(second_weekday.contains("@freq_relative_interval = 2,"));
+    let last_weekend_day = schedule("month-ends - 9");
+    assert!(last_weekend_day.contains("@freq_type = 32,\n        @freq_interval = 10,"));
+    assert!(last_weekend_day.contains("@freq_relative_interval = 16,"));
+    // Windows across midnight: an end time before the start time, as Agent reads it.
+    let night = schedule("month-ends - 10");
+    assert!(night.contains("@active_start_time = 220000,\n        @active_end_time = 15959,"));
+    let until = schedule("month-ends - 11");
+    assert!(until.contains("@active_start_time = 230000,\n        @active_end_time = 13000,"));
 }
 
 #[test]
@@ -94,7 +115,10 @@ fn triggers_agent_cannot_express_are_refused_by_name() {
         r#"[{"id": "x", "command": "SELECT 1;", "executor": "external", "timeZone": "UTC",
              "triggers": [{"recurrence": "cron", "cron": "0 * * * *"},
                           {"recurrence": "daily", "start": "2025-01-01T00:00", "months": [1]},
-                          {"recurrence": "daily", "start": "2025-01-01T00:00", "randomDelaySeconds": 5}]}]"#,
+                          {"recurrence": "daily", "start": "2025-01-01T00:00", "randomDelaySeconds": 5},
+                          {"recurrence": "driverStart", "delaySeconds": 5},
+                          {"recurrence": "daily", "start": "2025-01-01T00:00",
+                           "repetition": {"everyMinutes": 60, "durationMinutes": 1441}}]}]"#,
     )
     .unwrap();
     let error = script(&tasks.iter().collect::<Vec<_>>(), "ERP").unwrap_err();
@@ -102,6 +126,14 @@ fn triggers_agent_cannot_express_are_refused_by_name() {
     assert!(error.contains("x: triggers[1]: a months filter"), "{error}");
     assert!(
         error.contains("x: triggers[2]: randomDelaySeconds"),
+        "{error}"
+    );
+    assert!(
+        error.contains("x: triggers[3]: a delay after the start (delaySeconds)"),
+        "{error}"
+    );
+    assert!(
+        error.contains("x: triggers[4]: a repetition window longer than a day"),
         "{error}"
     );
 }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use common::TestDb;
 use serde_json::{json, Value};
 use stagehand::import::agent::{map_job, map_jobs, Job, Options};
+use stagehand::import::sqlcmd::{self, Refusal, TsqlStep};
 use stagehand::schedule::{parse_tasks, Schedule};
 use stagehand::store::BackendKind;
 use std::path::{Path, PathBuf};
@@ -133,6 +134,25 @@ fn mappings_follow_the_agent_rules() {
         json!({"everyMinutes": 2, "until": "07:00"})
     );
 
+    // A window across midnight belongs to the day it starts on: Monday to Friday nights
+    // from 22:00 until 02:00 the next morning. Saturday March 1st has the end of
+    // Friday's window and opens none.
+    let night = find(&all, "Night window");
+    assert_eq!(
+        night["task"]["triggers"][0]["repetition"],
+        json!({"everyMinutes": 30, "until": "02:00"})
+    );
+    assert_eq!(
+        night["next"].as_array().unwrap()[..5],
+        [
+            "2025-03-01T00:30:00+00:00",
+            "2025-03-01T01:00:00+00:00",
+            "2025-03-01T01:30:00+00:00",
+            "2025-03-01T02:00:00+00:00",
+            "2025-03-03T22:00:00+00:00"
+        ]
+    );
+
     let cleanup = find(&all, "Weekly cleanup");
     assert_eq!(
         cleanup["task"]["executor"], "external",
@@ -164,16 +184,45 @@ fn mappings_follow_the_agent_rules() {
     );
     assert_eq!(find(&all, "One time")["task"]["enabled"], false);
 
+    // freq_interval 9 and 10: the n-th weekday (Monday to Friday) or weekend day.
+    let weekday = find(&all, "Weekday relative");
+    assert_eq!(
+        weekday["task"]["triggers"][1]["monthWeekdays"],
+        json!([{"week": "last", "weekday": "weekday"}])
+    );
+    assert_eq!(
+        weekday["next"].as_array().unwrap()[..4],
+        [
+            "2025-03-03T06:00:00+00:00",
+            "2025-03-31T18:00:00+01:00",
+            "2025-04-01T06:00:00+01:00",
+            "2025-04-30T18:00:00+01:00",
+        ],
+        "Saturday March 1st is no weekday; the clocks go forward on the 30th"
+    );
+    let weekend = find(&all, "Weekend relative");
+    assert_eq!(
+        weekend["task"]["triggers"][0]["monthWeekdays"],
+        json!([{"week": 4, "weekday": "weekendDay"}])
+    );
+    assert_eq!(
+        weekend["next"].as_array().unwrap()[..4],
+        [
+            "2025-03-09T09:30:00+00:00",
+            // 01:30 on the last Sunday of March is in the gap: the end of the gap.
+            "2025-03-30T02:00:00+01:00",
+            "2025-04-13T09:30:00+01:00",
+            "2025-04-27T01:30:00+01:00",
+        ],
+        "weekend days of March 2025: the 1st, 2nd, 8th, 9th .. 30th"
+    );
+
     for (job, element) in [
         ("Idle job", "sysschedules[idle].freq_type"),
         ("SSIS load", "sysjobsteps[1].subsystem"),
         (
             "Branching",
             "sysjobsteps[1].on_success_action/on_fail_action",
-        ),
-        (
-            "Weekday relative",
-            "sysschedules[first weekday].freq_interval",
         ),
         ("On demand", "sysjobschedules"),
     ] {
@@ -198,22 +247,26 @@ fn selection_and_sqlcmd() {
     assert_eq!(only.len(), 1);
     assert_eq!(only[0]["task"]["executor"], "driver");
     assert_eq!(only[0]["task"]["command"], "sqlcmd");
+    // No server_name in the saved row: the local default instance.
     assert_eq!(
         only[0]["task"]["arguments"],
         json!([
             "-E",
             "-b",
+            "-x",
             "-d",
             "ERP",
             "-Q",
-            "EXEC dbo.Cleanup @Days = 30;"
+            "DECLARE @batch nvarchar(max); BEGIN TRY \
+             SET @batch = CAST(N'EXEC dbo.Cleanup @Days = 30;' AS nvarchar(max)); \
+             EXEC [ERP].sys.sp_executesql @batch; END TRY BEGIN CATCH THROW; END CATCH;"
         ])
     );
     let erp = mapped(&Options {
         category: Some("ERP".into()),
         ..Options::default()
     });
-    assert_eq!(erp.len(), 2);
+    assert_eq!(erp.len(), 3);
     let missing = map_jobs(
         &jobs_text(),
         &Options {
@@ -225,6 +278,266 @@ fn selection_and_sqlcmd() {
     assert!(map_jobs("{}", &Options::default())
         .unwrap_err()
         .contains("not the JSON of the Agent query"));
+}
+
+#[test]
+fn a_multi_step_tsql_job_is_one_sqlcmd_in_step_order() {
+    let sqlcmd = Options {
+        tsql_as_sqlcmd: true,
+        ..Options::default()
+    };
+    let all = mapped(&sqlcmd);
+    let close = find(&all, "ERP - month close");
+    assert_eq!(close["task"]["executor"], "driver");
+    assert_eq!(close["task"]["command"], "sqlcmd");
+    let arguments: Vec<&str> = close["task"]["arguments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        arguments[..7],
+        ["-E", "-b", "-x", "-S", r"ERPSQL01\PROD", "-d", "ERP"],
+        "the job's server, the first step's database"
+    );
+    assert_eq!(arguments[7], "-Q");
+    let (batches, databases) = decode(arguments[8]);
+    assert_eq!(
+        batches,
+        [
+            "EXEC dbo.FreezePeriod @Note = N'it''s month end';",
+            "TRUNCATE TABLE dbo.Ledger;\r\n",
+            "CREATE OR ALTER VIEW dbo.Open AS SELECT 1 AS x;\r\n",
+            "EXEC dbo.PostLedger;",
+        ],
+        "every batch of every step, in order, split at GO"
+    );
+    assert_eq!(databases, ["ERP", "Staging", "Staging", "ERP"]);
+    // Other flows are still refused with sqlcmd, naming the step; Agent may keep them.
+    let jump = find(&all, "T-SQL with a jump");
+    assert_eq!(
+        jump["refused"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().split(": ").nth(1).unwrap())
+            .collect::<Vec<_>>(),
+        [
+            "sysjobsteps[1].on_success_action/on_fail_action",
+            "sysjobsteps[2].on_success_action/on_fail_action",
+            "sysjobsteps[3].on_success_action/on_fail_action",
+        ],
+        "a failure that goes to step 3, a middle step that quits, a last one that fails"
+    );
+    let external = mapped(&Options::default());
+    assert_eq!(
+        find(&external, "T-SQL with a jump")["task"]["executor"],
+        "external"
+    );
+}
+
+/// Step text and database names that try to break out of the sqlcmd script: quotes,
+/// brackets, comments, line ends, GO lines, sqlcmd commands (`!!` runs a shell command,
+/// `:r` reads a file) and variables.
+const HOSTILE: [(&str, &str); 3] = [
+    (
+        "ERP'; DROP DATABASE x; --",
+        "INSERT INTO dbo.sqlcmd_steps VALUES (1, N'it''s ]; DROP TABLE dbo.sqlcmd_steps; --');\n\
+         /* ' */ PRINT N'\r\n!! echo broken out\n:r C:\\secrets.sql\n:setvar X 1\n';",
+    ),
+    (
+        "Stag]ing [x]",
+        "INSERT INTO dbo.sqlcmd_steps VALUES (2, N'second');\nGO\n\
+         CREATE OR ALTER PROCEDURE dbo.sqlcmd_probe AS SELECT N'GO' AS word;\n  go  \n",
+    ),
+    ("x", "PRINT N'--'' ; EXIT(SELECT 1)'"),
+];
+
+#[test]
+fn step_text_and_database_names_stay_inside_their_quotes() {
+    let steps: Vec<TsqlStep> = HOSTILE
+        .iter()
+        .map(|(database, command)| TsqlStep { command, database })
+        .collect();
+    let arguments = sqlcmd::arguments(&steps, Some("-S evil")).unwrap();
+    // Program form: each value is one argument, whatever it holds.
+    assert_eq!(arguments[3..5], ["-S", "-S evil"]);
+    assert_eq!(arguments[5..7], ["-d", HOSTILE[0].0]);
+    let script = &arguments[8];
+    // sqlcmd reads GO and its commands only at the start of a line: there is one line.
+    assert!(!script.contains('\n') && !script.contains('\r'), "{script}");
+    let (batches, databases) = decode(script);
+    assert_eq!(
+        batches,
+        [
+            HOSTILE[0].1,
+            "INSERT INTO dbo.sqlcmd_steps VALUES (2, N'second');\n",
+            "CREATE OR ALTER PROCEDURE dbo.sqlcmd_probe AS SELECT N'GO' AS word;\n",
+            HOSTILE[2].1,
+        ]
+    );
+    assert_eq!(
+        databases,
+        [HOSTILE[0].0, HOSTILE[1].0, HOSTILE[1].0, HOSTILE[2].0]
+    );
+    // Agent tokens only Agent replaces, and GO with a count, are refused by step.
+    let tokens = [TsqlStep {
+        command: "PRINT N'$(ESCAPE_SQUOTE(JOBNAME))';",
+        database: "ERP",
+    }];
+    assert_eq!(
+        sqlcmd::arguments(&tokens, None),
+        Err((0, Refusal::AgentTokens))
+    );
+}
+
+conformance!(sqlcmd_scripts_run_their_steps_in_order_and_stop_at_the_first_error);
+async fn sqlcmd_scripts_run_their_steps_in_order_and_stop_at_the_first_error(db: &TestDb) {
+    if db.kind() != BackendKind::SqlServer {
+        // The script is T-SQL; its quoting is checked above on every machine.
+        return;
+    }
+    // The steps run as sqlcmd would send the script: as one batch on a connection to
+    // the first step's database. The second step runs in a database of its own.
+    let other_url = db.empty_database().await;
+    let other = other_url
+        .rsplit('/')
+        .next()
+        .and_then(|rest| rest.split('?').next())
+        .expect("a database in the URL")
+        .to_string();
+    db.exec("CREATE TABLE dbo.sqlcmd_steps (n int NOT NULL, note nvarchar(400) NOT NULL);")
+        .await;
+    db.exec(&format!(
+        "EXEC [{}].sys.sp_executesql N'CREATE TABLE dbo.sqlcmd_other (n int NOT NULL);';",
+        other.replace(']', "]]")
+    ))
+    .await;
+    let mine = db.database_name().to_string();
+    let steps = [
+        TsqlStep {
+            command: HOSTILE[0].1,
+            database: &mine,
+        },
+        // Unqualified: it must run in the other database.
+        TsqlStep {
+            command: "INSERT INTO dbo.sqlcmd_other VALUES (2);\nGO\n\
+                      CREATE OR ALTER PROCEDURE dbo.sqlcmd_probe AS SELECT N'GO' AS word;\n",
+            database: &other,
+        },
+        TsqlStep {
+            command: "RAISERROR(N'step three fails', 16, 1);\nINSERT INTO dbo.sqlcmd_steps VALUES (3, N'after the error');",
+            database: &mine,
+        },
+        TsqlStep {
+            command: "INSERT INTO dbo.sqlcmd_steps VALUES (4, N'never');",
+            database: &mine,
+        },
+    ];
+    let arguments = sqlcmd::arguments(&steps, None).unwrap();
+    let failed = db.execute_sql(&arguments[8]).await;
+    let error = format!("{:#}", failed.expect_err("step three fails"));
+    assert!(error.contains("step three fails"), "{db}: {error}");
+    assert_eq!(db.count("dbo.sqlcmd_steps WHERE n = 1").await, 1, "{db}");
+    assert_eq!(
+        db.count(
+            "dbo.sqlcmd_steps WHERE n = 1 AND note = N'it''s ]; DROP TABLE dbo.sqlcmd_steps; --'"
+        )
+        .await,
+        1,
+        "{db}: the text reached the server as written"
+    );
+    assert_eq!(
+        db.count(&format!("[{}].dbo.sqlcmd_other", other.replace(']', "]]")))
+            .await,
+        1,
+        "{db}: step 2 ran in its own database"
+    );
+    assert_eq!(
+        db.count(&format!(
+            "[{}].sys.procedures WHERE name = N'sqlcmd_probe'",
+            other.replace(']', "]]")
+        ))
+        .await,
+        1,
+        "{db}: its second batch too"
+    );
+    assert_eq!(
+        db.count("dbo.sqlcmd_steps WHERE n > 1").await,
+        0,
+        "{db}: nothing after the first error"
+    );
+}
+
+/// Reads a `-Q` script back the way SQL Server reads it: the text of each N'...' literal
+/// (quotes doubled) and each [identifier] (`]` doubled), and checks that everything
+/// outside them is the fixed frame (a quote left unescaped would leave text outside).
+/// Returns the batches (literal pieces joined by their NCHAR line ends) and the database
+/// of each.
+fn decode(script: &str) -> (Vec<String>, Vec<String>) {
+    let mut frame = String::new();
+    let mut pieces: Vec<String> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut chars = script.chars().peekable();
+    while let Some(c) = chars.next() {
+        let close = match c {
+            '\'' => '\'',
+            '[' => ']',
+            c => {
+                frame.push(c);
+                continue;
+            }
+        };
+        let mut text = String::new();
+        loop {
+            match chars.next() {
+                Some(x) if x == close && chars.peek() == Some(&close) => {
+                    chars.next();
+                    text.push(close);
+                }
+                Some(x) if x == close => break,
+                Some(x) => text.push(x),
+                None => panic!("unterminated {c} in {script}"),
+            }
+        }
+        frame.push(c);
+        frame.push(close);
+        if c == '[' {
+            names.push(text);
+        } else {
+            pieces.push(text);
+        }
+    }
+    // The frame: a literal is CAST(N'' AS nvarchar(max)), line ends are NCHAR(13|10).
+    let frame = frame
+        .replace("CAST(N'' AS nvarchar(max))", "L")
+        .replace(" + NCHAR(13) + ", "R")
+        .replace(" + NCHAR(10) + ", "N");
+    let inner = frame
+        .strip_prefix("DECLARE @batch nvarchar(max); BEGIN TRY ")
+        .and_then(|rest| rest.strip_suffix("END TRY BEGIN CATCH THROW; END CATCH;"))
+        .unwrap_or_else(|| panic!("frame: {frame}"));
+    let mut batches = Vec::new();
+    let mut pieces = pieces.into_iter();
+    for statement in inner.split_terminator("; EXEC [].sys.sp_executesql @batch; ") {
+        let expression = statement
+            .strip_prefix("SET @batch = ")
+            .unwrap_or_else(|| panic!("statement: {statement}"));
+        let mut batch = String::new();
+        for token in expression.chars() {
+            match token {
+                'L' => batch += &pieces.next().expect("a literal"),
+                'R' => batch.push('\r'),
+                'N' => batch.push('\n'),
+                other => panic!("{other:?} outside the literals in {frame}"),
+            }
+        }
+        batches.push(batch);
+    }
+    assert!(pieces.next().is_none());
+    assert_eq!(names.len(), batches.len());
+    (batches, names)
 }
 
 fn stagehand(db: Option<&TestDb>, args: &[&str]) -> Output {
@@ -266,15 +579,19 @@ fn the_command_line_reads_a_saved_query_result() {
     );
     assert!(dry.status.success(), "{}", text(&dry.stderr));
     let tasks: Vec<Value> = serde_json::from_slice(&dry.stdout).unwrap();
-    assert_eq!(tasks.len(), 10);
+    assert_eq!(tasks.len(), 15);
 }
 
 /// The jobs of jobs.json that the SQL Server test creates with the msdb procedures.
-const CREATED: [&str; 5] = [
+const CREATED: [&str; 9] = [
     "ERP - nightly ETL",
     "ERP - hourly sync",
+    "Night window",
     "Weekly cleanup",
     "Last Friday",
+    "Month starts",
+    "Weekday relative",
+    "Weekend relative",
     "At Agent start",
 ];
 

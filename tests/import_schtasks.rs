@@ -73,7 +73,7 @@ fn the_corpus_maps_as_expected() {
         .filter(|p| p.extension().is_some_and(|e| e == "xml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 8);
+    assert!(files.len() >= 10);
     for file in files {
         let found = mapped(&file);
         let expected_path = corpus()
@@ -164,6 +164,33 @@ fn mappings_follow_the_task_scheduler_rules() {
         boot["timeoutMinutes"],
         72 * 60,
         "the default limit is 72 hours"
+    );
+    // Repetition beyond a day (up to P31D): every day for five days from each Monday;
+    // every 7 hours for two and a half days from every other day (windows overlap).
+    let week = &mapped(&corpus().join("long_repetition.xml"))[0];
+    assert_eq!(
+        week["task"]["triggers"][0]["repetition"],
+        json!({"everyMinutes": 1440, "durationMinutes": 7200})
+    );
+    assert_eq!(
+        week["next"].as_array().unwrap()[..7],
+        [
+            "2025-03-03T07:00:00-05:00",
+            "2025-03-04T07:00:00-05:00",
+            "2025-03-05T07:00:00-05:00",
+            "2025-03-06T07:00:00-05:00",
+            "2025-03-07T07:00:00-05:00",
+            "2025-03-07T22:00:00-05:00",
+            "2025-03-08T05:00:00-05:00",
+        ],
+        "Monday to Friday, then the other trigger's first window"
+    );
+    // A BootTrigger Delay: the driverStart trigger fires that long after the start.
+    let delayed = &mapped(&corpus().join("boot_delay.xml"))[0]["task"];
+    assert_eq!(
+        delayed["triggers"],
+        json!([{"recurrence": "driverStart", "delaySeconds": 150},
+               {"recurrence": "driverStart", "delaySeconds": 3600, "enabled": false}])
     );
 }
 
@@ -314,16 +341,22 @@ async fn an_import_writes_every_task_in_one_transaction(db: &TestDb) {
         text(&imported.stderr)
     );
     assert!(
-        text(&imported.stdout).contains("imported 9 tasks"),
+        text(&imported.stdout).contains("imported 11 tasks"),
         "{}",
         text(&imported.stdout)
     );
-    assert_eq!(db.count("stage.Task").await, 9);
+    assert_eq!(db.count("stage.Task").await, 11);
     assert_eq!(
         db.count("stage.TaskTrigger WHERE Recurrence = 'driverStart'")
             .await,
-        1,
-        "{db}: the boot trigger"
+        3,
+        "{db}: the boot triggers"
+    );
+    let shown = stagehand(Some(db), &["task", "show", "erp-warm-caches"]);
+    let task: Value = serde_json::from_slice(&shown.stdout).expect("task show");
+    assert_eq!(
+        task["triggers"][0]["delaySeconds"], 150,
+        "{db}: stored as imported"
     );
     let shown = stagehand(Some(db), &["task", "show", "erp-import-orders"]);
     let task: Value = serde_json::from_slice(&shown.stdout).expect("task show");

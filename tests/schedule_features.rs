@@ -105,6 +105,175 @@ fn weekdays_of_the_month_with_the_months_filter_and_month_days() {
 }
 
 #[test]
+fn the_nth_weekday_and_weekend_day_of_the_month() {
+    // SQL Server Agent's "first weekday", "last weekday" and "fourth weekend day": days
+    // counted among Monday..Friday or Saturday and Sunday. 02:30 in New York: March 9th
+    // 2025 (the fourth weekend day: the 1st, 2nd, 8th, 9th) springs forward at 02:00.
+    let zone = chrono_tz::America::New_York;
+    let schedule = task(
+        zone,
+        r#"{"recurrence": "monthly", "start": "2025-01-01T02:30",
+            "monthWeekdays": [{"week": 1, "weekday": "weekday"},
+                              {"week": "last", "weekday": "weekday"},
+                              {"week": 4, "weekday": "weekendDay"}]}"#,
+    );
+    let found: Vec<String> = walk(
+        &schedule,
+        local(zone, 2025, 1, 1, 0, 0),
+        local(zone, 2025, 7, 1, 0, 0),
+    )
+    .iter()
+    .map(|at| at.format("%m-%d %H:%M").to_string())
+    .collect();
+    assert_eq!(
+        found,
+        [
+            "01-01 02:30",
+            "01-12 02:30",
+            "01-31 02:30", // Wednesday 1st, Friday 31st
+            "02-03 02:30",
+            "02-09 02:30",
+            "02-28 02:30", // Saturday 1st: Monday 3rd
+            "03-03 02:30",
+            "03-09 03:00",
+            "03-31 02:30", // the gap: 03:00 EDT
+            "04-01 02:30",
+            "04-13 02:30",
+            "04-30 02:30",
+            "05-01 02:30",
+            "05-11 02:30",
+            "05-30 02:30", // Saturday 31st: Friday 30th
+            "06-02 02:30",
+            "06-14 02:30",
+            "06-30 02:30", // Sunday 1st is a weekend day
+        ]
+    );
+    // Back from the JSON it writes, and as `task next` shows it.
+    let text = task_json(
+        zone,
+        r#"{"recurrence": "monthly", "start": "2025-01-01T02:30",
+            "monthWeekdays": [{"week": "last", "weekday": "weekendDay"}]}"#,
+    );
+    let parsed = parse_task(&text).unwrap();
+    assert_eq!(
+        parsed.to_json()["triggers"][0]["monthWeekdays"],
+        serde_json::json!([{"week": "last", "weekday": "weekendDay"}])
+    );
+    assert_eq!(parse_task(&parsed.to_json_string()).unwrap(), parsed);
+}
+
+#[test]
+fn a_window_until_a_time_before_its_start_ends_on_the_next_day() {
+    let times = |trigger: &str, from: DateTime<Utc>, days: i64| -> Vec<String> {
+        walk(&task(BERLIN, trigger), from, from + TimeDelta::days(days))
+            .iter()
+            .map(|at| at.format("%a %H:%M").to_string())
+            .collect()
+    };
+    // Fridays from 22:00 every hour until 02:00: the window is Friday's, so it runs
+    // into Saturday, and Saturday opens none.
+    let fridays = times(
+        r#"{"recurrence": "weekly", "start": "2025-03-21T22:00", "weekdays": ["fri"],
+            "repetition": {"everyMinutes": 60, "until": "02:00"}}"#,
+        local(BERLIN, 2025, 3, 21, 12, 0),
+        8,
+    );
+    assert_eq!(
+        fridays,
+        [
+            "Fri 22:00",
+            "Fri 23:00",
+            "Sat 00:00",
+            "Sat 01:00",
+            "Sat 02:00", //
+            "Fri 22:00",
+            "Fri 23:00",
+            "Sat 00:00",
+            "Sat 01:00",
+            "Sat 02:00",
+        ]
+    );
+    // Every night from 22:00 every 30 minutes until 02:00, across the spring-forward
+    // night: 02:00 on March 30th is in the gap, so the window ends at 03:00 CEST, which
+    // is the 9th step of elapsed time.
+    let nights = times(
+        r#"{"recurrence": "daily", "start": "2025-03-28T22:00",
+            "repetition": {"everyMinutes": 30, "until": "02:00"}}"#,
+        local(BERLIN, 2025, 3, 29, 12, 0),
+        1,
+    );
+    assert_eq!(
+        nights,
+        [
+            "Sat 22:00",
+            "Sat 22:30",
+            "Sat 23:00",
+            "Sat 23:30",
+            "Sun 00:00",
+            "Sun 00:30",
+            "Sun 01:00",
+            "Sun 01:30",
+            "Sun 03:00",
+        ]
+    );
+    // The previous answer agrees: just after Sunday's midnight, Saturday's window.
+    let schedule = task(
+        BERLIN,
+        r#"{"recurrence": "daily", "start": "2025-03-28T22:00",
+            "repetition": {"everyMinutes": 30, "until": "02:00"}}"#,
+    );
+    assert_eq!(
+        schedule.previous_at_or_before(local(BERLIN, 2025, 3, 30, 0, 10)),
+        Some(local(BERLIN, 2025, 3, 30, 0, 0))
+    );
+}
+
+#[test]
+fn windows_longer_than_a_day_overlap() {
+    // Daily at 08:00, every 1000 minutes for three days (Task Scheduler's P3D): each
+    // window fires at +0, +1000, +2000, +3000 and +4000 minutes, so from the fourth day
+    // on, four windows are open at once; 02:40 comes from the one opened three days
+    // before.
+    let zone = chrono_tz::UTC;
+    let schedule = task(
+        zone,
+        r#"{"recurrence": "daily", "start": "2025-01-01T08:00",
+            "repetition": {"everyMinutes": 1000, "durationMinutes": 4320}}"#,
+    );
+    let day = |d: u32| -> Vec<String> {
+        let from = local(zone, 2025, 1, d, 0, 0) - TimeDelta::seconds(1);
+        walk(&schedule, from, from + TimeDelta::days(1))
+            .iter()
+            .map(|at| at.format("%H:%M").to_string())
+            .collect()
+    };
+    assert_eq!(day(1), ["08:00"]);
+    assert_eq!(day(2), ["00:40", "08:00", "17:20"]);
+    assert_eq!(day(3), ["00:40", "08:00", "10:00", "17:20"]);
+    assert_eq!(day(4), ["00:40", "02:40", "08:00", "10:00", "17:20"]);
+    assert_eq!(day(20), ["00:40", "02:40", "08:00", "10:00", "17:20"]);
+    assert_eq!(
+        schedule.previous_at_or_before(local(zone, 2025, 1, 5, 3, 0)),
+        Some(local(zone, 2025, 1, 5, 2, 40))
+    );
+    // Every 12 hours for two days, stopping runs at the end: 08:00 on the 3rd is in the
+    // windows of the 2nd and the 3rd; its run stops when the later one ends.
+    let stopping = task(
+        zone,
+        r#"{"recurrence": "daily", "start": "2025-01-01T08:00",
+            "repetition": {"everyMinutes": 720, "durationMinutes": 2880, "stopAtEnd": true}}"#,
+    );
+    assert_eq!(
+        stopping.stop_deadline(local(zone, 2025, 1, 3, 8, 0)),
+        Some(local(zone, 2025, 1, 5, 8, 0))
+    );
+    assert_eq!(
+        stopping.stop_deadline(local(zone, 2025, 1, 3, 20, 0)),
+        Some(local(zone, 2025, 1, 5, 8, 0))
+    );
+}
+
+#[test]
 fn a_repetition_window_for_a_duration() {
     // Mondays and Tuesdays from 08:00 every 90 minutes for 8 hours: 08:00 .. 15:30 (the
     // window ends at 16:00, excluded).
@@ -230,7 +399,11 @@ fn driver_start_triggers_have_no_times_and_round_trip() {
     let definition = parse_task(&text).unwrap();
     let schedule = Schedule::new(&definition);
     assert!(schedule.triggers()[0].is_driver_start());
-    assert!(schedule.triggers()[0].fires_at_driver_start(Utc::now()));
+    let now = Utc::now();
+    assert_eq!(
+        schedule.triggers()[0].driver_start_occurrence(now),
+        Some(now)
+    );
     assert_eq!(
         schedule.triggers()[0].next_after(Utc::now() - TimeDelta::days(1)),
         None
@@ -245,6 +418,42 @@ fn driver_start_triggers_have_no_times_and_round_trip() {
         [
             r#"triggers[0].randomDelaySeconds: not allowed for recurrence "driverStart""#,
             r#"triggers[0].start: not allowed for recurrence "driverStart" (it fires when a driver starts)"#,
+        ]
+    );
+    // delaySeconds (Task Scheduler's BootTrigger Delay): that long after the start, and
+    // nothing once the delayed occurrence would be at or after expires.
+    let delayed = parse_task(&task_json(
+        chrono_tz::UTC,
+        r#"{"recurrence": "driverStart", "delaySeconds": 90, "expires": "2025-01-01T00:01:30Z"}"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        delayed.to_json()["triggers"][0]["delaySeconds"],
+        90,
+        "written back"
+    );
+    assert_eq!(parse_task(&delayed.to_json_string()).unwrap(), delayed);
+    let compiled = Schedule::new(&delayed);
+    let trigger = &compiled.triggers()[0];
+    let start = local(chrono_tz::UTC, 2025, 1, 1, 0, 0);
+    assert_eq!(
+        trigger.driver_start_occurrence(start - TimeDelta::seconds(1)),
+        Some(start + TimeDelta::seconds(89))
+    );
+    assert_eq!(
+        trigger.driver_start_occurrence(start),
+        None,
+        "expired by then"
+    );
+    assert_eq!(
+        errors(&task_json(
+            chrono_tz::UTC,
+            r#"{"recurrence": "driverStart", "delaySeconds": 86401},
+               {"recurrence": "daily", "start": "2025-01-01T00:00", "delaySeconds": 5}"#
+        )),
+        [
+            "triggers[0].delaySeconds: must be a whole number from 0 to 86400, not 86401",
+            r#"triggers[1].delaySeconds: not allowed for recurrence "daily""#,
         ]
     );
 }
@@ -339,16 +548,17 @@ fn bad_repetitions_and_month_weekdays_are_reported_with_their_paths() {
     let found = errors(&task_json(
         BERLIN,
         r#"{"recurrence": "daily", "start": "2025-01-01T09:00",
-            "repetition": {"everyMinutes": 60, "until": "08:00"}},
+            "repetition": {"everyMinutes": 60, "until": "09:00"}},
            {"recurrence": "daily", "start": "2025-01-01T09:00",
             "repetition": {"everyMinutes": 60, "durationMinutes": 60, "until": "10:00"}},
            {"recurrence": "weekly", "start": "2025-01-01T09:00",
-            "repetition": {"everyMinutes": 0, "durationMinutes": 2000, "every": 1}},
+            "repetition": {"everyMinutes": 0, "durationMinutes": 44641, "every": 1}},
            {"recurrence": "minutely", "start": "2025-01-01T09:00", "intervalMinutes": 5,
             "repetition": {"everyMinutes": 1, "durationMinutes": 2}},
            {"recurrence": "monthly", "start": "2025-01-01T09:00",
             "monthWeekdays": [{"week": 5, "weekday": "mon"}, {"week": 1, "weekday": "funday"},
-                              {"week": 1}, {"week": 2, "weekday": "tue"}, {"week": 2, "weekday": "tue"}]},
+                              {"week": 1}, {"week": 2, "weekday": "tue"}, {"week": 2, "weekday": "tue"},
+                              {"week": 1, "weekday": "day"}]},
            {"recurrence": "daily", "start": "2025-01-01T09:00",
             "repetition": {"everyMinutes": 60}, "randomDelaySeconds": 86401},
            {"recurrence": "daily", "start": "2025-01-01T09:00",
@@ -357,16 +567,17 @@ fn bad_repetitions_and_month_weekdays_are_reported_with_their_paths() {
     assert_eq!(
         found,
         [
-            "triggers[0].repetition.until: must be after the trigger's time of day (09:00:00)",
+            "triggers[0].repetition.until: must differ from the trigger's time of day (09:00:00; an earlier time ends the window on the next day)",
             "triggers[1].repetition: give durationMinutes or until, not both",
             "triggers[2].repetition.every: unknown field",
-            "triggers[2].repetition.everyMinutes: must be a whole number from 1 to 1439, not 0",
-            "triggers[2].repetition.durationMinutes: must be a whole number from 1 to 1440, not 2000",
+            "triggers[2].repetition.everyMinutes: must be a whole number from 1 to 44640, not 0",
+            "triggers[2].repetition.durationMinutes: must be a whole number from 1 to 44640, not 44641",
             r#"triggers[3].repetition: not allowed for recurrence "minutely""#,
             "triggers[4].monthWeekdays[0].week: 5 is not a week of the month (1..4 or \"last\")",
-            "triggers[4].monthWeekdays[1].weekday: \"funday\" is not a weekday (mon, tue, wed, thu, fri, sat or sun)",
+            "triggers[4].monthWeekdays[1].weekday: \"funday\" is not a weekday (mon, tue, wed, thu, fri, sat or sun), \"weekday\" or \"weekendDay\"",
             "triggers[4].monthWeekdays[2].weekday: required field missing",
             r#"triggers[4].monthWeekdays[4]: {"week":2,"weekday":"tue"} is listed twice"#,
+            r#"triggers[4].monthWeekdays[5].weekday: "day" is not a weekday (mon, tue, wed, thu, fri, sat or sun), "weekday" or "weekendDay" (the n-th day of the month is monthDays 1..4 or "last")"#,
             "triggers[5].repetition: give durationMinutes or until",
             "triggers[5].randomDelaySeconds: must be a whole number from 0 to 86400, not 86401",
             "triggers[6].repetition.stopAtEnd: only with durationMinutes (a window until a time of day ends with its last run)",
@@ -420,7 +631,7 @@ fn catch_up_all_enqueues_the_latest_occurrences_up_to_the_limit() {
 }
 
 #[test]
-fn task_next_file_shows_windows_delays_and_driver_start() {
+fn task_next_file_shows_windows_weekend_days_and_driver_start() {
     let path = std::env::temp_dir().join(format!("stagehand-next-{}.json", std::process::id()));
     std::fs::write(
         &path,
@@ -428,7 +639,9 @@ fn task_next_file_shows_windows_delays_and_driver_start() {
             BERLIN,
             r#"{"recurrence": "daily", "start": "2025-03-01T06:00",
                 "repetition": {"everyMinutes": 120, "until": "10:00"}},
-               {"recurrence": "driverStart"}"#,
+               {"recurrence": "driverStart", "delaySeconds": 90},
+               {"recurrence": "monthly", "start": "2025-03-01T07:00",
+                "monthWeekdays": [{"week": 1, "weekday": "weekendDay"}]}"#,
         ),
     )
     .unwrap();
@@ -445,13 +658,13 @@ fn task_next_file_shows_windows_delays_and_driver_start() {
             .collect::<Vec<_>>(),
         [
             "2025-03-01T06:00:00+01:00",
+            "2025-03-01T07:00:00+01:00",
             "2025-03-01T08:00:00+01:00",
-            "2025-03-01T10:00:00+01:00",
-            "2025-03-02T06:00:00+01:00"
+            "2025-03-01T10:00:00+01:00"
         ]
     );
     assert!(String::from_utf8_lossy(&output.stderr)
-        .contains("trigger 1 also fires once at every driver start"));
+        .contains("trigger 1 also fires once at every driver start, 90 s after it"));
 }
 
 #[test]

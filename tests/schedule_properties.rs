@@ -10,15 +10,15 @@
 //! - nothing fires before start, at or after expiry, or when disabled;
 //! - a calendar occurrence with a repetition opens a window: every `everyMinutes` of
 //!   elapsed time after it, before start + `durationMinutes`, or at or before `until` read
-//!   on the occurrence's date;
+//!   on the occurrence's date (the next date when `until` is before the time of day);
 //! - a random delay moves each scheduled time by `random_delay(task, time, max)`.
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use stagehand::schedule::{
-    parse_task, random_delay, MonthDay, Occurrences, Recurrence, RepetitionEnd, Schedule, TimeSpec,
-    TriggerDefinition, WeekOfMonth,
+    parse_task, random_delay, DayKind, MonthDay, Occurrences, Recurrence, RepetitionEnd, Schedule,
+    TimeSpec, TriggerDefinition, WeekOfMonth,
 };
 
 /// Zones and window dates around their transitions (and a month or year boundary).
@@ -144,8 +144,18 @@ fn recurrence() -> impl Strategy<Value = serde_json::Value> {
     let week_days: Vec<serde_json::Value> = [json!(1), json!(2), json!(3), json!(4), json!("last")]
         .into_iter()
         .flat_map(|week| {
-            ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-                .map(|day| json!({"week": week.clone(), "weekday": day}))
+            [
+                "mon",
+                "tue",
+                "wed",
+                "thu",
+                "fri",
+                "sat",
+                "sun",
+                "weekday",
+                "weekendDay",
+            ]
+            .map(|day| json!({"week": week.clone(), "weekday": day}))
         })
         .collect();
     let month_weekdays = proptest::option::weighted(0.4, subset(week_days, 0.08));
@@ -180,10 +190,17 @@ fn non_empty(months: Vec<u32>) -> Option<Vec<u32>> {
 /// A repetition window (kept for calendar recurrences only).
 fn repetition() -> impl Strategy<Value = serde_json::Value> {
     use serde_json::json;
-    let every = prop_oneof![Just(7u32), Just(15), Just(30), Just(45), Just(60), Just(90)];
+    let every = prop_oneof![
+        6 => prop_oneof![Just(7u32), Just(15), Just(30), Just(45), Just(60), Just(90)],
+        1 => prop_oneof![Just(1440u32), Just(1500), Just(2000)],
+    ];
     let end = prop_oneof![
-        prop_oneof![Just(61u32), Just(120), Just(300), Just(1439), Just(1440)]
-            .prop_map(|minutes| json!({"durationMinutes": minutes})),
+        prop_oneof![
+            5 => prop_oneof![Just(61u32), Just(120), Just(300), Just(1439), Just(1440)],
+            // Longer than a day: the windows of consecutive days overlap.
+            4 => prop_oneof![Just(1441u32), Just(2880), Just(4000), Just(4320)],
+        ]
+        .prop_map(|minutes| json!({"durationMinutes": minutes})),
         (1u32..24, prop_oneof![Just(0u32), Just(30), 0u32..60])
             .prop_map(|(h, m)| json!({"until": format!("{h:02}:{m:02}")})),
     ];
@@ -281,12 +298,13 @@ fn compile(case: &Case) -> (Schedule, Vec<TriggerDefinition>) {
                 let fields = triggers[index].as_object_mut().unwrap();
                 if error
                     .message
-                    .starts_with("must be after the trigger's time of day")
+                    .starts_with("must differ from the trigger's time of day")
                 {
-                    // A random `until` before the random start's time of day.
+                    // A random `until` at the random start's time of day.
                     let window = fields["repetition"].as_object_mut().unwrap();
                     window.remove("until");
-                    window.insert("durationMinutes".into(), 300.into());
+                    let every = window["everyMinutes"].as_u64().unwrap_or(0);
+                    window.insert("durationMinutes".into(), (every + 300).into());
                     continue;
                 }
                 assert!(error.message.starts_with("must be after start"), "{errors}");
@@ -383,12 +401,30 @@ fn names_date(recurrence: &Recurrence, first: NaiveDate, day: NaiveDate) -> bool
                 month_days.iter().any(|named| match named {
                     MonthDay::Day(d) => u32::from(*d) == day.day(),
                     MonthDay::Last => last,
-                }) || month_weekdays.iter().any(|named| {
-                    named.weekday == day.weekday()
-                        && match named.week {
-                            WeekOfMonth::Nth(n) => (day.day() - 1) / 7 + 1 == u32::from(n),
-                            WeekOfMonth::Last => in_last_week,
+                }) || month_weekdays.iter().any(|named| match named.weekday {
+                    DayKind::Named(weekday) => {
+                        weekday == day.weekday()
+                            && match named.week {
+                                WeekOfMonth::Nth(n) => (day.day() - 1) / 7 + 1 == u32::from(n),
+                                WeekOfMonth::Last => in_last_week,
+                            }
+                    }
+                    kind => {
+                        // The month's days of the kind, in order; `day` must be the n-th.
+                        let weekend = |d: &NaiveDate| d.weekday().number_from_monday() > 5;
+                        let wanted = kind == DayKind::WeekendDay;
+                        let of_kind: Vec<NaiveDate> = day
+                            .with_day(1)
+                            .expect("first of month")
+                            .iter_days()
+                            .take_while(|d| d.month() == day.month())
+                            .filter(|d| weekend(d) == wanted)
+                            .collect();
+                        match named.week {
+                            WeekOfMonth::Nth(n) => of_kind.get(usize::from(n) - 1) == Some(&day),
+                            WeekOfMonth::Last => of_kind.last() == Some(&day),
                         }
+                    }
                 })
             };
             named && in_months(months, day)
@@ -427,9 +463,10 @@ fn reference(
     };
     // Scheduled times, with the date a calendar occurrence is for (its window's date).
     let mut fired: Vec<(DateTime<Utc>, Option<NaiveDate>)> = vec![];
-    // Warm up two days early: `reached` (the latest wall-clock time seen) must be right,
-    // and windows and delays of earlier occurrences reach into the window.
-    let mut at = from - TimeDelta::days(2);
+    // Warm up four days early: `reached` (the latest wall-clock time seen) must be right,
+    // and windows (up to three days) and delays of earlier occurrences reach into the
+    // window.
+    let mut at = from - TimeDelta::days(4);
     let mut reached = local(tz, at - TimeDelta::minutes(1));
     while at <= to {
         let wall = local(tz, at);
@@ -461,7 +498,7 @@ fn reference(
                         .is_time_matching(&w.and_utc())
                         .expect("cron match")
                 }),
-                Recurrence::DriverStart => false,
+                Recurrence::DriverStart { .. } => false,
                 calendar => {
                     let first = first_wall.expect("start");
                     named_date = newly
@@ -491,7 +528,15 @@ fn reference(
                     at < open + TimeDelta::minutes(i64::from(minutes.get()))
                 }
                 RepetitionEnd::Until(until) => {
-                    at <= reference_resolve(tz, date.expect("a calendar date").and_time(until))
+                    // An `until` before the time of day is on the next day.
+                    let date = date.expect("a calendar date");
+                    let start_time = first_wall.expect("start").time();
+                    let day = if until < start_time {
+                        date.succ_opt().expect("date")
+                    } else {
+                        date
+                    };
+                    at <= reference_resolve(tz, day.and_time(until))
                 }
             };
             std::iter::successors(Some(open), |at| Some(*at + every))

@@ -197,6 +197,70 @@ BEGIN TRY
         @active_end_time = 235959,
         @schedule_id = @ScheduleID OUTPUT;
     EXEC msdb.dbo.sp_attach_schedule @job_name = N'month-ends', @schedule_id = @ScheduleID;
+    SET @ScheduleID = NULL;
+    EXEC msdb.dbo.sp_add_schedule
+        @schedule_name = N'month-ends - 8',
+        @enabled = 1,
+        @freq_type = 32,
+        @freq_interval = 9,
+        @freq_subday_type = 0,
+        @freq_subday_interval = 0,
+        @freq_relative_interval = 2,
+        @freq_recurrence_factor = 1,
+        @active_start_date = 20250101,
+        @active_end_date = 99991231,
+        @active_start_time = 70000,
+        @active_end_time = 235959,
+        @schedule_id = @ScheduleID OUTPUT;
+    EXEC msdb.dbo.sp_attach_schedule @job_name = N'month-ends', @schedule_id = @ScheduleID;
+    SET @ScheduleID = NULL;
+    EXEC msdb.dbo.sp_add_schedule
+        @schedule_name = N'month-ends - 9',
+        @enabled = 1,
+        @freq_type = 32,
+        @freq_interval = 10,
+        @freq_subday_type = 0,
+        @freq_subday_interval = 0,
+        @freq_relative_interval = 16,
+        @freq_recurrence_factor = 1,
+        @active_start_date = 20250101,
+        @active_end_date = 99991231,
+        @active_start_time = 70000,
+        @active_end_time = 235959,
+        @schedule_id = @ScheduleID OUTPUT;
+    EXEC msdb.dbo.sp_attach_schedule @job_name = N'month-ends', @schedule_id = @ScheduleID;
+    SET @ScheduleID = NULL;
+    EXEC msdb.dbo.sp_add_schedule
+        @schedule_name = N'month-ends - 10',
+        @enabled = 1,
+        @freq_type = 4,
+        @freq_interval = 1,
+        @freq_subday_type = 4,
+        @freq_subday_interval = 20,
+        @freq_relative_interval = 0,
+        @freq_recurrence_factor = 1,
+        @active_start_date = 20250101,
+        @active_end_date = 99991231,
+        @active_start_time = 220000,
+        @active_end_time = 15959,
+        @schedule_id = @ScheduleID OUTPUT;
+    EXEC msdb.dbo.sp_attach_schedule @job_name = N'month-ends', @schedule_id = @ScheduleID;
+    SET @ScheduleID = NULL;
+    EXEC msdb.dbo.sp_add_schedule
+        @schedule_name = N'month-ends - 11',
+        @enabled = 1,
+        @freq_type = 4,
+        @freq_interval = 1,
+        @freq_subday_type = 4,
+        @freq_subday_interval = 15,
+        @freq_relative_interval = 0,
+        @freq_recurrence_factor = 1,
+        @active_start_date = 20250101,
+        @active_end_date = 99991231,
+        @active_start_time = 230000,
+        @active_end_time = 13000,
+        @schedule_id = @ScheduleID OUTPUT;
+    EXEC msdb.dbo.sp_attach_schedule @job_name = N'month-ends', @schedule_id = @ScheduleID;
     EXEC msdb.dbo.sp_add_jobserver @job_name = N'month-ends', @server_name = N'(local)';
     COMMIT TRANSACTION;
 END TRY

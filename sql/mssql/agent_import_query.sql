@@ -8,6 +8,7 @@ SELECT (
            j.enabled       AS enabled,
            j.description   AS description,
            c.name          AS category_name,
+           @@SERVERNAME    AS server_name,
            (SELECT s.step_id            AS step_id,
                    s.step_name          AS step_name,
                    s.subsystem          AS subsystem,

@@ -3,7 +3,7 @@
 use super::output::print_json;
 use super::{open_store, task_status, text_file};
 use crate::catalog::{self, StoredTask};
-use crate::schedule::{parse_task, parse_tasks, Schedule, TaskDefinition};
+use crate::schedule::{parse_task, parse_tasks, Recurrence, Schedule, TaskDefinition};
 use crate::store::Backend;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -349,9 +349,16 @@ fn print_next(task: &TaskDefinition, after: Option<&str>, count: usize, json: bo
         .unwrap_or_else(Utc::now);
     let schedule = Schedule::new(task);
     // Not times: said on stderr so the list (or its JSON) stays clean.
-    for (index, trigger) in schedule.triggers().iter().enumerate() {
-        if trigger.is_driver_start() && trigger.is_enabled() {
-            eprintln!("trigger {index} also fires once at every driver start");
+    for (index, (trigger, definition)) in schedule.triggers().iter().zip(&task.triggers).enumerate()
+    {
+        match definition.recurrence {
+            _ if !(trigger.is_driver_start() && trigger.is_enabled()) => {}
+            Recurrence::DriverStart {
+                delay_seconds: delay @ 1..,
+            } => eprintln!(
+                "trigger {index} also fires once at every driver start, {delay} s after it"
+            ),
+            _ => eprintln!("trigger {index} also fires once at every driver start"),
         }
     }
     let times: Vec<String> = schedule

@@ -5,17 +5,19 @@
 //!
 //! - Steps: CmdExec steps become the task's shell command (several, in a straight line,
 //!   joined with `&&`); a job with T-SQL steps becomes an `external` task (Agent keeps
-//!   running it), or with `tsql_as_sqlcmd` a single T-SQL step becomes `sqlcmd -E -b -d
-//!   DATABASE -Q COMMAND` run by the driver. Other subsystems (SSIS, PowerShell,
-//!   replication, Analysis Services) and flows with jumps are refused.
+//!   running it), or with `tsql_as_sqlcmd` one `sqlcmd` run by the driver that runs its
+//!   steps in order, each in its database, and stops at the first failure (see
+//!   [`sqlcmd`](super::sqlcmd)). Other subsystems (SSIS, PowerShell, replication,
+//!   Analysis Services) and flows with jumps are refused.
 //! - Schedules, one trigger each: freq_type 1 once, 4 daily, 8 weekly, 16 monthly, 32
 //!   monthly relative, 64 "when Agent starts" (driverStart); 128 (idle) is refused.
 //!   freq_subday_type 2/4/8 repeat every freq_subday_interval seconds (whole minutes
 //!   only) / minutes / hours from active_start_time until active_end_time: a repetition
-//!   window.
+//!   window (an active_end_time before active_start_time ends it on the next day).
 //! - active_start_date/time are the trigger's start, active_end_date its expiry (the day
 //!   after it); retry_attempts/retry_interval (minutes) are maxAttempts/retryDelaySeconds.
 
+use super::sqlcmd::{self, Refusal, TsqlStep};
 use super::{description, task_id, Mapped, Unsupported};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -38,6 +40,10 @@ pub struct Job {
     pub enabled: u8,
     pub description: Option<String>,
     pub category_name: Option<String>,
+    /// The SQL Server the job is on (@@SERVERNAME): where `--tsql-as-sqlcmd` connects;
+    /// absent in older saved results (then the local default instance).
+    #[serde(default)]
+    pub server_name: Option<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub steps: Vec<Step>,
     #[serde(default, deserialize_with = "null_as_empty")]
@@ -162,7 +168,7 @@ pub fn map_job(job: &Job, options: &Options) -> Result<Value, Vec<Unsupported>> 
         .as_deref()
         .filter(|text| *text != "No description available.");
     json.insert("description".into(), json!(description(&origin, text)));
-    mapper.steps(&job.steps, options, &mut json);
+    mapper.steps(&job.steps, job.server_name.as_deref(), options, &mut json);
     // Agent never starts a job that is still running, and does not catch up.
     json.insert("ifRunning".into(), json!("skip"));
     json.insert("enabled".into(), json!(job.enabled != 0));
@@ -199,7 +205,13 @@ impl JobMapper<'_> {
         });
     }
 
-    fn steps(&mut self, steps: &[Step], options: &Options, json: &mut Map<String, Value>) {
+    fn steps(
+        &mut self,
+        steps: &[Step],
+        server: Option<&str>,
+        options: &Options,
+        json: &mut Map<String, Value>,
+    ) {
         if steps.is_empty() {
             self.refuse("sysjobsteps", "the job has no step");
             return;
@@ -271,29 +283,47 @@ impl JobMapper<'_> {
             return;
         }
         if tsql {
-            let [step] = steps else {
-                self.refuse(
-                    "sysjobsteps",
-                    format!(
-                        "{} steps with T-SQL: --tsql-as-sqlcmd takes a one-step job",
-                        steps.len()
-                    ),
-                );
-                return;
-            };
-            let database = step
-                .database_name
-                .clone()
-                .unwrap_or_else(|| "master".to_string());
-            json.insert("command".into(), json!("sqlcmd"));
-            json.insert(
-                "arguments".into(),
-                json!(["-E", "-b", "-d", database, "-Q", command(step)]),
-            );
+            self.sqlcmd(steps, server, json);
             return;
         }
         let lines: Vec<String> = steps.iter().map(command).collect();
         json.insert("command".into(), json!(lines.join(" && ")));
+    }
+
+    /// `--tsql-as-sqlcmd`: the T-SQL steps, in order, as one sqlcmd run (see
+    /// [`sqlcmd`](super::sqlcmd)); a job that also has CmdExec steps is refused (a
+    /// chain of both would need a shell between them).
+    fn sqlcmd(&mut self, steps: &[Step], server: Option<&str>, json: &mut Map<String, Value>) {
+        if let Some(step) = steps
+            .iter()
+            .find(|s| !s.subsystem.eq_ignore_ascii_case("TSQL"))
+        {
+            self.refuse(
+                format!("sysjobsteps[{}].subsystem", step.step_id),
+                "a job mixing T-SQL and other steps cannot run as one sqlcmd",
+            );
+            return;
+        }
+        let tsql: Vec<TsqlStep> = steps
+            .iter()
+            .map(|step| TsqlStep {
+                command: step.command.as_deref().unwrap_or_default(),
+                database: step.database_name.as_deref().unwrap_or("master"),
+            })
+            .collect();
+        match sqlcmd::arguments(&tsql, server) {
+            Ok(arguments) => {
+                json.insert("command".into(), json!("sqlcmd"));
+                json.insert("arguments".into(), json!(arguments));
+            }
+            Err((index, refusal)) => self.refuse(
+                format!("sysjobsteps[{}].command", steps[index].step_id),
+                match refusal {
+                    Refusal::AgentTokens => "uses Agent tokens ($(...)), which only Agent replaces",
+                    Refusal::RepeatedBatch => "GO with a count cannot run through sqlcmd -Q",
+                },
+            ),
+        }
     }
 
     fn schedule(&mut self, schedule: &AgentSchedule) -> Option<Value> {
@@ -440,18 +470,18 @@ impl JobMapper<'_> {
                 // "the first/second/third/fourth/last day": the month's day 1..4 or last.
                 json.insert("monthDays".into(), json!([week]));
             }
-            9 | 10 => self.refuse(
-                format!("{at}.freq_interval"),
-                format!(
-                    "{} (the n-th {} of the month) cannot be imported",
-                    schedule.freq_interval,
-                    if schedule.freq_interval == 9 {
-                        "weekday"
-                    } else {
-                        "weekend day"
-                    }
-                ),
-            ),
+            9 | 10 => {
+                // "the first .. last weekday (Monday to Friday) / weekend day".
+                let kind = if schedule.freq_interval == 9 {
+                    "weekday"
+                } else {
+                    "weekendDay"
+                };
+                json.insert(
+                    "monthWeekdays".into(),
+                    json!([{"week": week, "weekday": kind}]),
+                );
+            }
             other => self.refuse(
                 format!("{at}.freq_interval"),
                 format!("{other} is not 1..10"),
@@ -489,10 +519,12 @@ impl JobMapper<'_> {
             self.refuse(format!("{at}.active_end_time"), "not a time (hhmmss)");
             return;
         };
-        if schedule.active_end_time <= schedule.active_start_time {
+        // An end before the start crosses midnight: the window belongs to the day it
+        // starts on and ends on the next (`until` before the time of day says so).
+        if schedule.active_end_time == schedule.active_start_time {
             self.refuse(
                 format!("{at}.active_end_time"),
-                "a window ending before it starts (across midnight) cannot be imported",
+                "a window ending when it starts cannot be imported",
             );
             return;
         }

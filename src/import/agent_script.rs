@@ -9,7 +9,8 @@
 //! task and the trigger, so the script never runs at other times than the task.
 
 use crate::schedule::{
-    MonthDay, Recurrence, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition, WeekOfMonth,
+    DayKind, MonthDay, Recurrence, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition,
+    WeekOfMonth,
 };
 use chrono::{Datelike, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Weekday};
 use std::fmt::Write;
@@ -214,7 +215,10 @@ fn schedules_of(
             freq_recurrence_factor: 0,
             ..base(start)
         }],
-        Recurrence::DriverStart => vec![AgentSchedule {
+        Recurrence::DriverStart { delay_seconds: 1.. } => {
+            return Err("a delay after the start (delaySeconds) has no Agent equivalent".into())
+        }
+        Recurrence::DriverStart { .. } => vec![AgentSchedule {
             enabled: trigger.enabled,
             freq_type: 64,
             active_start_date: 19_900_101,
@@ -320,7 +324,12 @@ fn schedules_of(
             for entry in month_weekdays {
                 found.push(AgentSchedule {
                     freq_type: 32,
-                    freq_interval: entry.weekday.num_days_from_sunday() as i32 + 1,
+                    // 1 Sunday .. 7 Saturday, 9 weekday, 10 weekend day.
+                    freq_interval: match entry.weekday {
+                        DayKind::Named(day) => day.num_days_from_sunday() as i32 + 1,
+                        DayKind::Weekday => 9,
+                        DayKind::WeekendDay => 10,
+                    },
                     freq_relative_interval: match entry.week {
                         WeekOfMonth::Nth(n) => 1 << (i32::from(n) - 1),
                         WeekOfMonth::Last => 16,
@@ -336,13 +345,14 @@ fn schedules_of(
         let start = trigger.recurrence.start().map(wall).unwrap_or_default();
         let end = match repetition.end {
             RepetitionEnd::Until(until) => until,
+            // Agent ends a window whose end time is before its start time on the next
+            // day, as stagehand does; its windows last at most a day.
+            RepetitionEnd::Duration(minutes) if minutes.get() > 1440 => {
+                return Err("a repetition window longer than a day has no Agent equivalent".into())
+            }
             RepetitionEnd::Duration(minutes) => {
-                let end =
-                    start + TimeDelta::minutes(i64::from(minutes.get())) - TimeDelta::seconds(1);
-                if end.date() != start.date() {
-                    return Err("a repetition window past midnight has no Agent equivalent".into());
-                }
-                end.time()
+                (start + TimeDelta::minutes(i64::from(minutes.get())) - TimeDelta::seconds(1))
+                    .time()
             }
         };
         for schedule in &mut found {

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod agent_script;
 pub mod schtasks;
+pub mod sqlcmd;
 
 use std::fmt;
 

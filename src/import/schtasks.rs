@@ -15,6 +15,9 @@ use super::{description, task_id, Mapped, Unsupported};
 use roxmltree::{Document, Node};
 use serde_json::{json, Map, Value};
 
+/// The longest repetition window Task Scheduler offers (P31D), as stagehand's limit.
+const MAX_WINDOW_MINUTES: u64 = 31 * 1440;
+
 /// The Task Scheduler 2.0 namespace.
 pub const NAMESPACE: &str = "http://schemas.microsoft.com/windows/2004/02/mit/task";
 
@@ -297,19 +300,36 @@ impl TaskMapper {
             .collect()
     }
 
+    /// A delay element (an ISO 8601 duration, at most a day) as the JSON field `field`.
+    fn delay(
+        &mut self,
+        trigger: Node,
+        here: &str,
+        element: &str,
+        field: &str,
+        json: &mut Map<String, Value>,
+    ) {
+        let Some(delay) = path_text(trigger, &[element]) else {
+            return;
+        };
+        match duration_seconds(&delay) {
+            Ok(0) => {}
+            Ok(seconds) if seconds <= 86_400 => {
+                json.insert(field.into(), json!(seconds));
+            }
+            Ok(_) => self.refuse(format!("{here}/{element}"), "more than a day"),
+            Err(why) => self.refuse(format!("{here}/{element}"), why),
+        }
+    }
+
     fn trigger(&mut self, trigger: Node) -> Option<Value> {
         let kind = trigger.tag_name().name().to_string();
         let here = format!("Triggers/{kind}");
         let mut json = Map::new();
         match kind.as_str() {
             "BootTrigger" => {
-                if path_text(trigger, &["Delay"]).is_some() {
-                    self.refuse(
-                        format!("{here}/Delay"),
-                        "a delay after start-up cannot be imported",
-                    );
-                }
                 json.insert("recurrence".into(), json!("driverStart"));
+                self.delay(trigger, &here, "Delay", "delaySeconds", &mut json);
             }
             "TimeTrigger" | "CalendarTrigger" => {
                 let start = self.boundary(trigger, &here, "StartBoundary");
@@ -327,16 +347,13 @@ impl TaskMapper {
                     self.calendar(trigger, &here, &mut json);
                 }
                 self.repetition(trigger, &here, &mut json);
-                if let Some(delay) = path_text(trigger, &["RandomDelay"]) {
-                    match duration_seconds(&delay) {
-                        Ok(0) => {}
-                        Ok(seconds) if seconds <= 86_400 => {
-                            json.insert("randomDelaySeconds".into(), json!(seconds));
-                        }
-                        Ok(_) => self.refuse(format!("{here}/RandomDelay"), "more than a day"),
-                        Err(why) => self.refuse(format!("{here}/RandomDelay"), why),
-                    }
-                }
+                self.delay(
+                    trigger,
+                    &here,
+                    "RandomDelay",
+                    "randomDelaySeconds",
+                    &mut json,
+                );
             }
             "LogonTrigger"
             | "IdleTrigger"
@@ -555,8 +572,8 @@ impl TaskMapper {
         }
     }
 
-    /// Repetition: on a calendar trigger, a window (Interval, Duration, StopAtDurationEnd);
-    /// repeating indefinitely, or on a time trigger, a minutely trigger from the start.
+    /// Repetition: on a calendar trigger, a window (Interval, Duration up to P31D,
+    /// StopAtDurationEnd); repeating indefinitely, or on a time trigger, a minutely trigger from the start.
     fn repetition(&mut self, trigger: Node, here: &str, json: &mut Map<String, Value>) {
         let Some(repetition) = child(trigger, "Repetition") else {
             return;
@@ -591,10 +608,10 @@ impl TaskMapper {
         match duration {
             // A calendar trigger repeating for a while: a window.
             Some(minutes) if !once => {
-                if every >= 1440 || minutes > 1440 || every >= minutes {
+                if minutes > MAX_WINDOW_MINUTES || every >= minutes {
                     self.refuse(
                         at,
-                        "a window must last up to one day (P1D) and be longer than its interval",
+                        "a window must last up to 31 days (P31D) and be longer than its interval",
                     );
                     return;
                 }

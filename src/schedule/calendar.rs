@@ -70,12 +70,14 @@ impl Weekdays {
 
 /// Days of the month: bit d for day d, plus the month's last day, plus weekdays of the
 /// month: bit `week * 7 + weekday` (week 0..=3 for the first to fourth, 4 for the last;
-/// weekday from Monday).
+/// weekday from Monday), plus the n-th weekday (Monday to Friday) or weekend day of the
+/// month: bit `kind * 5 + week` of `kinds` (kind 0 weekday, 1 weekend day; week as above).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct MonthDays {
     pub(crate) days: u32,
     pub(crate) last: bool,
     pub(crate) weekdays: u64,
+    pub(crate) kinds: u16,
 }
 
 impl MonthDays {
@@ -84,15 +86,31 @@ impl MonthDays {
         if self.days & 1 << day != 0 || (self.last && day == days_in_month) {
             return true;
         }
-        if self.weekdays == 0 {
+        if self.weekdays == 0 && self.kinds == 0 {
             return false;
         }
-        // The weekday of `day`: `date`'s weekday shifted by the distance between them.
-        let shift = (i64::from(day) - i64::from(date.day())).rem_euclid(7) as u32;
-        let weekday = (date.weekday().num_days_from_monday() + shift) % 7;
+        // The weekday (from Monday) of any day of the month: `date`'s weekday shifted by
+        // the distance between them.
+        let weekday_of = |d: u32| {
+            let shift = (i64::from(d) - i64::from(date.day())).rem_euclid(7) as u32;
+            (date.weekday().num_days_from_monday() + shift) % 7
+        };
+        let weekday = weekday_of(day);
         let nth = (day - 1) / 7;
         let bit = |week: u32| self.weekdays & 1 << (week * 7 + weekday) != 0;
-        (nth < 4 && bit(nth)) || (day + 7 > days_in_month && bit(4))
+        if (nth < 4 && bit(nth)) || (day + 7 > days_in_month && bit(4)) {
+            return true;
+        }
+        if self.kinds == 0 {
+            return false;
+        }
+        // The rank of `day` among the days of its kind, and whether one comes after it.
+        let kind = u32::from(weekday >= 5);
+        let same_kind = |d: &u32| u32::from(weekday_of(*d) >= 5) == kind;
+        let rank = (1..day).filter(same_kind).count() as u32;
+        let last = !(day + 1..=days_in_month).any(|d| same_kind(&d));
+        let bit = |week: u32| self.kinds & 1 << (kind * 5 + week) != 0;
+        (rank < 4 && bit(rank)) || (last && bit(4))
     }
 }
 
@@ -294,8 +312,24 @@ mod tests {
                     let (d, in_month) = (day.day(), days_in_month(day));
                     let weekday = day.weekday().num_days_from_monday();
                     let named = |week: u32| days.weekdays & 1 << (week * 7 + weekday) != 0;
+                    // The n-th weekday or weekend day, counted plainly.
+                    let kind = u32::from(weekday >= 5);
+                    let of_kind = |other: NaiveDate| {
+                        u32::from(other.weekday().num_days_from_monday() >= 5) == kind
+                    };
+                    let month: Vec<NaiveDate> = day
+                        .with_day(1)
+                        .unwrap()
+                        .iter_days()
+                        .take_while(|other| other.month() == day.month())
+                        .filter(|other| of_kind(*other))
+                        .collect();
+                    let rank = month.iter().position(|other| *other == day).unwrap() as u32;
+                    let counted = |week: u32| days.kinds & 1 << (kind * 5 + week) != 0;
                     days.days & 1 << d != 0
                         || (days.last && d == in_month)
+                        || (rank < 4 && counted(rank))
+                        || (month.last() == Some(&day) && counted(4))
                         || (d <= 7 && named(0))
                         || ((8..=14).contains(&d) && named(1))
                         || ((15..=21).contains(&d) && named(2))
@@ -321,23 +355,41 @@ mod tests {
                 days: 1 << 31 | 1 << 3 | 1 << 29,
                 last: false,
                 weekdays: 0,
+                kinds: 0,
             }),
             Cadence::Monthly(MonthDays {
                 days: 1 << 30,
                 last: true,
                 weekdays: 0,
+                kinds: 0,
             }),
             // The first Monday, the third Wednesday, the last Friday and Sunday.
             Cadence::Monthly(MonthDays {
                 days: 0,
                 last: false,
                 weekdays: 1 | 1 << (2 * 7 + 2) | 1 << (4 * 7 + 4) | 1 << (4 * 7 + 6),
+                kinds: 0,
             }),
             // The fourth and the last Saturday (the same date in a 28-day February).
             Cadence::Monthly(MonthDays {
                 days: 1 << 10,
                 last: false,
                 weekdays: 1 << (3 * 7 + 5) | 1 << (4 * 7 + 5),
+                kinds: 0,
+            }),
+            // The first and last weekday, the second weekend day.
+            Cadence::Monthly(MonthDays {
+                days: 0,
+                last: false,
+                weekdays: 0,
+                kinds: 1 | 1 << 4 | 1 << (5 + 1),
+            }),
+            // The fourth weekday and weekend day, the last weekend day, and the 15th.
+            Cadence::Monthly(MonthDays {
+                days: 1 << 15,
+                last: false,
+                weekdays: 1 << 3,
+                kinds: 1 << 3 | 1 << (5 + 3) | 1 << (5 + 4),
             }),
         ];
         for cadence in cadences {

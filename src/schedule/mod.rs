@@ -27,13 +27,16 @@
 //! - `cron` fires at the wall-clock times matching a standard 5-field expression (a day
 //!   restricted in both day fields matches either), from `start` on when given.
 //! - `monthWeekdays` names weekdays of the month (week 1: days 1-7 .. week 4: days 22-28,
-//!   `last`: the last 7 days), together with `monthDays`.
+//!   `last`: the last 7 days), or with `weekday`/`weekendDay` the n-th (or last) Monday
+//!   to Friday / Saturday or Sunday of the month; together with `monthDays`.
 //! - A `repetition` makes each daily/weekly/monthly occurrence open a window that fires
 //!   every `everyMinutes` of elapsed time after it, strictly before + `durationMinutes`
-//!   or at or before `until` on the occurrence's date.
+//!   or at or before `until` on the occurrence's date (the next date when `until` is
+//!   before the trigger's time of day). Windows last up to 31 days and may overlap.
 //! - `randomDelaySeconds` moves each scheduled time by [`random_delay`]; `start`,
 //!   `expires` and windows apply to scheduled times.
-//! - `driverStart` has no times: the clock fires it when its driver starts.
+//! - `driverStart` has no times: the clock fires it when its driver starts, or
+//!   `delaySeconds` after.
 //! - Nothing fires at or after `expires`, from a disabled trigger or from a disabled task.
 //! - Daylight saving: a wall-clock time inside a gap fires once, at the end of the gap
 //!   (02:30 on a spring-forward day in New York fires at 03:00 EDT); a wall-clock time
@@ -57,9 +60,9 @@ pub use catch_up::{catch_up, CatchUp, Missed, MissedAction, MISSED_COUNT_LIMIT};
 pub use merged::Schedule;
 pub use occurrences::Occurrences;
 pub use task::{
-    CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, NotifySettings, OverlapPolicy,
-    Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition,
-    WeekOfMonth,
+    CatchUpPolicy, CronExpression, DayKind, Executor, MonthDay, MonthWeekday, NotifySettings,
+    OverlapPolicy, Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec,
+    TriggerDefinition, WeekOfMonth,
 };
 pub use trigger::{random_delay, Trigger};
 pub use validate::{machine_time_zone, parse_task, parse_tasks, ValidationError, ValidationErrors};

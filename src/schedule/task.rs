@@ -215,8 +215,8 @@ pub struct Repetition {
 pub enum RepetitionEnd {
     /// `durationMinutes`: repeats fire strictly before window start + this many minutes.
     Duration(NonZeroU32),
-    /// `until`: repeats fire at or before this wall-clock time on the window's date
-    /// (after the trigger's time of day).
+    /// `until`: repeats fire at or before this wall-clock time on the window's date, or
+    /// on the next day when it is before the trigger's time of day (22:00 until 02:00).
     Until(NaiveTime),
 }
 
@@ -229,11 +229,35 @@ pub enum WeekOfMonth {
     Last,
 }
 
-/// `{"week": 1..4 | "last", "weekday": "mon"}`: the first Monday, the last Friday.
+/// `{"week": 1..4 | "last", "weekday": "mon" | "weekday" | "weekendDay"}`: the first
+/// Monday, the last Friday, the second weekday (Monday to Friday), the last weekend day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MonthWeekday {
     pub week: WeekOfMonth,
-    pub weekday: Weekday,
+    pub weekday: DayKind,
+}
+
+/// What a `monthWeekdays` entry counts: one named weekday (week n is days 7n-6..7n), or
+/// any weekday or weekend day (week n is the n-th of them in the month, as in SQL Server
+/// Agent's "second weekday").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayKind {
+    Named(Weekday),
+    /// Monday to Friday.
+    Weekday,
+    /// Saturday or Sunday.
+    WeekendDay,
+}
+
+impl DayKind {
+    /// The JSON spelling: `mon` .. `sun`, `weekday`, `weekendDay`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DayKind::Named(day) => weekday_name(day),
+            DayKind::Weekday => "weekday",
+            DayKind::WeekendDay => "weekendDay",
+        }
+    }
 }
 
 /// When a trigger fires. Wall-clock times are read in the task's zone; see
@@ -286,8 +310,9 @@ pub enum Recurrence {
         expression: CronExpression,
     },
     /// Fires once at every start of a driver (`stagehand run`), from the driver that
-    /// started: the occurrence is the start's instant, enqueued through FireTrigger.
-    DriverStart,
+    /// started, `delay_seconds` after the start (`delaySeconds`, Task Scheduler's
+    /// BootTrigger Delay): the occurrence is that instant, enqueued through FireTrigger.
+    DriverStart { delay_seconds: u32 },
 }
 
 impl Recurrence {
@@ -301,7 +326,7 @@ impl Recurrence {
             Recurrence::Weekly { .. } => "weekly",
             Recurrence::Monthly { .. } => "monthly",
             Recurrence::Cron { .. } => "cron",
-            Recurrence::DriverStart => "driverStart",
+            Recurrence::DriverStart { .. } => "driverStart",
         }
     }
 
@@ -314,7 +339,7 @@ impl Recurrence {
             | Recurrence::Weekly { start, .. }
             | Recurrence::Monthly { start, .. } => Some(start),
             Recurrence::Cron { start, .. } => start.as_ref(),
-            Recurrence::DriverStart => None,
+            Recurrence::DriverStart { .. } => None,
         }
     }
 }
@@ -554,6 +579,8 @@ struct TriggerJson {
     repetition: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "is_zero")]
     random_delay_seconds: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    delay_seconds: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires: Option<String>,
     #[serde(skip_serializing_if = "is_true")]
@@ -655,7 +682,7 @@ impl From<&TriggerDefinition> for TriggerJson {
                             WeekOfMonth::Nth(n) => serde_json::Value::from(n),
                             WeekOfMonth::Last => serde_json::Value::from("last"),
                         };
-                        serde_json::json!({"week": week, "weekday": weekday_name(entry.weekday)})
+                        serde_json::json!({"week": week, "weekday": entry.weekday.name()})
                     })
                     .collect();
                 json.month_days = month_days
@@ -668,7 +695,7 @@ impl From<&TriggerDefinition> for TriggerJson {
                 json.months = numbers(months);
             }
             Recurrence::Cron { expression, .. } => json.cron = Some(expression.to_string()),
-            Recurrence::DriverStart => {}
+            Recurrence::DriverStart { delay_seconds } => json.delay_seconds = *delay_seconds,
         }
         json
     }

@@ -8,7 +8,8 @@ use super::cron::CronTimes;
 use super::interval::Interval;
 use super::occurrences::Occurrences;
 use super::task::{
-    MonthDay, Recurrence, Repetition, RepetitionEnd, TimeSpec, TriggerDefinition, WeekOfMonth,
+    DayKind, MonthDay, Recurrence, Repetition, RepetitionEnd, TimeSpec, TriggerDefinition,
+    WeekOfMonth,
 };
 use super::wall_clock::{local_time, local_upper_bound, resolve};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
@@ -33,8 +34,10 @@ enum Times {
     Interval(Interval),
     Calendar(CalendarTimes),
     Cron(CronTimes),
-    /// Not a time series: the clock fires it when its driver starts.
-    DriverStart,
+    /// Not a time series: the clock fires it this long after its driver starts.
+    DriverStart {
+        delay: TimeDelta,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +154,7 @@ impl Trigger {
                     days: 0,
                     last: false,
                     weekdays: 0,
+                    kinds: 0,
                 };
                 for day in days {
                     match day {
@@ -165,7 +169,13 @@ impl Trigger {
                         WeekOfMonth::Nth(_) => continue,
                         WeekOfMonth::Last => 4,
                     };
-                    set.weekdays |= 1 << (week * 7 + entry.weekday.num_days_from_monday());
+                    match entry.weekday {
+                        DayKind::Named(day) => {
+                            set.weekdays |= 1 << (week * 7 + day.num_days_from_monday());
+                        }
+                        DayKind::Weekday => set.kinds |= 1 << week,
+                        DayKind::WeekendDay => set.kinds |= 1 << (5 + week),
+                    }
                 }
                 calendar(start, Cadence::Monthly(set), months)
             }
@@ -174,7 +184,9 @@ impl Trigger {
                 expression,
                 start.map(|start| start.resolve(tz)),
             )),
-            Recurrence::DriverStart => Times::DriverStart,
+            Recurrence::DriverStart { delay_seconds } => Times::DriverStart {
+                delay: TimeDelta::seconds(i64::from(*delay_seconds)),
+            },
         };
         Trigger {
             enabled: task_enabled && definition.enabled,
@@ -200,12 +212,17 @@ impl Trigger {
     /// Whether this is a `driverStart` trigger, which the clock fires when it starts (it
     /// has no occurrences in time).
     pub fn is_driver_start(&self) -> bool {
-        matches!(self.times, Times::DriverStart)
+        matches!(self.times, Times::DriverStart { .. })
     }
 
-    /// Whether an enabled driverStart trigger fires for a driver started at `at`.
-    pub fn fires_at_driver_start(&self, at: DateTime<Utc>) -> bool {
-        self.enabled && self.is_driver_start() && self.expires.is_none_or(|e| at < e)
+    /// When an enabled driverStart trigger fires for a driver started at `at`: its
+    /// `delaySeconds` later, unless it has expired by then.
+    pub fn driver_start_occurrence(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let Times::DriverStart { delay } = self.times else {
+            return None;
+        };
+        let occurrence = at.checked_add_signed(delay)?;
+        (self.enabled && self.expires.is_none_or(|e| occurrence < e)).then_some(occurrence)
     }
 
     /// For a `stopAtEnd` repetition: when the window that `occurrence` (as fired, random
@@ -218,11 +235,10 @@ impl Trigger {
         let window = calendar.window.filter(|window| window.stop_at_end)?;
         let delay = self.delay;
         let max = TimeDelta::seconds(delay.map_or(0, |d| d.max_seconds));
-        // The scheduled time is at most `max` before the occurrence; windows last under a
-        // day, so the two latest openings at or before the occurrence are the candidates.
-        let mut before = calendar.opening_at_or_before(occurrence);
-        for _ in 0..2 {
-            let (date, open) = before?;
+        // The scheduled time is at most `max` before the occurrence: the candidates are
+        // the windows opened at or before the occurrence that reach occurrence - max, the
+        // latest first (of overlapping windows, the one ending last).
+        for (date, open) in calendar.windows_reaching(window, occurrence, occurrence - max) {
             let last = calendar.window_last(window, date, open);
             let fired_as = |scheduled: DateTime<Utc>| {
                 scheduled + delay.map_or(TimeDelta::zero(), |delay| delay.of(scheduled))
@@ -239,7 +255,6 @@ impl Trigger {
                 }
                 step += TimeDelta::seconds(window.every);
             }
-            before = calendar.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?);
         }
         None
     }
@@ -251,7 +266,7 @@ impl Trigger {
             Times::Interval(interval) => interval.next_after(t),
             Times::Calendar(calendar) => calendar.next_after(t),
             Times::Cron(cron) => cron.next_after(t),
-            Times::DriverStart => None,
+            Times::DriverStart { .. } => None,
         };
         next.filter(|at| self.expires.is_none_or(|expires| *at < expires))
     }
@@ -269,7 +284,7 @@ impl Trigger {
             Times::Interval(interval) => interval.previous_at_or_before(t),
             Times::Calendar(calendar) => calendar.previous_at_or_before(t),
             Times::Cron(cron) => cron.previous_at_or_before(t),
-            Times::DriverStart => None,
+            Times::DriverStart { .. } => None,
         }
     }
 }
@@ -352,6 +367,15 @@ impl Window {
             stop_at_end: repetition.stop_at_end,
         }
     }
+
+    /// The most elapsed time from a window's opening to its last repeat: its duration,
+    /// or for `until` a day of wall-clock time plus any daylight-saving shift.
+    fn longest(self) -> TimeDelta {
+        match self.end {
+            RepetitionEnd::Duration(minutes) => TimeDelta::minutes(i64::from(minutes.get())),
+            RepetitionEnd::Until(_) => TimeDelta::hours(27),
+        }
+    }
 }
 
 impl CalendarTimes {
@@ -361,35 +385,40 @@ impl CalendarTimes {
         let Some(window) = self.window else {
             return opening;
         };
-        // Windows last under a day after a calendar date's time of day, so only the two
-        // latest openings at or before `lower` may still be repeating (two when a short
-        // daylight-saving day makes consecutive windows overlap).
+        // Every window opened at or before `lower` and still open then may repeat next.
         let mut best = opening;
-        let mut before = self.opening_at_or_before(lower);
-        for _ in 0..2 {
-            let Some((date, open)) = before else { break };
+        for (date, open) in self.windows_reaching(window, lower, lower) {
             if let Some(repeat) = self.repeat_after(window, date, open, lower) {
                 best = Some(best.map_or(repeat, |best| best.min(repeat)));
             }
-            before = self.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?);
         }
         best
     }
 
     fn previous_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let opening = self.opening_at_or_before(t);
+        let (_, latest) = self.opening_at_or_before(t)?;
         let Some(window) = self.window else {
-            return opening.map(|(_, at)| at);
+            return Some(latest);
         };
-        let mut best = None;
-        let mut before = opening;
-        for _ in 0..2 {
-            let Some((date, open)) = before else { break };
-            let repeat = self.repeat_at_or_before(window, date, open, t);
-            best = best.max(Some(repeat));
-            before = self.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?);
-        }
-        best
+        // Windows that end before the latest opening cannot hold a later occurrence.
+        self.windows_reaching(window, t, latest)
+            .map(|(date, open)| self.repeat_at_or_before(window, date, open, t))
+            .max()
+    }
+
+    /// The windows opened at or before `t` that may still be open at `reaching` (a
+    /// window lasts at most its longest), the latest opening first.
+    fn windows_reaching(
+        &self,
+        window: Window,
+        t: DateTime<Utc>,
+        reaching: DateTime<Utc>,
+    ) -> impl Iterator<Item = (NaiveDate, DateTime<Utc>)> + '_ {
+        let longest = window.longest();
+        std::iter::successors(self.opening_at_or_before(t), move |(_, open)| {
+            self.opening_at_or_before(open.checked_sub_signed(TimeDelta::seconds(1))?)
+        })
+        .take_while(move |(_, open)| *open + longest >= reaching)
     }
 
     /// The last instant the window opened at `open` for `date` may fire at (inclusive).
@@ -397,6 +426,11 @@ impl CalendarTimes {
         match window.end {
             RepetitionEnd::Duration(minutes) => {
                 open + TimeDelta::minutes(i64::from(minutes.get())) - TimeDelta::seconds(1)
+            }
+            // An `until` not after the time of day ends the window on the next day.
+            RepetitionEnd::Until(until) if until <= self.time_of_day => {
+                let next = date.succ_opt().unwrap_or(date);
+                resolve(self.tz, next.and_time(until))
             }
             RepetitionEnd::Until(until) => resolve(self.tz, date.and_time(until)),
         }

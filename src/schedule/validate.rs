@@ -4,9 +4,9 @@
 
 use super::calendar::Weekdays;
 use super::task::{
-    weekday_name, CatchUpPolicy, CronExpression, Executor, MonthDay, MonthWeekday, OverlapPolicy,
-    Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec, TriggerDefinition,
-    WeekOfMonth,
+    weekday_name, CatchUpPolicy, CronExpression, DayKind, Executor, MonthDay, MonthWeekday,
+    OverlapPolicy, Recurrence, Repetition, RepetitionEnd, TaskDefinition, TimeSpec,
+    TriggerDefinition, WeekOfMonth,
 };
 use super::zone_names::parse_zone;
 use crate::exec::OutputEncoding;
@@ -123,11 +123,15 @@ const TRIGGER_FIELDS: &[&str] = &[
     "cron",
     "repetition",
     "randomDelaySeconds",
+    "delaySeconds",
 ];
 
 const RECURRENCES: &str = "once, minutely, daily, weekly, monthly, cron or driverStart";
 
 const REPETITION_FIELDS: &[&str] = &["everyMinutes", "durationMinutes", "until", "stopAtEnd"];
+
+/// The longest `everyMinutes` and `durationMinutes`: 31 days.
+const MAX_WINDOW_MINUTES: u32 = 31 * 1440;
 
 /// The trigger fields a recurrence allows beyond recurrence, start, enabled and expires.
 fn recurrence_fields(recurrence: &str) -> Option<&'static [&'static str]> {
@@ -155,7 +159,7 @@ fn recurrence_fields(recurrence: &str) -> Option<&'static [&'static str]> {
             "randomDelaySeconds",
         ],
         "cron" => &["cron", "randomDelaySeconds"],
-        "driverStart" => &[],
+        "driverStart" => &["delaySeconds"],
         _ => return None,
     })
 }
@@ -418,6 +422,9 @@ impl Checker {
         let random_delay_seconds = self.optional(&map, path, "randomDelaySeconds", |c, p, v| {
             c.whole(p, v, 0, 86_400)
         });
+        let delay_seconds = self.optional(&map, path, "delaySeconds", |c, p, v| {
+            c.whole(p, v, 0, 86_400)
+        });
         let cron = if name == "cron" {
             self.required_for(&map, path, "cron", name, Self::cron)
         } else {
@@ -466,7 +473,9 @@ impl Checker {
                 start,
                 expression: cron?,
             },
-            "driverStart" => Recurrence::DriverStart,
+            "driverStart" => Recurrence::DriverStart {
+                delay_seconds: delay_seconds.unwrap_or(0),
+            },
             _ => return None,
         };
         Some(TriggerDefinition {
@@ -532,7 +541,7 @@ impl Checker {
     }
 
     /// A `repetition` object; `time_of_day` is the trigger's start time of day, which an
-    /// `until` must be after.
+    /// `until` must differ from.
     fn repetition(
         &mut self,
         path: &str,
@@ -541,9 +550,12 @@ impl Checker {
     ) -> Option<Repetition> {
         let errors_before = self.errors.len();
         let map = self.object(path, value, "a repetition", REPETITION_FIELDS)?;
-        let every = self.required(map, path, "everyMinutes", |c, p, v| c.whole(p, v, 1, 1439));
+        // Up to 31 days, as Task Scheduler allows (P31D); windows may then overlap.
+        let every = self.required(map, path, "everyMinutes", |c, p, v| {
+            c.whole(p, v, 1, MAX_WINDOW_MINUTES)
+        });
         let duration = self.optional(map, path, "durationMinutes", |c, p, v| {
-            c.whole(p, v, 1, 1440)
+            c.whole(p, v, 1, MAX_WINDOW_MINUTES)
         });
         let until = self.optional(map, path, "until", |c, p, v| {
             let text = c.text(p, v, 0, usize::MAX)?;
@@ -573,11 +585,14 @@ impl Checker {
                         "only with durationMinutes (a window until a time of day ends with its last run)",
                     );
                 }
-                if let Some(start) = time_of_day.filter(|start| until <= start.time()) {
+                // Earlier than the time of day ends the window on the next day; the same
+                // time would make a window of one day or none.
+                if let Some(start) = time_of_day.filter(|start| until == start.time()) {
                     self.error(
                         &field(path, "until"),
                         format!(
-                            "must be after the trigger's time of day ({})",
+                            "must differ from the trigger's time of day ({}; an earlier time \
+                             ends the window on the next day)",
                             start.time().format("%H:%M:%S")
                         ),
                     );
@@ -624,7 +639,7 @@ impl Checker {
             }
             week
         });
-        let weekday = self.required(map, path, "weekday", Self::weekday);
+        let weekday = self.required(map, path, "weekday", Self::day_kind);
         Some(MonthWeekday {
             week: week?,
             weekday: weekday?,
@@ -803,6 +818,37 @@ impl Checker {
             );
         }
         day
+    }
+
+    /// A `monthWeekdays` entry's `weekday`: a weekday name, `weekday` or `weekendDay`.
+    fn day_kind(&mut self, path: &str, value: &Value) -> Option<DayKind> {
+        let text = value.as_str().unwrap_or_default();
+        let kind = if text.eq_ignore_ascii_case("weekday") {
+            Some(DayKind::Weekday)
+        } else if text.eq_ignore_ascii_case("weekendDay") {
+            Some(DayKind::WeekendDay)
+        } else {
+            Weekdays::ALL
+                .into_iter()
+                .find(|day| weekday_name(*day).eq_ignore_ascii_case(text))
+                .map(DayKind::Named)
+        };
+        if kind.is_none() {
+            let hint = if text.eq_ignore_ascii_case("day") {
+                " (the n-th day of the month is monthDays 1..4 or \"last\")"
+            } else {
+                ""
+            };
+            self.error(
+                path,
+                format!(
+                    "{} is not a weekday (mon, tue, wed, thu, fri, sat or sun), \"weekday\" or \
+                     \"weekendDay\"{hint}",
+                    show(value)
+                ),
+            );
+        }
+        kind
     }
 
     fn month_day(&mut self, path: &str, value: &Value) -> Option<MonthDay> {

@@ -259,6 +259,11 @@ impl TestDb {
         &self.url
     }
 
+    /// The name of this test's database.
+    pub fn database_name(&self) -> &str {
+        &self.database
+    }
+
     /// The store, for tasks spawned by a test.
     pub fn store(&self) -> Arc<dyn Backend> {
         self.store.clone()
