@@ -1,7 +1,9 @@
 //! `--tsql-as-sqlcmd`: an Agent job's T-SQL steps as one `sqlcmd` run by the driver, in
 //! program form (no shell between the driver and sqlcmd):
 //!
-//!     sqlcmd -E -b -x [-S SERVER] -d FIRST_DATABASE -Q SCRIPT
+//! ```text
+//! sqlcmd -E -b -x [-S SERVER] -d FIRST_DATABASE -Q SCRIPT
+//! ```
 //!
 //! SCRIPT runs every batch of every step, in order, each in its step's database through
 //! `EXEC [db].sys.sp_executesql`, inside one TRY block: the first error stops it and is
