@@ -87,10 +87,15 @@ struct FileOutcome<'a> {
 
 async fn run_file(db: &Arc<dyn Backend>, file: &std::path::Path, json: bool) -> Result<ExitCode> {
     let text = text_file::read(file)?;
+    let source = if file.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        file.display().to_string()
+    };
     let rows = db
         .register_many(&text)
         .await
-        .with_context(|| format!("stage.RegisterProcesses with {}", file.display()))?;
+        .with_context(|| format!("stage.RegisterProcesses with {source}"))?;
     let registered = rows.iter().filter(|row| row.registered).count();
     let refused = rows.len() - registered;
     if json {
@@ -110,7 +115,10 @@ async fn run_file(db: &Arc<dyn Backend>, file: &std::path::Path, json: bool) -> 
 
 fn describe(row: &Registered) -> String {
     if row.registered {
-        format!("registered process {} ({})", row.process_id, row.process_name)
+        format!(
+            "registered process {} ({})",
+            row.process_id, row.process_name
+        )
     } else {
         format!(
             "refused: process {} of {} is already {}",
