@@ -5467,6 +5467,7 @@ DECLARE
     v_status     varchar[];
     v_registered boolean[];
     v_notify     boolean;
+    v_refused    boolean;  -- the set-based path refused an element
     v_k          integer;
     v_one_id         bigint;
     v_one_status     varchar;
@@ -5600,8 +5601,9 @@ BEGIN
     SELECT array_agg(q.policy ORDER BY q.ord),
            array_agg(i.ProcessID ORDER BY q.ord),
            array_agg(i.ProcessID IS NOT NULL ORDER BY q.ord),
-           coalesce(bool_or(i.Executor = 'driver'), false)
-    INTO v_policy, v_id, v_registered, v_notify
+           coalesce(bool_or(i.Executor = 'driver'), false),
+           coalesce(bool_or(i.ProcessID IS NULL AND q.policy <> 'killPrevious'), false)
+    INTO v_policy, v_id, v_registered, v_notify, v_refused
     FROM req AS q
     LEFT JOIN fresh AS f ON f.ord = q.ord
     LEFT JOIN ins AS i ON i.ProcessID = f.new_id;
@@ -5609,29 +5611,33 @@ BEGIN
     -- The rows that refused the others, read now that this batch's own rows are visible:
     -- the occurrence first, then for skip the oldest active row of the name (the core's
     -- order and choice).
-    SELECT array_agg(coalesce(u.id, x.ProcessID) ORDER BY u.ord),
-           array_agg(CASE WHEN u.id IS NOT NULL THEN 'Pending' ELSE x.Status END ORDER BY u.ord)
-    INTO v_id, v_status
-    FROM unnest(v_names, v_sched, v_policy, v_id) WITH ORDINALITY AS u(name, sched, policy, id, ord)
-    LEFT JOIN LATERAL (
-        SELECT c.ProcessID, c.Status
-        FROM (
-            SELECT 1 AS rank, f.ProcessID, f.Status
-            FROM stage.FileControl AS f
-            WHERE f.ProcessName = u.name
-              AND f.ScheduledFor = u.sched
-            UNION ALL
-            (SELECT 2, f.ProcessID, f.Status
-             FROM stage.FileControl AS f
-             WHERE u.policy = 'skip'
-               AND f.ProcessName = u.name
-               AND f.Status IN ('Pending', 'InProgress')
-             ORDER BY f.ProcessID
-             LIMIT 1)
-        ) AS c
-        ORDER BY c.rank
-        LIMIT 1
-    ) AS x ON u.id IS NULL AND u.policy <> 'killPrevious';
+    IF v_refused THEN
+        SELECT array_agg(coalesce(u.id, x.ProcessID) ORDER BY u.ord),
+               array_agg(CASE WHEN u.id IS NOT NULL THEN 'Pending' ELSE x.Status END ORDER BY u.ord)
+        INTO v_id, v_status
+        FROM unnest(v_names, v_sched, v_policy, v_id) WITH ORDINALITY AS u(name, sched, policy, id, ord)
+        LEFT JOIN LATERAL (
+            SELECT c.ProcessID, c.Status
+            FROM (
+                SELECT 1 AS rank, f.ProcessID, f.Status
+                FROM stage.FileControl AS f
+                WHERE f.ProcessName = u.name
+                  AND f.ScheduledFor = u.sched
+                UNION ALL
+                (SELECT 2, f.ProcessID, f.Status
+                 FROM stage.FileControl AS f
+                 WHERE u.policy = 'skip'
+                   AND f.ProcessName = u.name
+                   AND f.Status IN ('Pending', 'InProgress')
+                 ORDER BY f.ProcessID
+                 LIMIT 1)
+            ) AS c
+            ORDER BY c.rank
+            LIMIT 1
+        ) AS x ON u.id IS NULL AND u.policy <> 'killPrevious';
+    ELSE
+        v_status := array_fill('Pending'::varchar, ARRAY[cardinality(v_names)]);
+    END IF;
 
     IF v_notify THEN
         -- delivered at commit; wakes drivers that LISTEN instead of polling
@@ -5659,7 +5665,7 @@ END;
 $$;
 $migration_v120$;
         INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-        VALUES (120, 'RegisterProcesses', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '15297494932495183405');
+        VALUES (120, 'RegisterProcesses', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '10838292512531899093');
     END IF;
 END
 $install$;
