@@ -490,3 +490,44 @@ async fn cli_register_file_reports_refusals_and_bad_elements(db: &TestDb) {
         "{db}: nothing of the bad file was written"
     );
 }
+
+conformance!(new_driver_work_wakes_listening_drivers);
+async fn new_driver_work_wakes_listening_drivers(db: &TestDb) {
+    // SQL Server has no LISTEN: its drivers poll, so there is nothing to wake.
+    if db.kind() != stagehand::store::BackendKind::Postgres {
+        return;
+    }
+    db.driver_task("woken", "parallel").await;
+    let listener = db.connect_as("stage_worker").await;
+    // The first wait starts the listener; the second takes any permit left from it.
+    listener
+        .wait_for_work(std::time::Duration::from_millis(10))
+        .await
+        .must(db, "start listening");
+    listener
+        .wait_for_work(std::time::Duration::from_millis(100))
+        .await
+        .must(db, "drain");
+
+    register_batch(db, &[named("external_only")]).await;
+    let started = std::time::Instant::now();
+    listener
+        .wait_for_work(std::time::Duration::from_millis(700))
+        .await
+        .must(db, "wait");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(600),
+        "{db}: a batch of external work wakes no driver"
+    );
+
+    register_batch(db, &[named("external_only_2"), named("woken")]).await;
+    let started = std::time::Instant::now();
+    listener
+        .wait_for_work(std::time::Duration::from_secs(20))
+        .await
+        .must(db, "wait");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{db}: a batch with driver work wakes the listening driver (NOTIFY stage_process)"
+    );
+}
