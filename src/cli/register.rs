@@ -1,39 +1,62 @@
-//! `stagehand register`: one process, and a warning when no task of that name will run it.
+//! `stagehand register`: one process, and a warning when no task of that name will run it;
+//! or with `--file`, a JSON array of them in one `stage.RegisterProcesses` call.
 
 use super::exit;
 use super::output::print_json;
-use crate::store::Backend;
+use super::text_file;
+use crate::store::{Backend, Registered};
 use anyhow::{Context, Result};
+use serde::Serialize;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct RegisterArgs {
     /// The process name (a task's id, or any name for an external executor).
-    name: String,
+    #[arg(required_unless_present = "file")]
+    name: Option<String>,
     /// Parameters as a JSON document, passed to the command as STAGEHAND_PARAMETERS.
-    #[arg(long = "params")]
+    #[arg(long = "params", conflicts_with = "file")]
     params: Option<String>,
     /// The name is meant for an external executor (AssignProcessToWorker, SSIS, Agent):
     /// no warning that no task has it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "file")]
     external: bool,
+    /// Registers every element of a JSON array of {"name", "parameters", "scheduledFor"}
+    /// objects (`-`: standard input) in one transaction, each as if registered one after
+    /// another; refused elements are reported, not an error.
+    #[arg(long, value_name = "FILE", conflicts_with = "name")]
+    file: Option<PathBuf>,
 }
 
 pub async fn run(db: &Arc<dyn Backend>, args: &RegisterArgs, json: bool) -> Result<ExitCode> {
+    if let Some(file) = &args.file {
+        return run_file(db, file, json).await;
+    }
+    // clap requires one of the two
+    let name = args.name.as_deref().context("NAME or --file is required")?;
+    run_one(db, name, args, json).await
+}
+
+async fn run_one(
+    db: &Arc<dyn Backend>,
+    name: &str,
+    args: &RegisterArgs,
+    json: bool,
+) -> Result<ExitCode> {
     let row = db
-        .register(&args.name, args.params.as_deref(), None)
+        .register(name, args.params.as_deref(), None)
         .await
         .context("stage.RegisterProcess")?;
     // After registering, so a warning never stands in for an error: a typo in the
     // name otherwise queues work that no driver will ever run.
     if !args.external {
-        match db.task_id(&args.name).await {
+        match db.task_id(name).await {
             Ok(Some(_)) => {}
             Ok(None) => eprintln!(
-                "warning: no task named {}: it will wait for AssignProcessToWorker/an SSIS or Agent executor \
-                 (--external silences this)",
-                args.name
+                "warning: no task named {name}: it will wait for AssignProcessToWorker/an SSIS or Agent executor \
+                 (--external silences this)"
             ),
             // A stage_submitter login may register but not read stage.Task: the
             // registration stands, only the check is skipped.
@@ -42,20 +65,64 @@ pub async fn run(db: &Arc<dyn Backend>, args: &RegisterArgs, json: bool) -> Resu
     }
     if json {
         print_json(&row)?;
-    } else if row.registered {
-        println!(
-            "registered process {} ({})",
-            row.process_id, row.process_name
-        );
     } else {
-        println!(
-            "refused: process {} of {} is already {}",
-            row.process_id, row.process_name, row.status
-        );
+        println!("{}", describe(&row));
     }
     Ok(ExitCode::from(if row.registered {
         exit::SUCCESS
     } else {
         exit::REFUSED
     }))
+}
+
+/// The `--json` document of `register --file`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileOutcome<'a> {
+    registered: usize,
+    refused: usize,
+    /// One row per element, in the file's order.
+    processes: &'a [Registered],
+}
+
+async fn run_file(db: &Arc<dyn Backend>, file: &std::path::Path, json: bool) -> Result<ExitCode> {
+    let text = text_file::read(file)?;
+    let source = if file.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        file.display().to_string()
+    };
+    let rows = db
+        .register_many(&text)
+        .await
+        .with_context(|| format!("stage.RegisterProcesses with {source}"))?;
+    let registered = rows.iter().filter(|row| row.registered).count();
+    let refused = rows.len() - registered;
+    if json {
+        print_json(&FileOutcome {
+            registered,
+            refused,
+            processes: &rows,
+        })?;
+    } else {
+        for row in &rows {
+            println!("{}", describe(row));
+        }
+        println!("{registered} registered, {refused} refused");
+    }
+    Ok(ExitCode::from(exit::SUCCESS))
+}
+
+fn describe(row: &Registered) -> String {
+    if row.registered {
+        format!(
+            "registered process {} ({})",
+            row.process_id, row.process_name
+        )
+    } else {
+        format!(
+            "refused: process {} of {} is already {}",
+            row.process_id, row.process_name, row.status
+        )
+    }
 }

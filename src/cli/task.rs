@@ -7,7 +7,6 @@ use crate::schedule::{parse_task, parse_tasks, Recurrence, Schedule, TaskDefinit
 use crate::store::Backend;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -82,23 +81,9 @@ pub enum TaskCommand {
     Steer(super::steer::TaskSteer),
 }
 
-/// The text of a task file (or stdin): UTF-8 or UTF-16, see [`text_file`].
-fn read_input(file: &Path) -> Result<String> {
-    if file.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading standard input")?;
-        text_file::decode(&bytes, "standard input")
-    } else {
-        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        text_file::decode(&bytes, &file.display().to_string())
-    }
-}
-
 /// One task object or an array of them; every mistake is reported, with its path.
 fn read_tasks(file: &Path) -> Result<Vec<TaskDefinition>> {
-    let text = read_input(file)?;
+    let text = text_file::read(file)?;
     let result = if text.trim_start().starts_with('[') {
         parse_tasks(&text)
     } else {

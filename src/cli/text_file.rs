@@ -2,7 +2,23 @@
 //! byte order mark (Notepad), UTF-16 LE or BE with one (PowerShell 5.1's `>`).
 //! Anything else is refused with the encoding that was found, not a JSON error.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use std::io::Read;
+use std::path::Path;
+
+/// The text of a file, or of standard input for `-`: UTF-8 or UTF-16, see [`decode`].
+pub fn read(file: &Path) -> Result<String> {
+    if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+        decode(&bytes, "standard input")
+    } else {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        decode(&bytes, &file.display().to_string())
+    }
+}
 
 /// The text of `bytes`; `source` names the file in errors.
 pub fn decode(bytes: &[u8], source: &str) -> Result<String> {

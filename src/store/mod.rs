@@ -48,6 +48,11 @@ pub trait Backend: Send + Sync {
         scheduled_for: Option<DateTime<Utc>>,
     ) -> StoreResult<Registered>;
 
+    /// `stage.RegisterProcesses`: `processes` is its JSON array of `{name, parameters,
+    /// scheduledFor}` objects, which the procedure alone judges; one row per element, in
+    /// array order.
+    async fn register_many(&self, processes: &str) -> StoreResult<Vec<Registered>>;
+
     /// `stage.ClaimProcesses`.
     async fn claim(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<ClaimedProcess>>;
 

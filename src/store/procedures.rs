@@ -55,6 +55,25 @@ impl<E: Engine> Backend for E {
         rows::registered(&first(found, "RegisterProcess")?)
     }
 
+    async fn register_many(&self, processes: &str) -> StoreResult<Vec<Registered>> {
+        let found = self
+            .call("RegisterProcesses", &[Arg::Text(Some(processes))])
+            .await?;
+        let elements = map_all(found, rows::registered_element)?;
+        // One row per element in array order is the contract; the ordinal proves it.
+        elements
+            .into_iter()
+            .enumerate()
+            .map(|(index, (ordinal, row))| match usize::try_from(ordinal) {
+                Ok(ordinal) if ordinal == index => Ok(row),
+                _ => Err(StoreError::protocol(
+                    "RegisterProcesses",
+                    format!("row {index} has ordinal {ordinal}"),
+                )),
+            })
+            .collect()
+    }
+
     async fn claim(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<ClaimedProcess>> {
         let slots = request.slots.map(rows::json_array).transpose()?;
         let args = [

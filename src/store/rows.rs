@@ -72,6 +72,19 @@ pub(super) fn registered(row: &impl ResultRow) -> StoreResult<Registered> {
     })
 }
 
+/// A `stage.RegisterProcesses` row: the element's 0-based ordinal, then RegisterProcess's row.
+pub(super) fn registered_element(row: &impl ResultRow) -> StoreResult<(i32, Registered)> {
+    Ok((
+        row.i32_req(0)?,
+        Registered {
+            process_id: row.i64_req(1)?,
+            process_name: row.text_req(2)?,
+            status: row.status_req(3)?,
+            registered: row.bool_req(4)?,
+        },
+    ))
+}
+
 pub(super) fn claimed(row: &impl ResultRow) -> StoreResult<ClaimedProcess> {
     Ok(ClaimedProcess {
         process_id: row.i64_req(0)?,

@@ -79,6 +79,40 @@ impl RawQueue {
         Ok(processes as f64 / started.elapsed().as_secs_f64())
     }
 
+    /// Multi-row INSERTs of `per_statement` rows from `registrars` connections (the ceiling
+    /// of `stage.RegisterProcesses`); returns rows/s.
+    pub async fn register_many(
+        &self,
+        db: &Arc<dyn Backend>,
+        processes: usize,
+        registrars: usize,
+        per_statement: usize,
+    ) -> Result<f64> {
+        let insert = |rows: usize| {
+            format!(
+                "INSERT INTO {} (parameters) VALUES {}",
+                self.table,
+                vec!["(NULL)"; rows].join(", ")
+            )
+        };
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunks in super::queue::calls(processes, registrars, per_statement) {
+            let db = db.clone();
+            let statements: Vec<String> = chunks.into_iter().map(insert).collect();
+            tasks.spawn(async move {
+                for sql in &statements {
+                    db.execute_sql(sql).await?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            joined.context("baseline registrar")??;
+        }
+        Ok(processes as f64 / started.elapsed().as_secs_f64())
+    }
+
     /// Claims and completes everything with `workers` connections, `batch` rows a claim;
     /// returns rows/s.
     pub async fn claim_complete(

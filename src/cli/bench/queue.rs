@@ -3,6 +3,8 @@
 //! is pointed at, so it refuses to start while other driver work is queued there (its
 //! workers would claim it), and it deletes its own rows afterwards. `--prefill` measures
 //! with six months of finished runs in the tables, `--baseline` beside the raw pattern.
+//! `--bulk N` then registers as many processes through `stage.RegisterProcesses`, N a
+//! call (its baseline: multi-row INSERTs of N rows).
 
 use super::super::open_store;
 use super::baseline::RawQueue;
@@ -27,6 +29,9 @@ pub struct QueueArgs {
     /// Concurrent registering connections.
     #[arg(long, default_value_t = 8)]
     registrars: usize,
+    /// Elements per stage.RegisterProcesses call in the bulk registration run (0: none).
+    #[arg(long, default_value_t = 1000)]
+    bulk: usize,
     /// Finished runs (and two log rows each) to add before measuring, spread over six
     /// months, plus a fifth as many in history; removed afterwards.
     #[arg(long, default_value_t = 0)]
@@ -96,7 +101,91 @@ async fn measure_all(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
             super::beside(completed, raw_completed)
         );
     }
+    if args.bulk > 0 {
+        measure_bulk(db, args).await?;
+    }
     Ok(())
+}
+
+/// `stage.RegisterProcesses` with `--bulk` elements a call from `--registrars`
+/// connections, beside multi-row INSERTs of as many rows into the scratch table.
+async fn measure_bulk(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
+    let name = format!("stagehand-bench-{}-bulk", std::process::id());
+    let mut task = TaskRecord::new(&name, "true");
+    task.overlap_policy = "parallel".into();
+    db.save_task(&task)
+        .await
+        .context("creating the bench task")?;
+    let outcome = register_bulk(db, &name, args).await;
+    super::cleanup(db, &name).await?;
+    let registered = outcome?;
+    let raw = if args.baseline {
+        let raw = RawQueue::create(db).await?;
+        let outcome = raw
+            .register_many(db, args.processes, args.registrars, args.bulk)
+            .await;
+        raw.drop(db).await?;
+        Some(outcome?)
+    } else {
+        None
+    };
+    println!(
+        "bulk register ({} a call, {} connections): {}",
+        args.bulk,
+        args.registrars,
+        super::beside(registered, raw)
+    );
+    Ok(())
+}
+
+async fn register_bulk(db: &Arc<dyn Backend>, name: &str, args: &QueueArgs) -> Result<f64> {
+    let element = serde_json::json!({ "name": name });
+    let started = Instant::now();
+    let mut registrars = tokio::task::JoinSet::new();
+    for chunks in calls(args.processes, args.registrars, args.bulk) {
+        let db = db.clone();
+        let batches: Vec<String> = chunks
+            .into_iter()
+            .map(|n| serde_json::Value::Array(vec![element.clone(); n]).to_string())
+            .collect();
+        registrars.spawn(async move {
+            let mut registered = 0;
+            for batch in &batches {
+                let rows = db.register_many(batch).await?;
+                registered += rows.iter().filter(|r| r.registered).count();
+            }
+            anyhow::Ok(registered)
+        });
+    }
+    let mut registered = 0;
+    while let Some(joined) = registrars.join_next().await {
+        registered += joined.context("bulk registrar task")??;
+    }
+    let rate = args.processes as f64 / started.elapsed().as_secs_f64();
+    if registered != args.processes {
+        bail!(
+            "bulk: {registered} of {} processes registered",
+            args.processes
+        );
+    }
+    Ok(rate)
+}
+
+/// `processes` split over `connections`, each share in calls of at most `per_call`:
+/// the element counts of each connection's calls.
+pub(super) fn calls(processes: usize, connections: usize, per_call: usize) -> Vec<Vec<usize>> {
+    (0..connections)
+        .map(|c| {
+            let mut left = processes / connections + usize::from(c < processes % connections);
+            let mut calls = Vec::new();
+            while left > 0 {
+                let n = left.min(per_call);
+                calls.push(n);
+                left -= n;
+            }
+            calls
+        })
+        .collect()
 }
 
 async fn raw_rates(
