@@ -8,6 +8,7 @@ mod common;
 mod driver_support;
 mod web_support;
 
+use base64::Engine as _;
 use common::TestDb;
 use driver_support::{wait_final, wait_for, Driver};
 use fantoccini::{elements::Element, Locator};
@@ -15,7 +16,7 @@ use stagehand::catalog;
 use stagehand::schedule::parse_task;
 use stagehand::store::{Backend, ProcessStatus};
 use std::time::Duration;
-use web_support::{free_port, http, Browser, Server};
+use web_support::{free_port, http, http_from, Browser, Server};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -539,6 +540,61 @@ async fn a_non_loopback_dashboard_requires_authentication(db: &TestDb) {
         db.count("stage.FileControl").await,
         0,
         "{db}: nothing registered"
+    );
+}
+
+conformance!(failed_sign_ins_are_throttled_per_address);
+async fn failed_sign_ins_are_throttled_per_address(db: &TestDb) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("users"), "rita:reader:read-only-pw\n").unwrap();
+    let users_file = dir.path().join("users").display().to_string();
+    let server = Server::start(db.url(), "0.0.0.0:0", &["--users-file", &users_file]).await;
+    let port = server.addr.port();
+    let guesser: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let basic = |password: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("rita:{password}"))
+        )
+    };
+    let (wrong, right) = (basic("guess"), basic("read-only-pw"));
+    // Requests without credentials (a browser's first) are not guesses.
+    for _ in 0..20 {
+        assert_eq!(http(guesser, "GET", "/", &[], "").await.status, 401);
+    }
+    assert_eq!(
+        http(guesser, "GET", "/", &[("Authorization", &right)], "")
+            .await
+            .status,
+        200,
+        "{db}: still let in"
+    );
+    for attempt in 1..=10 {
+        let response = http(guesser, "GET", "/", &[("Authorization", &wrong)], "").await;
+        assert_eq!(response.status, 401, "{db}: guess {attempt}");
+    }
+    let refused = http(guesser, "GET", "/", &[("Authorization", &right)], "").await;
+    assert_eq!(
+        refused.status, 429,
+        "{db}: refused after 10 failures, even with the right password: {refused:?}"
+    );
+    let wait: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=60).contains(&wait), "{db}: Retry-After {wait}");
+    // Another client is not locked out.
+    let other = http_from(
+        std::net::Ipv4Addr::new(127, 0, 0, 2),
+        guesser,
+        "GET",
+        "/",
+        &[("Authorization", &right)],
+    )
+    .await;
+    assert_eq!(
+        other.status, 200,
+        "{db}: another address signs in: {other:?}"
     );
 }
 

@@ -2,8 +2,9 @@
 //! `stage` procedures and views, so both engines serve it alike), a small embedded
 //! script for live updates, no front-end build.
 //!
-//! - [`auth`]: who may see and do what ([`database_logins`]: `--auth database`);
-//!   [`csrf`]: every POST's token and origin check.
+//! - [`auth`]: who may see and do what ([`database_logins`]: `--auth database`;
+//!   [`throttle`]: failed sign-ins per address); [`csrf`]: every POST's token and
+//!   origin check.
 //! - [`pages`], [`task_page`]: the HTML; [`layout`]: the frame and the chart; [`live`]:
 //!   the JSON the script polls; [`metrics`]: Prometheus text.
 
@@ -15,13 +16,14 @@ mod live;
 mod metrics;
 mod pages;
 mod task_page;
+mod throttle;
 
 use crate::driver::DriverMetrics;
 use crate::store::{Backend, StoreError};
 use anyhow::{Context, Result};
 pub use auth::Auth;
 use auth::{Principal, Role, Verdict};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -39,6 +41,7 @@ pub const DEFAULT_ALERT_MB: i64 = 5120;
 pub(crate) struct AppState {
     db: Arc<dyn Backend>,
     auth: Arc<Auth>,
+    throttle: Arc<throttle::SignInThrottle>,
     alert_mb: i64,
     driver_metrics: Option<DriverMetrics>,
 }
@@ -106,10 +109,35 @@ impl IntoResponse for WebError {
 
 /// Authenticates every request (401 with a basic-auth challenge when credentials are
 /// required and missing), and gives the session its CSRF token (a new cookie if none).
-async fn session(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+async fn session(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let now = std::time::Instant::now();
+    if let Some(wait) = state.throttle.refused_for(client.ip(), now) {
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            layout::error_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed sign-ins from this address; try again later",
+            ),
+        )
+            .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs().max(1)),
+        );
+        return response;
+    }
     let principal = match state.auth.authenticate(request.headers()).await {
         Verdict::Allowed(principal) => principal,
         Verdict::Unauthorized => {
+            // A request without credentials is a browser's first, not a guess.
+            if request.headers().contains_key(header::AUTHORIZATION) {
+                state.throttle.failed(client.ip(), now);
+            }
             let mut response = (
                 StatusCode::UNAUTHORIZED,
                 layout::error_page(StatusCode::UNAUTHORIZED, "sign in to see the dashboard"),
@@ -219,6 +247,7 @@ impl Dashboard {
         let state = AppState {
             db,
             auth: Arc::new(config.auth),
+            throttle: Arc::default(),
             alert_mb: config.alert_mb,
             driver_metrics: config.driver_metrics,
         };
@@ -236,7 +265,9 @@ impl Dashboard {
     pub async fn serve(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let address = self.local_addr()?;
         tracing::info!("dashboard on http://{address}/ (metrics on /metrics)");
-        axum::serve(self.listener, self.app)
+        // The client's address, for the sign-in throttle.
+        let app = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(stop)
             .await
             .context("serving the dashboard")

@@ -78,7 +78,34 @@ pub async fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Response {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    http_on(stream, addr, method, path, headers, body).await
+}
+
+/// As [`http`], from another local address (e.g. 127.0.0.2: another client).
+pub async fn http_from(
+    source: std::net::Ipv4Addr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind((source, 0).into())
+        .expect("bind the source address");
+    let stream = socket.connect(addr).await.expect("connect");
+    http_on(stream, addr, method, path, headers, "").await
+}
+
+async fn http_on(
+    mut stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Response {
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
