@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         return stagehand::cli::service::dispatch(&name.name, config);
     }
     #[cfg(target_os = "linux")]
-    stagehand::exec::set_supervisor("/proc/self/exe");
+    stagehand::exec::supervise_with_own_binaries();
     #[cfg(unix)]
     if !matches!(cli.command, stagehand::cli::Command::Run(_)) {
         // `stagehand task show x | head` should end quietly like any Unix tool, not panic

@@ -369,3 +369,56 @@ async fn a_run_counts_from_when_its_command_started(db: &TestDb) {
     driver.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(driver.exit_within(Duration::from_secs(20)).await.success());
 }
+
+/// Which program supervised the command: its shell's parent's command line.
+async fn supervisor_of_a_run(db: &TestDb, driver: &mut Driver, seen: &std::path::Path) -> String {
+    let id = db.register_new("who-supervises").await;
+    let row = wait_final(&**db, id, LIMIT).await;
+    assert_eq!(row.status, ProcessStatus::Completed, "{db}: {row:?}");
+    driver.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(driver.exit_within(LIMIT).await.success());
+    let text = std::fs::read_to_string(seen).expect("the command wrote its parent");
+    std::fs::remove_file(seen).unwrap();
+    text
+}
+
+conformance!(commands_run_under_the_small_supervisor_or_the_binary_itself);
+async fn commands_run_under_the_small_supervisor_or_the_binary_itself(db: &TestDb) {
+    let dir = scratch("supervisor");
+    let seen = dir.join("parent");
+    task(
+        &**db,
+        "who-supervises",
+        &format!("tr '\\0' ' ' < /proc/$PPID/cmdline > '{}'", seen.display()),
+        |_| {},
+    )
+    .await;
+    // Beside the stagehand binary, as cargo builds them: the small program.
+    let mut driver = Driver::start(db.url(), "beside", 1, &[]);
+    let parent = supervisor_of_a_run(db, &mut driver, &seen).await;
+    assert!(
+        parent.starts_with("stagehand-exec-shim --grace-ms"),
+        "{db}: {parent:?}"
+    );
+    // A stagehand binary alone: itself.
+    let alone = dir.join("alone");
+    std::fs::create_dir_all(&alone).unwrap();
+    let binary = alone.join("stagehand");
+    std::fs::copy(env!("CARGO_BIN_EXE_stagehand"), &binary).unwrap();
+    let mut driver = Driver::start_program(&binary, db.url(), "alone", 1);
+    let parent = supervisor_of_a_run(db, &mut driver, &seen).await;
+    assert!(
+        parent.starts_with("stagehand exec-shim --grace-ms"),
+        "{db}: {parent:?}"
+    );
+    // A shim of another release beside it: not trusted with the protocol.
+    let stale = alone.join("stagehand-exec-shim");
+    std::fs::write(&stale, "#!/bin/sh\necho 'stagehand-exec-shim 0.0.0'\n").unwrap();
+    std::fs::set_permissions(&stale, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut driver = Driver::start_program(&binary, db.url(), "stale", 1);
+    let parent = supervisor_of_a_run(db, &mut driver, &seen).await;
+    assert!(
+        parent.starts_with("stagehand exec-shim --grace-ms"),
+        "{db}: {parent:?}"
+    );
+}

@@ -24,8 +24,9 @@
 //! killed outright (SIGKILL, the OOM killer, a crash), before another driver can run
 //! the same process again.
 //!
-//! - Linux: each command runs under a small supervisor, the binary set with
-//!   [`set_supervisor`] started as `stagehand exec-shim`. It is a child subreaper, so
+//! - Linux: each command runs under a small supervisor ([`supervisor`]: the
+//!   `stagehand-exec-shim` program beside the stagehand binary, or `stagehand
+//!   exec-shim`, or the binary set with [`set_supervisor`]). It is a child subreaper, so
 //!   every process of the tree stays below it whatever session or process group it
 //!   moves to (setsid, a double fork, a daemon), and it kills the whole tree when it
 //!   is told to, when the command is done, or when the driver dies.
@@ -39,6 +40,8 @@ mod output;
 mod program;
 #[cfg(target_os = "linux")]
 mod shim;
+#[cfg(target_os = "linux")]
+pub mod supervisor;
 #[cfg(unix)]
 mod unix;
 #[cfg(windows)]
@@ -60,7 +63,9 @@ use tokio_util::sync::CancellationToken;
 pub use encoding::OutputEncoding;
 pub use output::Captured;
 #[cfg(target_os = "linux")]
-pub use shim::{set_supervisor, ShimArgs};
+pub use shim::ShimArgs;
+#[cfg(target_os = "linux")]
+pub use supervisor::{set_supervisor, supervise_with_own_binaries};
 
 /// Bytes of each output stream kept by default (the last ones).
 pub const DEFAULT_OUTPUT_LIMIT: usize = 64 * 1024;

@@ -42,9 +42,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
 use std::process::{ExitCode, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -71,27 +69,16 @@ const HANDLED: [Signal; 4] = [
 const SWEEP: Duration = Duration::from_millis(10);
 const SWEEP_MAX: Duration = Duration::from_secs(1);
 
-static SUPERVISOR: OnceLock<PathBuf> = OnceLock::new();
-
-/// Linux: the program started for each command as `PROGRAM exec-shim ...`: a stagehand
-/// binary. The stagehand command passes itself (`/proc/self/exe`, which stays valid when
-/// the file is replaced during an upgrade); a program embedding [`crate::exec`] passes
-/// the path of an installed stagehand. The first call wins. Until it is called, commands
-/// fail to start, since running them unsupervised could run them twice.
-pub fn set_supervisor(program: impl Into<PathBuf>) {
-    let _ = SUPERVISOR.set(program.into());
-}
-
 /// Driver side: `command` (program and arguments only) wrapped in the shim.
 pub(super) fn supervised(command: &Command, grace: Duration) -> Result<Command, String> {
-    let supervisor = SUPERVISOR.get().ok_or_else(|| {
+    let supervisor = super::supervisor::chosen().ok_or_else(|| {
         "no command supervisor configured (stagehand::exec::set_supervisor)".to_owned()
     })?;
     let inner = command.as_std();
-    let mut shim = Command::new(supervisor);
-    // What ps shows, rather than /proc/self/exe.
-    shim.arg0("stagehand")
-        .arg("exec-shim")
+    let mut shim = Command::new(&supervisor.program);
+    // What ps shows, rather than /proc/self/...
+    shim.arg0(supervisor.arg0);
+    shim.args(supervisor.subcommand)
         .arg("--grace-ms")
         .arg(grace.as_millis().to_string())
         .arg("--")

@@ -54,6 +54,16 @@ impl Driver {
         )
     }
 
+    /// As [`Driver::start`], from another stagehand binary (a copy elsewhere).
+    pub fn start_program(
+        program: &std::path::Path,
+        url: &str,
+        name: &str,
+        workers: usize,
+    ) -> Driver {
+        Driver::spawn(Command::new(program), url, name, workers, 3, &[], &[])
+    }
+
     /// Starts a driver in a console of its own (Windows), so that console events can
     /// reach it (see `windows_support::send_ctrl_c`) without reaching the tests.
     #[cfg(windows)]
