@@ -34,12 +34,7 @@ static OWN: AtomicBool = AtomicBool::new(false);
 /// `PROGRAM exec-shim ...`. The first choice wins. Until one is made, commands fail to
 /// start, since running them unsupervised could run them twice.
 pub fn set_supervisor(program: impl Into<PathBuf>) {
-    let _ = CHOSEN.set(Supervisor {
-        program: program.into(),
-        subcommand: Some("exec-shim"),
-        arg0: "stagehand",
-        _pinned: None,
-    });
+    let _ = CHOSEN.set(stagehand_binary(program.into()));
 }
 
 /// The stagehand command: the small shim beside this binary when it is there and of
@@ -52,13 +47,18 @@ pub(super) fn chosen() -> Option<&'static Supervisor> {
     if let Some(chosen) = CHOSEN.get() {
         return Some(chosen);
     }
-    OWN.load(Ordering::Relaxed)
-        .then(|| CHOSEN.get_or_init(|| beside_this_binary().unwrap_or_else(this_binary)))
+    OWN.load(Ordering::Relaxed).then(|| {
+        CHOSEN.get_or_init(|| {
+            beside_this_binary()
+                .unwrap_or_else(|| stagehand_binary(PathBuf::from("/proc/self/exe")))
+        })
+    })
 }
 
-fn this_binary() -> Supervisor {
+/// A stagehand binary, run as `PROGRAM exec-shim ...`.
+fn stagehand_binary(program: PathBuf) -> Supervisor {
     Supervisor {
-        program: PathBuf::from("/proc/self/exe"),
+        program,
         subcommand: Some("exec-shim"),
         arg0: "stagehand",
         _pinned: None,
