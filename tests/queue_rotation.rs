@@ -335,31 +335,36 @@ async fn a_retention_beyond_the_calendar_moves_nothing(db: &TestDb) {
     );
 }
 
-conformance!(a_batch_larger_than_a_statement_moves_whole);
-async fn a_batch_larger_than_a_statement_moves_whole(db: &TestDb) {
-    // More processes and log rows than one statement touches on SQL Server (1,000), fewer
-    // than a batch: one batch moves them all, in several statements.
-    const PROCESSES: i64 = 1500;
+/// `processes` finished runs named `name`, an hour past the retention, with two log rows each.
+async fn old_runs_with_two_logs(db: &TestDb, name: &str, processes: i64) {
     let rows = match db.kind() {
-        BackendKind::Postgres => format!("generate_series(1, {PROCESSES}) AS g(n)"),
+        BackendKind::Postgres => format!("generate_series(1, {processes}) AS g(n)"),
         BackendKind::SqlServer => format!(
-            "(SELECT TOP ({PROCESSES}) 1 AS n FROM sys.all_columns AS a CROSS JOIN sys.all_columns AS b) AS g"
+            "(SELECT TOP ({processes}) 1 AS n FROM sys.all_columns AS a CROSS JOIN sys.all_columns AS b) AS g"
         ),
     };
     let end_time = around_cutoff(db, -1);
     db.exec(&format!(
         "INSERT INTO stage.FileControl (ProcessName, Status, StartTime, EndTime, Attempt, MaxAttempts, \
-         OverlapPolicy, Executor) SELECT 'bulk', 'Completed', {end_time}, {end_time}, 1, 1, 'parallel', 'external' \
+         OverlapPolicy, Executor) SELECT '{name}', 'Completed', {end_time}, {end_time}, 1, 1, 'parallel', 'external' \
          FROM {rows}"
     ))
     .await;
     for message in ["one", "two"] {
         db.exec(&format!(
             "INSERT INTO stage.ProcessLog (ProcessID, Message, LogLevel, LogTime) \
-             SELECT ProcessID, '{message}', 'Info', {end_time} FROM stage.FileControl WHERE ProcessName = 'bulk'"
+             SELECT ProcessID, '{message}', 'Info', {end_time} FROM stage.FileControl WHERE ProcessName = '{name}'"
         ))
         .await;
     }
+}
+
+conformance!(a_batch_larger_than_a_statement_moves_whole);
+async fn a_batch_larger_than_a_statement_moves_whole(db: &TestDb) {
+    // More processes and log rows than one statement touches on SQL Server (1,000), fewer
+    // than a batch: one batch moves them all, in several statements.
+    const PROCESSES: i64 = 1500;
+    old_runs_with_two_logs(db, "bulk", PROCESSES).await;
     let report = db
         .rotate(RETENTION_MONTHS as i32, 4000, Some(1))
         .await
@@ -388,6 +393,50 @@ async fn a_batch_larger_than_a_statement_moves_whole(db: &TestDb) {
         0,
         "{db}: ProcessLog empty"
     );
+    assert_eq!(db.count("stage.FileControl_History").await, PROCESSES);
+    assert_eq!(db.count("stage.ProcessLog_History").await, 2 * PROCESSES);
+}
+
+/// SQL Server's lock escalation attempts so far on the tables a rotation touches.
+async fn lock_escalation_attempts(db: &TestDb) -> i64 {
+    db.query_i64(
+        "SELECT CAST(COALESCE(SUM(s.index_lock_promotion_attempt_count), 0) AS bigint) \
+         FROM sys.dm_db_index_operational_stats(DB_ID(), NULL, NULL, NULL) AS s \
+         WHERE s.object_id IN (OBJECT_ID('stage.FileControl'), OBJECT_ID('stage.ProcessLog'), \
+                               OBJECT_ID('stage.FileControl_History'), OBJECT_ID('stage.ProcessLog_History'))",
+    )
+    .await
+    .must(db, "sys.dm_db_index_operational_stats")
+    .unwrap_or(0)
+}
+
+conformance!(a_rotation_past_the_escalation_threshold_keeps_row_locks);
+async fn a_rotation_past_the_escalation_threshold_keeps_row_locks(db: &TestDb) {
+    // 6,000 runs and 12,000 log rows in batches of 4,000: more than the 5,000 locks at which
+    // one SQL Server statement escalates to a table lock (stopping every claim), were a
+    // batch one statement. SQL Server counts escalation attempts; PostgreSQL has none.
+    const PROCESSES: i64 = 6000;
+    old_runs_with_two_logs(db, "escalation", PROCESSES).await;
+    let before = match db.kind() {
+        BackendKind::SqlServer => lock_escalation_attempts(db).await,
+        BackendKind::Postgres => 0,
+    };
+    let report = db
+        .rotate(RETENTION_MONTHS as i32, 4000, None)
+        .await
+        .must(db, "RotateHistory");
+    assert_eq!(
+        (report.processes_moved, report.logs_moved, report.done),
+        (PROCESSES, 2 * PROCESSES, true),
+        "{db}: everything moved: {report:?}"
+    );
+    if db.kind() == BackendKind::SqlServer {
+        assert_eq!(
+            lock_escalation_attempts(db).await - before,
+            0,
+            "{db}: the rotation tried to escalate to a table lock"
+        );
+    }
     assert_eq!(db.count("stage.FileControl_History").await, PROCESSES);
     assert_eq!(db.count("stage.ProcessLog_History").await, 2 * PROCESSES);
 }

@@ -10,6 +10,7 @@ mod e2e;
 mod monitor;
 mod prefill;
 mod queue;
+mod rotation;
 
 use crate::store::Backend;
 use anyhow::{bail, Result};
@@ -29,6 +30,9 @@ pub enum BenchCommand {
     /// How long each monitoring read takes (status, summaries, task status), optionally
     /// after prefilling six months of finished runs.
     Monitor(monitor::MonitorArgs),
+    /// A month of finished runs past the retention rotated into history while workers
+    /// claim and complete: claim latency beside the rotation against the same load without.
+    Rotation(rotation::RotationArgs),
     /// Two real drivers, one SIGKILLed and restarted, the database restarted
     /// (--restart-cmd), sleepers past the lease, a lock per process: counts lost, failed,
     /// overlapping and re-run processes; exit 1 unless none is lost, failed or overlapping.
@@ -42,6 +46,7 @@ pub async fn run(database: &Option<String>, command: &BenchCommand) -> Result<Ex
         BenchCommand::E2e(args) => e2e::run(database, args).await,
         BenchCommand::Clock(args) => clock::run(database, args).await,
         BenchCommand::Monitor(args) => monitor::run(database, args).await,
+        BenchCommand::Rotation(args) => rotation::run(database, args).await,
         #[cfg(unix)]
         BenchCommand::Chaos(args) => chaos::run(database, args).await,
     }

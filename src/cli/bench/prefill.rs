@@ -5,6 +5,7 @@
 //! live in the database the bench is pointed at, under generated task names
 //! (`stagehand-prefill-<pid>-t<k>`), and are removed afterwards in chunks.
 //! History rows get negative ProcessIDs and LogIDs, which the identities never hand out.
+//! `bench rotation` fills a month past the retention instead (`fill_past_retention`).
 
 use crate::store::{Backend, BackendKind};
 use anyhow::{Context, Result};
@@ -17,6 +18,24 @@ const CHUNK: i64 = 50_000;
 /// Six months, in seconds.
 const SPREAD_SECONDS: i64 = 180 * 86_400;
 
+/// When a fill's runs end: spread evenly over `spread` seconds, the newest `age` seconds ago.
+#[derive(Clone, Copy)]
+struct Window {
+    age: i64,
+    spread: i64,
+}
+
+/// The last six months: inside the seed's retention.
+const SIX_MONTHS: Window = Window {
+    age: 0,
+    spread: SPREAD_SECONDS,
+};
+/// A month ending 200 days ago: past a six-month retention (at most 184 days).
+const PAST_RETENTION: Window = Window {
+    age: 200 * 86_400,
+    spread: 30 * 86_400,
+};
+
 pub struct Prefill {
     prefix: String,
     rows: i64,
@@ -25,36 +44,57 @@ pub struct Prefill {
 impl Prefill {
     /// Inserts the rows; on error removes what was written.
     pub async fn fill(db: &Arc<dyn Backend>, rows: i64) -> Result<Prefill> {
-        let prefill = Prefill {
-            prefix: format!("stagehand-prefill-{}", std::process::id()),
-            rows,
-        };
-        let started = Instant::now();
-        if let Err(e) = prefill.insert_all(db).await {
-            prefill.remove(db).await?;
-            return Err(e);
-        }
+        let prefix = format!("stagehand-prefill-{}", std::process::id());
+        let (prefill, seconds) = Prefill::fill_with(db, prefix, rows, SIX_MONTHS, true).await?;
         println!(
-            "prefilled {} finished runs (+{} in history) and {} log rows in {:.1} s",
+            "prefilled {} finished runs (+{} in history) and {} log rows in {seconds:.1} s",
             rows,
             rows / 5,
             2 * (rows + rows / 5),
-            started.elapsed().as_secs_f64()
         );
         Ok(prefill)
     }
 
-    async fn insert_all(&self, db: &Arc<dyn Backend>) -> Result<()> {
+    /// A month of finished runs past a six-month retention, with two log rows each, in the
+    /// live tables: what a rotation moves. On error removes what was written.
+    pub async fn fill_past_retention(db: &Arc<dyn Backend>, rows: i64) -> Result<Prefill> {
+        let prefix = format!("stagehand-rotatable-{}", std::process::id());
+        let (prefill, seconds) =
+            Prefill::fill_with(db, prefix, rows, PAST_RETENTION, false).await?;
+        println!(
+            "prefilled {rows} finished runs past the retention and {} log rows in {seconds:.1} s",
+            2 * rows
+        );
+        Ok(prefill)
+    }
+
+    async fn fill_with(
+        db: &Arc<dyn Backend>,
+        prefix: String,
+        rows: i64,
+        window: Window,
+        history: bool,
+    ) -> Result<(Prefill, f64)> {
+        let prefill = Prefill { prefix, rows };
+        let started = Instant::now();
+        if let Err(e) = prefill.insert_all(db, window, history).await {
+            prefill.remove(db).await?;
+            return Err(e);
+        }
+        Ok((prefill, started.elapsed().as_secs_f64()))
+    }
+
+    async fn insert_all(&self, db: &Arc<dyn Backend>, window: Window, history: bool) -> Result<()> {
         let kind = db.kind();
         let mut lo = 0;
         while lo < self.rows {
             let hi = (lo + CHUNK).min(self.rows);
-            db.execute_sql(&live_chunk(kind, &self.prefix, lo, hi, self.rows))
+            db.execute_sql(&live_chunk(kind, &self.prefix, lo, hi, self.rows, window))
                 .await
                 .context("prefilling stage.FileControl and stage.ProcessLog")?;
             lo = hi;
         }
-        let history = self.rows / 5;
+        let history = if history { self.rows / 5 } else { 0 };
         let mut lo = 0;
         while lo < history {
             let hi = (lo + CHUNK).min(history);
@@ -96,13 +136,20 @@ impl Prefill {
     }
 }
 
-/// Runs g in [lo, hi) of `total`: run g ends (total - g) / total of six months ago, so
-/// ProcessIDs grow with time as in a real queue. 95 % Completed, 4 % Failed, 1 %
+/// Runs g in [lo, hi) of `total`: run g ends `age` + (total - g) / total of `spread`
+/// ago, so ProcessIDs grow with time as in a real queue. 95 % Completed, 4 % Failed, 1 %
 /// Cancelled, 10 tasks, 8 workers, 1 to 120 s long.
-fn live_chunk(kind: BackendKind, prefix: &str, lo: i64, hi: i64, total: i64) -> String {
+fn live_chunk(
+    kind: BackendKind,
+    prefix: &str,
+    lo: i64,
+    hi: i64,
+    total: i64,
+    Window { age, spread }: Window,
+) -> String {
     match kind {
         BackendKind::Postgres => format!(
-            "WITH g AS (SELECT g, now() - make_interval(secs => ({total} - g)::float8 * {SPREAD_SECONDS} / {total}) AS e
+            "WITH g AS (SELECT g, now() - make_interval(secs => {age} + ({total} - g)::float8 * {spread} / {total}) AS e
                         FROM generate_series({lo}, {hi} - 1) AS g),
                   r AS (SELECT g, e, e - make_interval(secs => 1 + g % 120) AS s,
                                CASE WHEN g % 100 < 95 THEN 'Completed' WHEN g % 100 < 99 THEN 'Failed' ELSE 'Cancelled' END AS st
@@ -129,7 +176,7 @@ fn live_chunk(kind: BackendKind, prefix: &str, lo: i64, hi: i64, total: i64) -> 
              BEGIN TRANSACTION;
              WITH n AS (SELECT TOP ({hi} - {lo}) {lo} - 1 + ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) AS g
                         FROM sys.all_objects AS a CROSS JOIN sys.all_objects AS b),
-                  e AS (SELECT g, DATEADD(SECOND, -CAST(({total} - g) * CAST({SPREAD_SECONDS} AS float) / {total} AS int), @Now) AS e FROM n),
+                  e AS (SELECT g, DATEADD(SECOND, -CAST({age} + ({total} - g) * CAST({spread} AS float) / {total} AS int), @Now) AS e FROM n),
                   r AS (SELECT g, e, DATEADD(SECOND, -(1 + g % 120), e) AS s,
                                CASE WHEN g % 100 < 95 THEN 'Completed' WHEN g % 100 < 99 THEN 'Failed' ELSE 'Cancelled' END AS st
                         FROM e)
