@@ -287,10 +287,9 @@ async fn lock_escalations(db: &Arc<dyn Backend>) -> Result<Option<i64>> {
     if db.kind() != BackendKind::SqlServer {
         return Ok(None);
     }
-    Ok(db
-        .query_i64(LOCK_ESCALATIONS_SQL)
+    db.query_i64(LOCK_ESCALATIONS_SQL)
         .await
-        .context("reading sys.dm_db_index_operational_stats")?)
+        .context("reading sys.dm_db_index_operational_stats")
 }
 
 const LOCK_ESCALATIONS_SQL: &str = "SELECT CAST(COALESCE(SUM(s.index_lock_promotion_attempt_count), 0) AS bigint) \
