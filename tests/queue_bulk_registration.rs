@@ -455,6 +455,22 @@ async fn cli_register_file_reports_refusals_and_bad_elements(db: &TestDb) {
             && stdout.trim_end().ends_with("2 registered, 1 refused"),
         "{db}: {stdout}"
     );
+    // No task has these names: one warning per name, none with --external.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        (
+            stderr.matches("warning: no task named f1").count(),
+            stderr.matches("warning: no task named f2").count()
+        ),
+        (1, 1),
+        "{db}: {stderr}"
+    );
+    let out = stagehand(db, &["register", "--file", path, "--external"], None);
+    assert!(
+        out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{db}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = stagehand(
         db,

@@ -20,8 +20,8 @@ pub struct RegisterArgs {
     #[arg(long = "params", conflicts_with = "file")]
     params: Option<String>,
     /// The name is meant for an external executor (AssignProcessToWorker, SSIS, Agent):
-    /// no warning that no task has it.
-    #[arg(long, conflicts_with = "file")]
+    /// no warning that no task has it (with --file: for any of the file's names).
+    #[arg(long)]
     external: bool,
     /// Registers every element of a JSON array of {"name", "parameters", "scheduledFor"}
     /// objects (`-`: standard input) in one transaction, each as if registered one after
@@ -32,7 +32,7 @@ pub struct RegisterArgs {
 
 pub async fn run(db: &Arc<dyn Backend>, args: &RegisterArgs, json: bool) -> Result<ExitCode> {
     if let Some(file) = &args.file {
-        return run_file(db, file, json).await;
+        return run_file(db, file, args.external, json).await;
     }
     // clap requires one of the two
     let name = args.name.as_deref().context("NAME or --file is required")?;
@@ -49,19 +49,8 @@ async fn run_one(
         .register(name, args.params.as_deref(), None)
         .await
         .context("stage.RegisterProcess")?;
-    // After registering, so a warning never stands in for an error: a typo in the
-    // name otherwise queues work that no driver will ever run.
     if !args.external {
-        match db.task_id(name).await {
-            Ok(Some(_)) => {}
-            Ok(None) => eprintln!(
-                "warning: no task named {name}: it will wait for AssignProcessToWorker/an SSIS or Agent executor \
-                 (--external silences this)"
-            ),
-            // A stage_submitter login may register but not read stage.Task: the
-            // registration stands, only the check is skipped.
-            Err(error) => tracing::debug!(%error, "cannot check for a task of that name"),
-        }
+        warn_if_taskless(db, [name]).await;
     }
     if json {
         print_json(&row)?;
@@ -85,7 +74,33 @@ struct FileOutcome<'a> {
     processes: &'a [Registered],
 }
 
-async fn run_file(db: &Arc<dyn Backend>, file: &std::path::Path, json: bool) -> Result<ExitCode> {
+/// Warns about each name no task has. Called after registering, so a warning never
+/// stands in for an error: a typo in a name otherwise queues work no driver will run.
+async fn warn_if_taskless<'a>(db: &Arc<dyn Backend>, names: impl IntoIterator<Item = &'a str>) {
+    let names: std::collections::BTreeSet<&str> = names.into_iter().collect();
+    for name in names {
+        match db.task_id(name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => eprintln!(
+                "warning: no task named {name}: it will wait for AssignProcessToWorker/an SSIS or Agent executor \
+                 (--external silences this)"
+            ),
+            // A stage_submitter login may register but not read stage.Task: the
+            // registration stands, only the check is skipped.
+            Err(error) => {
+                tracing::debug!(%error, "cannot check for a task of that name");
+                return;
+            }
+        }
+    }
+}
+
+async fn run_file(
+    db: &Arc<dyn Backend>,
+    file: &std::path::Path,
+    external: bool,
+    json: bool,
+) -> Result<ExitCode> {
     let text = text_file::read(file)?;
     let source = if file.as_os_str() == "-" {
         "standard input".to_string()
@@ -96,6 +111,9 @@ async fn run_file(db: &Arc<dyn Backend>, file: &std::path::Path, json: bool) -> 
         .register_many(&text)
         .await
         .with_context(|| format!("stage.RegisterProcesses with {source}"))?;
+    if !external {
+        warn_if_taskless(db, rows.iter().map(|row| row.process_name.as_str())).await;
+    }
     let registered = rows.iter().filter(|row| row.registered).count();
     let refused = rows.len() - registered;
     if json {
