@@ -390,7 +390,11 @@ async fn a_bad_file_is_refused_naming_the_key_and_the_file() {
         "combination",
         "[run]\nlease_seconds = 1\nheartbeat_ms = 1000\n",
         2,
-        &["shorter than two heartbeats"],
+        &[
+            "shorter than two heartbeats",
+            "run.lease_seconds (in ",
+            "run.heartbeat_ms (in ",
+        ],
         none,
     )
     .await;

@@ -56,6 +56,12 @@ pub fn parse(argv: Vec<OsString>) -> Result<Parsed> {
         });
     };
     let (mut cli, file) = apply(argv, run_matches, &path)?;
+    if let Command::Run(args) = &cli.command {
+        // Checked here, where it is known which value came from the file.
+        args.check().map_err(|message| {
+            super::run_conflict(from_file(message, &file.run, run_matches, &path))
+        })?;
+    }
     if cli.database.is_none() {
         cli.database = database_url(&path, &file)?;
     }
@@ -84,9 +90,30 @@ pub fn settings(path: &Path) -> Result<(RunArgs, LogSettings)> {
         bail!("no run subcommand")
     };
     args.check().map_err(|message| {
-        anyhow::anyhow!("in the configuration file {}: {message}", path.display())
+        anyhow::anyhow!(
+            "in the configuration file {}: {}",
+            path.display(),
+            from_file(message, &file.run, run_matches, path)
+        )
     })?;
     Ok((*args, file.logging()))
+}
+
+/// A contradiction's message with each flag whose value came from the file named as the
+/// file's key: `--lease-seconds 1` becomes `run.lease_seconds 1 (in FILE)`.
+fn from_file(message: String, table: &toml::Table, given: &ArgMatches, path: &Path) -> String {
+    let mut message = message;
+    for key in table.keys() {
+        let flag = format!("--{} ", key.replace('_', "-"));
+        let from_command_line = matches!(
+            given.value_source(key),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        );
+        if !from_command_line && message.contains(&flag) {
+            message = message.replace(&flag, &format!("run.{key} (in {}) ", path.display()));
+        }
+    }
+    message
 }
 
 /// `argv` parsed again with the file's `[run]` keys added where it has no flag.

@@ -118,6 +118,18 @@ pub(crate) async fn open_store(
         .with_context(|| format!("connecting to {}", url.redacted()))
 }
 
+/// `run` settings that contradict each other, as clap's usage error (exit code 2).
+fn run_conflict(message: String) -> clap::Error {
+    // Built, so the usage line reads `stagehand run [OPTIONS]`.
+    let mut command = Cli::command();
+    command.build();
+    let kind = clap::error::ErrorKind::ArgumentConflict;
+    match command.find_subcommand_mut("run") {
+        Some(run) => run.error(kind, message),
+        None => command.error(kind, message),
+    }
+}
+
 /// `stagehand run` with its settings resolved (flags over the configuration file): the
 /// one way into the driver, from a terminal or a service manager.
 pub async fn run_driver(
@@ -125,16 +137,7 @@ pub async fn run_driver(
     args: &run::RunArgs,
     shutdown: crate::driver::Shutdown,
 ) -> Result<ExitCode> {
-    args.check().map_err(|message| {
-        // Built, so the usage line reads `stagehand run [OPTIONS]`.
-        let mut command = Cli::command();
-        command.build();
-        let kind = clap::error::ErrorKind::ArgumentConflict;
-        match command.find_subcommand_mut("run") {
-            Some(run) => run.error(kind, message),
-            None => command.error(kind, message),
-        }
-    })?;
+    args.check().map_err(run_conflict)?;
     let workers = args.workers() as u32;
     let url = database_url(database)?;
     let secrets = crate::driver::Secrets::with_extra(&url, args.notify.secrets());
