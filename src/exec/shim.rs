@@ -101,22 +101,47 @@ pub(super) async fn start_report(control: &mut tokio::net::UnixStream) -> io::Re
             ));
         }
         line.extend_from_slice(&chunk[..read]);
-        if line.len() > 4096 {
-            return Err(io::Error::other("the supervisor's report is not one line"));
-        }
-        if let Some(end) = line.iter().position(|&b| b == b'\n') {
-            let line = String::from_utf8_lossy(&line[..end]);
-            return match line.split_once(' ') {
-                None if line == "started" => Ok(()),
-                Some(("errno", number)) => match number.parse() {
-                    Ok(number) => Err(io::Error::from_raw_os_error(number)),
-                    Err(_) => Err(io::Error::other(format!("supervisor said {line:?}"))),
-                },
-                Some(("error", text)) => Err(io::Error::other(text.to_owned())),
-                _ => Err(io::Error::other(format!("supervisor said {line:?}"))),
-            };
+        if let Some(report) = parse_report(&line) {
+            return report;
         }
     }
+}
+
+/// Driver side, once the shim has exited: the start report it left in the socket, if it
+/// wrote one (a fast command can start, end and take its supervisor with it before the
+/// report is read). Does not wait.
+pub(super) fn report_left(control: &std::os::unix::net::UnixStream) -> Option<io::Result<()>> {
+    use std::io::Read;
+    let mut line = Vec::new();
+    let mut chunk = [0u8; 512];
+    let mut reader = control;
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(read) => line.extend_from_slice(&chunk[..read]),
+        }
+        if let Some(report) = parse_report(&line) {
+            return Some(report);
+        }
+    }
+}
+
+/// The report in `line` once it holds a whole line: `started`, `errno N` or `error TEXT`.
+fn parse_report(line: &[u8]) -> Option<io::Result<()>> {
+    let Some(end) = line.iter().position(|&b| b == b'\n') else {
+        return (line.len() > 4096)
+            .then(|| Err(io::Error::other("the supervisor's report is not one line")));
+    };
+    let line = String::from_utf8_lossy(&line[..end]);
+    Some(match line.split_once(' ') {
+        None if line == "started" => Ok(()),
+        Some(("errno", number)) => match number.parse() {
+            Ok(number) => Err(io::Error::from_raw_os_error(number)),
+            Err(_) => Err(io::Error::other(format!("supervisor said {line:?}"))),
+        },
+        Some(("error", text)) => Err(io::Error::other(text.to_owned())),
+        _ => Err(io::Error::other(format!("supervisor said {line:?}"))),
+    })
 }
 
 /// `stagehand exec-shim`: supervises one command for the driver (internal; see

@@ -138,15 +138,25 @@ impl ProcessTree {
             .ok_or_else(|| io::Error::other("the control socket is gone"))?;
         control.set_nonblocking(true)?;
         let mut control = tokio::net::UnixStream::from_std(control)?;
-        let report = tokio::select! {
+        let exited = tokio::select! {
             biased;
-            report = super::shim::start_report(&mut control) => report,
-            status = child.wait() => Err(io::Error::other(match status {
-                Ok(status) => format!("the supervisor ended before starting the command ({status})"),
-                Err(err) => format!("waiting for the supervisor failed: {err}"),
-            })),
+            report = super::shim::start_report(&mut control) => Ok(report),
+            status = child.wait() => Err(status),
         };
-        self.control = Some(control.into_std()?);
+        let control = control.into_std()?;
+        let report = match exited {
+            Ok(report) => report,
+            // Its report may still be in the socket, unread when the exit was seen.
+            Err(status) => super::shim::report_left(&control).unwrap_or_else(|| {
+                Err(io::Error::other(match status {
+                    Ok(status) => {
+                        format!("the supervisor ended before starting the command ({status})")
+                    }
+                    Err(err) => format!("waiting for the supervisor failed: {err}"),
+                }))
+            }),
+        };
+        self.control = Some(control);
         report
     }
 
@@ -294,4 +304,37 @@ fn has_running_member(group: Pid) -> bool {
 #[cfg(not(target_os = "linux"))]
 fn has_running_member(_group: Pid) -> bool {
     true
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_start_report_left_by_a_supervisor_that_already_ended_counts() {
+        // A command as fast as `true` can start, end and take its supervisor with it
+        // before the driver reads the report; the exit is then seen first.
+        let mut tree = ProcessTree::new().expect("control socket");
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo started >&0"]);
+        tree.prepare(&mut command);
+        let mut child = command.spawn().expect("spawn sh");
+        assert!(child.wait().await.expect("wait").success());
+        tree.started(&mut child)
+            .await
+            .expect("the report left in the socket is read");
+
+        let mut tree = ProcessTree::new().expect("control socket");
+        let mut command = Command::new("true");
+        tree.prepare(&mut command);
+        let mut child = command.spawn().expect("spawn true");
+        child.wait().await.expect("wait");
+        let error = tree.started(&mut child).await.expect_err("no report");
+        assert!(
+            error
+                .to_string()
+                .contains("ended before starting the command"),
+            "{error}"
+        );
+    }
 }

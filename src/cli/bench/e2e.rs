@@ -8,6 +8,7 @@
 //! times a bare loop spawning the same command with as many concurrent spawners as workers.
 
 use super::super::{database_url, open_store};
+use super::machine_cpu;
 use super::prefill::Prefill;
 use super::{cleanup, percentiles, refuse_if_busy};
 use crate::driver::{self, DriverConfig, HousekeepingConfig, Secrets, Shutdown};
@@ -82,10 +83,26 @@ async fn with_driver<T>(
     result
 }
 
+/// How many runs of `name` completed; an error as soon as one ended otherwise (a bench
+/// of `true` that waited for it would wait forever).
 async fn completed(db: &Arc<dyn Backend>, name: &str) -> Result<i64> {
     // Generated bench names only (see `cleanup`).
     let sql = format!("SELECT COUNT(*) FROM stage.FileControl WHERE ProcessName = '{name}' AND Status = 'Completed'");
-    Ok(db.query_i64(&sql).await?.unwrap_or(0))
+    let completed = db.query_i64(&sql).await?.unwrap_or(0);
+    let sql = format!("SELECT MIN(ProcessID) FROM stage.FileControl WHERE ProcessName = '{name}' AND Status IN ('Failed', 'Cancelled')");
+    if let Some(id) = db.query_i64(&sql).await? {
+        let why = db
+            .process_logs(id)
+            .await?
+            .into_iter()
+            .map(|l| l.message)
+            .next_back();
+        bail!(
+            "process {id} of the bench did not complete: {}",
+            why.unwrap_or_default()
+        );
+    }
+    Ok(completed)
 }
 
 pub async fn run(database: &Option<String>, args: &E2eArgs) -> Result<ExitCode> {
@@ -134,22 +151,38 @@ async fn measure(
             db.register(&name, None, None).await?;
         }
         let expected = args.processes as i64;
-        let elapsed = with_driver(db, config, workers, async {
+        let (elapsed, cpu) = with_driver(db, config, workers, async {
             let started = Instant::now();
+            let cpu_before = machine_cpu::busy();
             while completed(db, &name).await? < expected {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            Ok(started.elapsed())
+            Ok((
+                started.elapsed(),
+                machine_cpu::per_unit(cpu_before, args.processes),
+            ))
         })
         .await?;
         let rate = args.processes as f64 / elapsed.as_secs_f64();
-        let bare = if args.baseline {
-            Some(spawn_loop(args.processes, workers).await?)
+        let (bare, bare_cpu) = if args.baseline {
+            let cpu_before = machine_cpu::busy();
+            let rate = spawn_loop(args.processes, workers).await?;
+            (
+                Some(rate),
+                machine_cpu::per_unit(cpu_before, args.processes),
+            )
         } else {
-            None
+            (None, None)
+        };
+        let cpu = match (cpu, bare_cpu) {
+            (Some(cpu), Some(bare)) => {
+                format!("; machine CPU a process {cpu:.2} ms | bare spawn {bare:.2} ms")
+            }
+            (Some(cpu), None) => format!("; machine CPU a process {cpu:.2} ms"),
+            _ => String::new(),
         };
         println!(
-            "workers {workers:>3}: {} ({} in {:.2} s)",
+            "workers {workers:>3}: {} ({} in {:.2} s{cpu})",
             super::beside(rate, bare),
             args.processes,
             elapsed.as_secs_f64()

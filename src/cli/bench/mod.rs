@@ -7,6 +7,7 @@ mod baseline;
 mod chaos;
 mod clock;
 mod e2e;
+mod machine_cpu;
 mod monitor;
 mod prefill;
 mod queue;
