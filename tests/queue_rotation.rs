@@ -440,3 +440,47 @@ async fn a_rotation_past_the_escalation_threshold_keeps_row_locks(db: &TestDb) {
     assert_eq!(db.count("stage.FileControl_History").await, PROCESSES);
     assert_eq!(db.count("stage.ProcessLog_History").await, 2 * PROCESSES);
 }
+
+conformance!(the_drivers_paced_rotation_moves_everything_and_stops_when_told);
+async fn the_drivers_paced_rotation_moves_everything_and_stops_when_told(db: &TestDb) {
+    const PROCESSES: i64 = 2500;
+    old_runs_with_two_logs(db, "paced", PROCESSES).await;
+    let store = db.store();
+    let stopped = tokio_util::sync::CancellationToken::new();
+    stopped.cancel();
+    let mut calls = 0;
+    stagehand::driver::rotate_in_batches(
+        &store,
+        RETENTION_MONTHS as i32,
+        1000,
+        0.5,
+        &stopped,
+        |_, _| calls += 1,
+    )
+    .await
+    .must(db, "rotate_in_batches");
+    assert_eq!(calls, 0, "{db}: a stopped driver does not rotate");
+
+    let (mut batches, mut moved, mut logs) = (0, 0, 0);
+    let running = tokio_util::sync::CancellationToken::new();
+    stagehand::driver::rotate_in_batches(
+        &store,
+        RETENTION_MONTHS as i32,
+        1000,
+        0.5,
+        &running,
+        |report, _| {
+            batches += 1;
+            moved += report.processes_moved;
+            logs += report.logs_moved;
+        },
+    )
+    .await
+    .must(db, "rotate_in_batches");
+    assert_eq!((moved, logs), (PROCESSES, 2 * PROCESSES), "{db}");
+    assert!(
+        batches >= 3,
+        "{db}: a batch of 1,000 per transaction: {batches}"
+    );
+    assert_eq!(db.count("stage.FileControl").await, 0, "{db}");
+}

@@ -7,6 +7,7 @@
 use super::super::open_store;
 use super::percentiles;
 use super::prefill::Prefill;
+use crate::driver::{rotate_in_batches, ROTATION_REST};
 use crate::store::{Backend, BackendKind, ClaimRequest, Completion, FinalStatus, TaskRecord};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ pub struct RotationArgs {
     /// Processes per RotateHistory batch, each its own transaction.
     #[arg(long, default_value_t = 1000)]
     rotate_batch: i32,
+    /// Rest after each rotation batch, as a multiple of the batch's time (the driver rests 1.0).
+    #[arg(long, default_value_t = ROTATION_REST)]
+    rest: f64,
     /// Seconds of the same load measured without rotation first, as the baseline.
     #[arg(long, default_value_t = 10)]
     baseline_seconds: u64,
@@ -57,16 +61,20 @@ pub async fn run(database: &Option<String>, args: &RotationArgs) -> Result<ExitC
     if !(1..=4000).contains(&args.rotate_batch) || args.baseline_seconds == 0 {
         bail!("--rotate-batch must be between 1 and 4000, --baseline-seconds at least 1");
     }
+    if !(0.0..=100.0).contains(&args.rest) {
+        bail!("--rest must be between 0 and 100");
+    }
     let db = open_store(database, (args.workers + 3) as u32).await?;
     super::refuse_if_busy(&db).await?;
     refuse_if_rotatable(&db).await?;
     println!(
-        "stagehand bench rotation on {}: {} runs past the retention, {} workers, batch {}, rotation batch {}",
+        "stagehand bench rotation on {}: {} runs past the retention, {} workers, batch {}, rotation batch {}, rest {}",
         db.kind(),
         args.rows,
         args.workers,
         args.batch,
-        args.rotate_batch
+        args.rotate_batch,
+        args.rest
     );
     let live = if args.prefill > 0 {
         Some(Prefill::fill(&db, args.prefill).await?)
@@ -146,7 +154,7 @@ async fn measure_with_task(db: &Arc<dyn Backend>, name: &str, args: &RotationArg
     tokio::time::sleep(Duration::from_secs(args.baseline_seconds)).await;
     let escalations_before = lock_escalations(db).await;
     let rotation_from = Instant::now();
-    let rotated = rotate_all(db, args.rotate_batch).await;
+    let rotated = rotate_all(db, args.rotate_batch, args.rest).await;
     let rotation_to = Instant::now();
     let escalations_after = lock_escalations(db).await;
     stop.cancel();
@@ -262,23 +270,25 @@ async fn work(
     Ok(samples)
 }
 
-/// RotateHistory one batch a call, as the driver's housekeeping calls it, until done:
-/// (runs moved, log rows moved, each call's milliseconds).
-async fn rotate_all(db: &Arc<dyn Backend>, batch: i32) -> Result<(i64, i64, Vec<f64>)> {
+/// Rotates as the driver's housekeeping does, resting `rest` times each batch's time:
+/// (runs moved, log rows moved, each batch's milliseconds).
+async fn rotate_all(db: &Arc<dyn Backend>, batch: i32, rest: f64) -> Result<(i64, i64, Vec<f64>)> {
     let (mut moved, mut logs, mut times) = (0, 0, Vec::new());
-    loop {
-        let at = Instant::now();
-        let report = db
-            .rotate(RETENTION_MONTHS, batch, Some(1))
-            .await
-            .context("RotateHistory")?;
-        times.push(at.elapsed().as_secs_f64() * 1000.0);
-        moved += report.processes_moved;
-        logs += report.logs_moved;
-        if report.done {
-            return Ok((moved, logs, times));
-        }
-    }
+    rotate_in_batches(
+        db,
+        RETENTION_MONTHS,
+        batch,
+        rest,
+        &CancellationToken::new(),
+        |report, took| {
+            moved += report.processes_moved;
+            logs += report.logs_moved;
+            times.push(took.as_secs_f64() * 1000.0);
+        },
+    )
+    .await
+    .context("RotateHistory")?;
+    Ok((moved, logs, times))
 }
 
 /// SQL Server's count of lock escalation attempts on the four tables a rotation touches
