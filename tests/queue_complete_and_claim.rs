@@ -212,7 +212,9 @@ async fn an_error_writes_nothing_and_claims_nothing(db: &TestDb) {
         max_count: 0,
         ..request
     };
-    let result = db.complete_and_claim(&[good.clone()], &bad_claim).await;
+    let result = db
+        .complete_and_claim(std::slice::from_ref(&good), &bad_claim)
+        .await;
     assert_invalid_argument(db, result, "MaxCount", "CompleteAndClaim");
     assert_eq!(
         untouched(db).await,
