@@ -65,6 +65,14 @@ pub trait Backend: Send + Sync {
     /// `stage.CompleteProcesses` (one round trip for the whole batch).
     async fn complete(&self, completions: &[Completion]) -> StoreResult<Vec<CompletionResult>>;
 
+    /// `stage.CompleteAndClaim`: [`Backend::complete`] then [`Backend::claim`] in one
+    /// round trip and one transaction (an error in either writes nothing).
+    async fn complete_and_claim(
+        &self,
+        completions: &[Completion],
+        request: &ClaimRequest<'_>,
+    ) -> StoreResult<CompletedAndClaimed>;
+
     /// `stage.CompleteProcess` (the single-row form callers outside stagehand use).
     async fn complete_one(&self, completion: &Completion) -> StoreResult<CompletionResult>;
 

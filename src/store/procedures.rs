@@ -7,7 +7,7 @@ use super::notifications::{
     self, NotificationClaim, NotificationCompleted, NotificationOutcome, PendingNotification,
 };
 use super::rows::{
-    self, log_source, ResultRow, RowExt, DRIVER_COLUMNS, LOG_COLUMNS, PROCESS_COLUMNS,
+    self, log_source, ResultRow, RowExt, Shifted, DRIVER_COLUMNS, LOG_COLUMNS, PROCESS_COLUMNS,
     TASK_COLUMNS, TASK_RUN_COLUMNS, TASK_STATUS_COLUMNS, TRIGGER_COLUMNS,
 };
 use super::types::*;
@@ -108,6 +108,36 @@ impl<E: Engine> Backend for E {
             .call("CompleteProcesses", &[Arg::Text(Some(&json))])
             .await?;
         map_all(found, rows::completion_result)
+    }
+
+    async fn complete_and_claim(
+        &self,
+        completions: &[Completion],
+        request: &ClaimRequest<'_>,
+    ) -> StoreResult<CompletedAndClaimed> {
+        let json = rows::completions_json(completions)?;
+        let slots = request.slots.map(rows::json_array).transpose()?;
+        let args = [
+            Arg::Text(Some(&json)),
+            Arg::Text(Some(request.worker_name)),
+            Arg::Int(Some(request.max_count)),
+            Arg::Int(Some(request.lease_seconds)),
+            Arg::Text(slots.as_deref()),
+        ];
+        let mut out = CompletedAndClaimed {
+            results: Vec::new(),
+            claimed: Vec::new(),
+        };
+        // Column 0 says whose row it is: CompleteProcesses' row from column 1, or
+        // ClaimProcesses' row from column 4.
+        for row in &self.call("CompleteAndClaim", &args).await? {
+            if row.bool_req(0)? {
+                out.claimed.push(rows::claimed(&Shifted(row, 4))?);
+            } else {
+                out.results.push(rows::completion_result(&Shifted(row, 1))?);
+            }
+        }
+        Ok(out)
     }
 
     async fn complete_one(&self, c: &Completion) -> StoreResult<CompletionResult> {

@@ -17,6 +17,28 @@ pub(super) trait ResultRow {
     fn float(&self, index: usize) -> StoreResult<Option<f64>>;
 }
 
+/// A row read from column `.1` on: one routine's row standing beside another's in a
+/// wider result set (`stage.CompleteAndClaim`).
+pub(super) struct Shifted<'a, R: ?Sized>(pub &'a R, pub usize);
+
+impl<R: ResultRow + ?Sized> ResultRow for Shifted<'_, R> {
+    fn int(&self, index: usize) -> StoreResult<Option<i64>> {
+        self.0.int(index + self.1)
+    }
+    fn text(&self, index: usize) -> StoreResult<Option<String>> {
+        self.0.text(index + self.1)
+    }
+    fn boolean(&self, index: usize) -> StoreResult<Option<bool>> {
+        self.0.boolean(index + self.1)
+    }
+    fn instant(&self, index: usize) -> StoreResult<Option<DateTime<Utc>>> {
+        self.0.instant(index + self.1)
+    }
+    fn float(&self, index: usize) -> StoreResult<Option<f64>> {
+        self.0.float(index + self.1)
+    }
+}
+
 fn required<T>(value: Option<T>, index: usize) -> StoreResult<T> {
     value.ok_or_else(|| StoreError::protocol("result row", format!("column {index} is NULL")))
 }

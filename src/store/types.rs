@@ -220,6 +220,14 @@ pub struct CompletionResult {
     pub status: Option<ProcessStatus>,
 }
 
+/// What `stage.CompleteAndClaim` returns: CompleteProcesses' verdicts, in element order,
+/// and the rows ClaimProcesses claimed after them, by ProcessID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletedAndClaimed {
+    pub results: Vec<CompletionResult>,
+    pub claimed: Vec<ClaimedProcess>,
+}
+
 /// A row of `stage.Heartbeat`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeartbeatStatus {

@@ -4,7 +4,8 @@
 //! workers would claim it), and it deletes its own rows afterwards. `--prefill` measures
 //! with six months of finished runs in the tables, `--baseline` beside the raw pattern.
 //! `--bulk N` then registers as many processes through `stage.RegisterProcesses`, N a
-//! call (its baseline: multi-row INSERTs of N rows).
+//! call (its baseline: multi-row INSERTs of N rows). Workers record a batch and claim the
+//! next in one `stage.CompleteAndClaim` call (`--separate-calls`: two calls, as before).
 
 use super::super::open_store;
 use super::baseline::RawQueue;
@@ -40,6 +41,10 @@ pub struct QueueArgs {
     /// workers and batch, and print each figure beside it.
     #[arg(long)]
     baseline: bool,
+    /// Complete a batch and claim the next in two calls (stage.CompleteProcesses, then
+    /// stage.ClaimProcesses) instead of one stage.CompleteAndClaim.
+    #[arg(long)]
+    separate_calls: bool,
 }
 
 pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode> {
@@ -232,19 +237,17 @@ async fn measure(
         let db = db.clone();
         let worker = format!("{name}/w{w}");
         let batch = args.batch;
+        let separate = args.separate_calls;
         claimers.spawn(async move {
+            let request = ClaimRequest {
+                worker_name: &worker,
+                max_count: batch,
+                lease_seconds: 60,
+                slots: None,
+            };
             let mut done = 0_usize;
-            loop {
-                let request = ClaimRequest {
-                    worker_name: &worker,
-                    max_count: batch,
-                    lease_seconds: 60,
-                    slots: None,
-                };
-                let claimed = db.claim(&request).await?;
-                if claimed.is_empty() {
-                    return anyhow::Ok(done);
-                }
+            let mut claimed = db.claim(&request).await?;
+            while !claimed.is_empty() {
                 let completions: Vec<Completion> = claimed
                     .iter()
                     .map(|p| {
@@ -256,9 +259,18 @@ async fn measure(
                         )
                     })
                     .collect();
-                let results = db.complete(&completions).await?;
+                let results = if separate {
+                    let results = db.complete(&completions).await?;
+                    claimed = db.claim(&request).await?;
+                    results
+                } else {
+                    let both = db.complete_and_claim(&completions, &request).await?;
+                    claimed = both.claimed;
+                    both.results
+                };
                 done += results.iter().filter(|r| r.accepted).count();
             }
+            anyhow::Ok(done)
         });
     }
     let mut completed = 0;
