@@ -153,6 +153,24 @@ pub fn check_rows(
     (stored, definition)
 }
 
+/// Every task that has triggers, its definition rebuilt from its rows, handed to `each`
+/// one at a time as one query streams them (by TaskID): a reader that keeps only what it
+/// needs of each task stays small however many there are.
+pub async fn each_scheduled(
+    db: &dyn Backend,
+    mut each: impl FnMut(StoredTask) + Send,
+) -> StoreResult<()> {
+    db.each_scheduled_task(&mut |row, triggers| {
+        let definition = definition_from_rows(&row.record, &triggers);
+        each(StoredTask {
+            row,
+            triggers,
+            definition,
+        });
+    })
+    .await
+}
+
 /// Every stored task with its triggers, by name.
 pub async fn load(db: &dyn Backend) -> StoreResult<Vec<StoredTask>> {
     let (tasks, mut triggers) = tokio::try_join!(db.tasks(), db.triggers())?;

@@ -8,7 +8,7 @@
 use crate::catalog;
 use crate::driver::{Backoff, Call, DriverMetrics};
 use crate::schedule::{catch_up, Missed, MissedAction, Occurrences, Trigger};
-use crate::store::{Backend, FireMode, StoreResult};
+use crate::store::{Backend, FireMode, FireRequest, StoreResult};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use std::cmp::Reverse;
@@ -21,8 +21,10 @@ use tokio_util::sync::CancellationToken;
 pub struct ClockConfig {
     /// How often `stage.ScheduleVersion` is checked for changes.
     pub reload_check_every: Duration,
-    /// How many occurrences are enqueued at once when many fall due together.
+    /// How many stage.FireTriggers calls run at once when many occurrences fall due together.
     pub fire_concurrency: usize,
+    /// At most this many occurrences per stage.FireTriggers call.
+    pub fire_batch: usize,
 }
 
 impl Default for ClockConfig {
@@ -30,6 +32,7 @@ impl Default for ClockConfig {
         ClockConfig {
             reload_check_every: Duration::from_secs(1),
             fire_concurrency: 8,
+            fire_batch: 100,
         }
     }
 }
@@ -127,28 +130,58 @@ async fn reload_if_changed(
     Ok(true)
 }
 
-/// Reads every task and trigger, catches up what was missed before `started_at`, and
-/// computes every next occurrence (written back to TaskTrigger.NextFireAt when it changed).
+/// A database call a load decided on while reading (a few: catch-ups and driverStart
+/// firings), made once every task has been read, in reading order.
+enum Deferred {
+    CatchUp {
+        name: Arc<str>,
+        trigger_id: i32,
+        missed: Missed,
+        next: Option<DateTime<Utc>>,
+    },
+    DriverStart {
+        name: Arc<str>,
+        trigger_id: i32,
+        start: DateTime<Utc>,
+    },
+}
+
+/// Reads every task that has triggers (one query, streamed: each task's rows are
+/// compiled and dropped as they come, so only the compact per-trigger state stays),
+/// catches up what was missed before `started_at`, and computes every next occurrence
+/// (written back to TaskTrigger.NextFireAt when it changed).
 pub async fn load(
     db: &dyn Backend,
     version: i64,
     started_at: DateTime<Utc>,
 ) -> StoreResult<ClockState> {
-    let tasks = catalog::load(db).await?;
-    let task_count = tasks.len();
+    let mut task_count = 0usize;
     let mut watched = HashMap::new();
-    let mut queue = BinaryHeap::new();
+    let mut queue = Vec::new();
     let mut next_fire = Vec::new();
     let mut stop_windows = HashMap::new();
-    // Consumed as it goes: with many tasks, rows already compiled are freed early.
-    for task in tasks {
+    let mut deferred = Vec::new();
+    let mut watch = |trigger_id: i32, name: &Arc<str>, trigger: &Trigger, at: DateTime<Utc>| {
+        queue.push(Reverse(Pending {
+            due: at,
+            trigger_id,
+            occurrence: at,
+        }));
+        watched.insert(
+            trigger_id,
+            Watched {
+                task_name: name.clone(),
+                trigger: trigger.clone(),
+            },
+        );
+    };
+    catalog::each_scheduled(db, |task| {
+        task_count += 1;
         let definition = match &task.definition {
             Ok(d) => d,
             Err(why) => {
-                if !task.triggers.is_empty() {
-                    tracing::warn!(task = %task.row.record.task_name, "task ignored by the clock: {why}");
-                }
-                continue;
+                tracing::warn!(task = %task.row.record.task_name, "task ignored by the clock: {why}");
+                return;
             }
         };
         let name: Arc<str> = Arc::from(definition.id.as_str());
@@ -158,21 +191,16 @@ pub async fn load(
         }
         for (row, trigger) in task.triggers.iter().zip(schedule.triggers()) {
             if trigger.is_driver_start() {
-                if let Some(later) =
-                    fire_for_driver_start(db, &name, row, trigger, started_at).await
-                {
-                    queue.push(Reverse(Pending {
-                        due: later,
+                match driver_start_due(row, trigger, started_at) {
+                    Some(DriverStartDue::Later(later)) => {
+                        watch(row.trigger_id, &name, trigger, later)
+                    }
+                    Some(DriverStartDue::Now(start)) => deferred.push(Deferred::DriverStart {
+                        name: name.clone(),
                         trigger_id: row.trigger_id,
-                        occurrence: later,
-                    }));
-                    watched.insert(
-                        row.trigger_id,
-                        Watched {
-                            task_name: name.clone(),
-                            trigger: trigger.clone(),
-                        },
-                    );
+                        start,
+                    }),
+                    None => {}
                 }
                 continue;
             }
@@ -183,26 +211,36 @@ pub async fn load(
                 started_at,
                 definition.catch_up,
             );
-            if let Some(missed) = &plan.missed {
-                catch_up_missed(db, &name, row.trigger_id, missed, plan.next).await;
+            if let Some(missed) = plan.missed {
+                deferred.push(Deferred::CatchUp {
+                    name: name.clone(),
+                    trigger_id: row.trigger_id,
+                    missed,
+                    next: plan.next,
+                });
             }
             if plan.next != row.next_fire_at {
                 next_fire.push((row.trigger_id, plan.next));
             }
             if let Some(next) = plan.next {
-                queue.push(Reverse(Pending {
-                    due: next,
-                    trigger_id: row.trigger_id,
-                    occurrence: next,
-                }));
-                watched.insert(
-                    row.trigger_id,
-                    Watched {
-                        task_name: name.clone(),
-                        trigger: trigger.clone(),
-                    },
-                );
+                watch(row.trigger_id, &name, trigger, next);
             }
+        }
+    })
+    .await?;
+    for call in deferred {
+        match call {
+            Deferred::CatchUp {
+                name,
+                trigger_id,
+                missed,
+                next,
+            } => catch_up_missed(db, &name, trigger_id, &missed, next).await,
+            Deferred::DriverStart {
+                name,
+                trigger_id,
+                start,
+            } => fire_for_driver_start(db, &name, trigger_id, start).await,
         }
     }
     if !next_fire.is_empty() {
@@ -217,7 +255,8 @@ pub async fn load(
     Ok(ClockState {
         version: Some(version),
         watched,
-        queue,
+        // From a Vec in one pass (O(n)) rather than n pushes.
+        queue: BinaryHeap::from(queue),
         stop_windows: Arc::new(stop_windows),
     })
 }
@@ -268,18 +307,24 @@ async fn catch_up_missed(
     }
 }
 
-/// A driverStart trigger fires once for this driver's start: FireTrigger with the start
-/// (whole seconds) plus its `delaySeconds` as the occurrence, so a reload, or another
-/// driver started in the same second, does not fire it again. Triggers created after
-/// the start wait for the next. Without a delay it fires here; a delayed occurrence is
-/// returned for the queue (a reload before it is due queues it again).
-async fn fire_for_driver_start(
-    db: &dyn Backend,
-    name: &str,
+/// When a driverStart trigger fires for this driver's start.
+enum DriverStartDue {
+    /// Without a delay: now, FireTrigger with the start (whole seconds) as occurrence.
+    Now(DateTime<Utc>),
+    /// With `delaySeconds`: this occurrence, for the queue.
+    Later(DateTime<Utc>),
+}
+
+/// A driverStart trigger fires once for this driver's start: its occurrence is the start
+/// (whole seconds) plus its `delaySeconds`, so a reload, or another driver started in the
+/// same second, does not fire it again. Triggers created after the start wait for the
+/// next. A delayed occurrence goes to the queue (a reload before it is due queues it
+/// again). `None`: nothing to fire.
+fn driver_start_due(
     row: &crate::store::TriggerRow,
     trigger: &Trigger,
     started_at: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
+) -> Option<DriverStartDue> {
     let start = DateTime::from_timestamp(started_at.timestamp(), 0)?;
     let occurrence = trigger.driver_start_occurrence(start)?;
     let due =
@@ -287,11 +332,22 @@ async fn fire_for_driver_start(
     if !due {
         return None;
     }
-    if occurrence > start {
-        return Some(occurrence);
-    }
+    Some(if occurrence > start {
+        DriverStartDue::Later(occurrence)
+    } else {
+        DriverStartDue::Now(start)
+    })
+}
+
+/// Fires a driverStart trigger due now ([`DriverStartDue::Now`]).
+async fn fire_for_driver_start(
+    db: &dyn Backend,
+    name: &str,
+    trigger_id: i32,
+    start: DateTime<Utc>,
+) {
     match db
-        .fire_trigger(row.trigger_id, start, None, FireMode::Run, 0)
+        .fire_trigger(trigger_id, start, None, FireMode::Run, 0)
         .await
     {
         Ok(result) if result.fired => {
@@ -302,10 +358,10 @@ async fn fire_for_driver_start(
             tracing::warn!(%error, task = %name, "cannot fire for the driver's start; will retry")
         }
     }
-    None
 }
 
-/// Enqueues every occurrence that is due, several at a time.
+/// Enqueues every occurrence that is due: batches of them through stage.FireTriggers,
+/// several batches at a time; a single due occurrence goes out at once as a batch of one.
 async fn fire_due(
     db: &Arc<dyn Backend>,
     state: &mut ClockState,
@@ -327,56 +383,73 @@ async fn fire_due(
     if due.is_empty() {
         return;
     }
-    let results: Vec<_> = futures_util::stream::iter(due)
-        .map(|(p, name, next)| {
+    // Heap order is (due, trigger): each batch locks its triggers in TriggerID order
+    // when they fall due together, as a second driver's batch does.
+    let batches: Vec<Vec<_>> = due
+        .chunks(config.fire_batch.max(1))
+        .map(<[_]>::to_vec)
+        .collect();
+    let fired: Vec<_> = futures_util::stream::iter(batches)
+        .map(|batch| {
             let db = db.clone();
             async move {
+                let requests: Vec<FireRequest> = batch
+                    .iter()
+                    .map(|(p, _, next)| FireRequest {
+                        trigger_id: p.trigger_id,
+                        occurrence: p.occurrence,
+                        next_fire_at: *next,
+                        mode: FireMode::Run,
+                        missed_count: 0,
+                    })
+                    .collect();
                 let called_at = Utc::now();
-                let result = db
-                    .fire_trigger(p.trigger_id, p.occurrence, next, FireMode::Run, 0)
-                    .await;
-                (p, name, next, result, called_at)
+                let results = db.fire_triggers(&requests).await;
+                (batch, results, called_at)
             }
         })
         .buffer_unordered(config.fire_concurrency.max(1))
         .collect()
         .await;
     let mut failed = false;
-    for (p, name, next, result, called_at) in results {
-        match result {
-            Ok(fired) => {
-                if fired.fired {
-                    let late = (called_at - p.occurrence)
-                        .num_microseconds()
-                        .unwrap_or(i64::MAX);
-                    metrics.fired_late(late as f64 / 1e6);
-                    match (fired.registered, fired.process_id) {
-                        (Some(true), Some(id)) => {
-                            tracing::info!(task = %name, occurrence = %p.occurrence, process_id = id, "enqueued")
-                        }
-                        _ => tracing::info!(
-                            task = %name,
-                            occurrence = %p.occurrence,
-                            status = ?fired.status,
-                            "occurrence skipped: the previous run is still going (ifRunning: skip)"
-                        ),
-                    }
-                }
-                if let Some(next) = next {
-                    state.queue.push(Reverse(Pending {
-                        due: next,
-                        trigger_id: p.trigger_id,
-                        occurrence: next,
-                    }));
-                }
-            }
+    for (batch, results, called_at) in fired {
+        let results = match results {
+            Ok(results) => results,
             Err(error) => {
+                // Rolled back whole: every occurrence of the batch waits for the database.
                 metrics.database_error(Call::Clock);
                 failed = true;
-                tracing::warn!(%error, task = %name, occurrence = %p.occurrence, "cannot enqueue: waiting for the database");
+                tracing::warn!(%error, occurrences = batch.len(), "cannot enqueue: waiting for the database");
+                let due = Utc::now() + retry.next_wait();
+                for (p, _, _) in batch {
+                    state.queue.push(Reverse(Pending { due, ..p }));
+                }
+                continue;
+            }
+        };
+        for ((p, name, next), fired) in batch.into_iter().zip(results) {
+            if fired.fired {
+                let late = (called_at - p.occurrence)
+                    .num_microseconds()
+                    .unwrap_or(i64::MAX);
+                metrics.fired_late(late as f64 / 1e6);
+                match (fired.registered, fired.process_id) {
+                    (Some(true), Some(id)) => {
+                        tracing::info!(task = %name, occurrence = %p.occurrence, process_id = id, "enqueued")
+                    }
+                    _ => tracing::info!(
+                        task = %name,
+                        occurrence = %p.occurrence,
+                        status = ?fired.status,
+                        "occurrence skipped: the previous run is still going (ifRunning: skip)"
+                    ),
+                }
+            }
+            if let Some(next) = next {
                 state.queue.push(Reverse(Pending {
-                    due: Utc::now() + retry.next_wait(),
-                    ..p
+                    due: next,
+                    trigger_id: p.trigger_id,
+                    occurrence: next,
                 }));
             }
         }
