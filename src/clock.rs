@@ -32,7 +32,7 @@ impl Default for ClockConfig {
         ClockConfig {
             reload_check_every: Duration::from_secs(1),
             fire_concurrency: 8,
-            fire_batch: 100,
+            fire_batch: 250,
         }
     }
 }
@@ -60,7 +60,9 @@ pub type StopWindows = Arc<HashMap<String, crate::schedule::Schedule>>;
 #[derive(Default)]
 pub struct ClockState {
     version: Option<i64>,
-    watched: HashMap<i32, Watched>,
+    /// By TriggerID (looked up by binary search): a sorted Vec grows in place and holds
+    /// no spare buckets, where a map of this many entries would double its table.
+    watched: Vec<(i32, Watched)>,
     queue: BinaryHeap<Reverse<Pending>>,
     stop_windows: StopWindows,
 }
@@ -69,6 +71,14 @@ impl ClockState {
     /// How many triggers are watched.
     pub fn triggers(&self) -> usize {
         self.watched.len()
+    }
+
+    fn watched(&self, trigger_id: i32) -> Option<&Watched> {
+        let at = self
+            .watched
+            .binary_search_by_key(&trigger_id, |(id, _)| *id)
+            .ok()?;
+        Some(&self.watched[at].1)
     }
 }
 
@@ -156,7 +166,7 @@ pub async fn load(
     started_at: DateTime<Utc>,
 ) -> StoreResult<ClockState> {
     let mut task_count = 0usize;
-    let mut watched = HashMap::new();
+    let mut watched = Vec::new();
     let mut queue = Vec::new();
     let mut next_fire = Vec::new();
     let mut stop_windows = HashMap::new();
@@ -167,13 +177,13 @@ pub async fn load(
             trigger_id,
             occurrence: at,
         }));
-        watched.insert(
+        watched.push((
             trigger_id,
             Watched {
                 task_name: name.clone(),
                 trigger: trigger.clone(),
             },
-        );
+        ));
     };
     catalog::each_scheduled(db, |task| {
         task_count += 1;
@@ -246,6 +256,9 @@ pub async fn load(
     if !next_fire.is_empty() {
         db.update_next_fire(&next_fire).await?;
     }
+    // A trigger is watched once (each row is read once): sorting makes the lookup.
+    watched.sort_unstable_by_key(|(id, _)| *id);
+    watched.shrink_to_fit();
     tracing::info!(
         tasks = task_count,
         triggers = watched.len(),
@@ -376,19 +389,22 @@ async fn fire_due(
             break;
         }
         state.queue.pop();
-        if let Some(w) = state.watched.get(&p.trigger_id) {
+        if let Some(w) = state.watched(p.trigger_id) {
             due.push((p, w.task_name.clone(), w.trigger.next_after(p.occurrence)));
         }
     }
     if due.is_empty() {
         return;
     }
+    // Spread over all the calls that may run at once, so that they all start now (a
+    // batch waiting for a free call would be late by a whole batch's time).
+    let size = due
+        .len()
+        .div_ceil(config.fire_concurrency.max(1))
+        .clamp(1, config.fire_batch.max(1));
     // Heap order is (due, trigger): each batch locks its triggers in TriggerID order
     // when they fall due together, as a second driver's batch does.
-    let batches: Vec<Vec<_>> = due
-        .chunks(config.fire_batch.max(1))
-        .map(<[_]>::to_vec)
-        .collect();
+    let batches: Vec<Vec<_>> = due.chunks(size).map(<[_]>::to_vec).collect();
     let fired: Vec<_> = futures_util::stream::iter(batches)
         .map(|batch| {
             let db = db.clone();
