@@ -1,9 +1,11 @@
 //! The trigger clock inside `stagehand run`: keeps the next occurrence of every enabled
-//! trigger in a priority queue, sleeps until the earliest, and enqueues it through
-//! `stage.FireTrigger`, which makes each occurrence fire exactly once however many
-//! drivers run. Occurrences missed while no driver ran are caught up once (one late
+//! trigger in a priority queue, sleeps until the earliest, and enqueues what is due
+//! through `stage.FireTriggers` (those due together in batches, each element fired as
+//! `stage.FireTrigger` fires one), which makes each occurrence fire exactly once however
+//! many drivers run. Occurrences missed while no driver ran are caught up once (one late
 //! run, or skipped and logged). Task changes, from the CLI or from SQL, bump
-//! `stage.ScheduleVersion`; the clock polls it and reloads.
+//! `stage.ScheduleVersion`; the clock polls it and reloads, reading the tasks in one
+//! streamed query and keeping per trigger only its compiled times and its task's name.
 
 use crate::catalog;
 use crate::driver::{Backoff, Call, DriverMetrics};

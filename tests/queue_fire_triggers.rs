@@ -175,7 +175,9 @@ async fn fire_triggers_fires_as_fire_trigger_one_after_another(db: &TestDb) {
         "{db}: LastFiredFor and NextFireAt as the single calls left them"
     );
     assert_eq!(
-        db.fire_triggers(&[]).await.must(db, "FireTriggers of nothing"),
+        db.fire_triggers(&[])
+            .await
+            .must(db, "FireTriggers of nothing"),
         [],
         "{db}: an empty batch is fine"
     );
@@ -203,8 +205,12 @@ async fn two_drivers_firing_the_same_batch_fire_each_occurrence_once(db: &TestDb
         let barrier = Arc::new(Barrier::new(drivers.len()));
         let mut callers = Vec::new();
         for driver in &drivers {
-            let (driver, barrier, batch, label) =
-                (driver.clone(), barrier.clone(), batch.clone(), db.to_string());
+            let (driver, barrier, batch, label) = (
+                driver.clone(),
+                barrier.clone(),
+                batch.clone(),
+                db.to_string(),
+            );
             callers.push(tokio::spawn(async move {
                 barrier.wait().await;
                 driver
@@ -240,7 +246,10 @@ async fn two_drivers_firing_the_same_batch_fire_each_occurrence_once(db: &TestDb
 conformance!(bad_input_names_the_element_and_writes_nothing);
 async fn bad_input_names_the_element_and_writes_nothing(db: &TestDb) {
     let ids = trigger_ids(db, &[task("bad", "parallel", true)]).await;
-    let good = format!(r#"{{"triggerId":{},"occurrence":"2030-01-01T06:00:00Z"}}"#, ids[0]);
+    let good = format!(
+        r#"{{"triggerId":{},"occurrence":"2030-01-01T06:00:00Z"}}"#,
+        ids[0]
+    );
     let with = |second: &str| format!("[{good}, {second}]");
     let cases: Vec<(String, &str)> = vec![
         ("not json".into(), "Occurrences is not valid JSON"),
@@ -315,12 +324,15 @@ async fn bad_input_names_the_element_and_writes_nothing(db: &TestDb) {
     // Absent keys take FireTrigger's defaults: mode run, no next fire, no missed count.
     let sql = db.call_sql("FireTriggers", &[&db.text(&format!("[{good}]"))]);
     assert_eq!(
-        db.query_i64(&sql).await.must(db, "FireTriggers with defaults"),
+        db.query_i64(&sql)
+            .await
+            .must(db, "FireTriggers with defaults"),
         Some(0),
         "{db}: one row, ordinal 0"
     );
     assert_eq!(
-        db.count("stage.FileControl WHERE ProcessName = 'bad'").await,
+        db.count("stage.FileControl WHERE ProcessName = 'bad'")
+            .await,
         1,
         "{db}: the good element alone registers"
     );

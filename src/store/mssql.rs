@@ -10,9 +10,9 @@ use super::types::BackendKind;
 use super::ConnectOptions;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
+use futures_util::TryStreamExt;
 use std::borrow::Cow;
 use std::time::Duration;
-use futures_util::TryStreamExt;
 use tiberius::error::Error as SqlError;
 use tiberius::{AuthMethod, ColumnData, Config, EncryptionLevel, FromSql, IntoSql, Row, ToSql};
 
@@ -345,7 +345,8 @@ impl Engine for SqlServerStore {
         sql: &str,
         args: &[Arg<'_>],
     ) -> StoreResult<Vec<Row>> {
-        self.run(context, &placeholders(sql, args.len()), args).await
+        self.run(context, &placeholders(sql, args.len()), args)
+            .await
     }
 
     async fn query_each(

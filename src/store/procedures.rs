@@ -8,7 +8,7 @@ use super::notifications::{
 };
 use super::rows::{
     self, log_source, ResultRow, RowExt, DRIVER_COLUMNS, LOG_COLUMNS, PROCESS_COLUMNS,
-    TASK_COLUMNS, TASK_RUN_COLUMNS, TASK_STATUS_COLUMNS, TRIGGER_COLUMNS,
+    TASK_COLUMNS, TASK_RUN_COLUMNS, TASK_SOURCE, TASK_STATUS_COLUMNS, TRIGGER_COLUMNS,
 };
 use super::types::*;
 use super::Backend;
@@ -251,7 +251,7 @@ impl<E: Engine> Backend for E {
     }
 
     async fn tasks(&self) -> StoreResult<Vec<TaskRow>> {
-        let sql = format!("SELECT {TASK_COLUMNS} FROM stage.Task ORDER BY TaskName");
+        let sql = format!("SELECT {TASK_COLUMNS} FROM {TASK_SOURCE} ORDER BY Task.TaskName");
         map_all(
             self.query("read tasks", &sql, &[Arg::Bool(true)]).await?,
             rows::task_row,
@@ -365,9 +365,7 @@ impl<E: Engine> Backend for E {
 
     async fn fire_triggers(&self, occurrences: &[FireRequest]) -> StoreResult<Vec<FireResult>> {
         let json = rows::json_array(occurrences)?;
-        let found = self
-            .call("FireTriggers", &[Arg::Text(Some(&json))])
-            .await?;
+        let found = self.call("FireTriggers", &[Arg::Text(Some(&json))]).await?;
         let elements = map_all(found, rows::fire_element)?;
         if elements.len() != occurrences.len() {
             return Err(StoreError::protocol(
