@@ -5,7 +5,7 @@
 //! command), so a task read back is rebuilt from its columns and its triggers'
 //! definitions, then validated like any submitted JSON.
 
-use crate::schedule::{parse_task, Occurrences, Schedule, TaskDefinition};
+use crate::schedule::{task_from_value, Occurrences, Schedule, TaskDefinition};
 use crate::store::{Backend, StoreResult, TaskRecord, TaskRow, TaskSave, TriggerRow, TriggerSave};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -145,12 +145,30 @@ pub fn check_rows(
     object.insert("triggers".into(), Value::Array(trigger_values));
     let stored = Value::Object(object);
     let definition = if problems.is_empty() {
-        parse_task(&stored.to_string())
+        task_from_value(&stored)
             .map_err(|errors| errors.errors().iter().map(ToString::to_string).collect())
     } else {
         Err(problems)
     };
     (stored, definition)
+}
+
+/// Every task that has triggers, its definition rebuilt from its rows, handed to `each`
+/// one at a time as one query streams them (by TaskID): a reader that keeps only what it
+/// needs of each task stays small however many there are.
+pub async fn each_scheduled(
+    db: &dyn Backend,
+    mut each: impl FnMut(StoredTask) + Send,
+) -> StoreResult<()> {
+    db.each_scheduled_task(&mut |row, triggers| {
+        let definition = definition_from_rows(&row.record, &triggers);
+        each(StoredTask {
+            row,
+            triggers,
+            definition,
+        });
+    })
+    .await
 }
 
 /// Every stored task with its triggers, by name.

@@ -65,4 +65,6 @@ pub use task::{
     TriggerDefinition, WeekOfMonth,
 };
 pub use trigger::{random_delay, Trigger};
-pub use validate::{machine_time_zone, parse_task, parse_tasks, ValidationError, ValidationErrors};
+pub use validate::{
+    machine_time_zone, parse_task, parse_tasks, task_from_value, ValidationError, ValidationErrors,
+};

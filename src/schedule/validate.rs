@@ -65,6 +65,13 @@ pub fn parse_task(text: &str) -> Result<TaskDefinition, ValidationErrors> {
     checker.finish(task)
 }
 
+/// [`parse_task`] of JSON already parsed (a task rebuilt from its rows): no text between.
+pub fn task_from_value(value: &Value) -> Result<TaskDefinition, ValidationErrors> {
+    let mut checker = Checker::new("task");
+    let task = checker.task("", value);
+    checker.finish(task)
+}
+
 /// Reads a JSON array of tasks (`task import`, `task export`); paths start with the
 /// element's index (`[3].triggers[0].start`), and two tasks with one id are an error.
 pub fn parse_tasks(text: &str) -> Result<Vec<TaskDefinition>, ValidationErrors> {

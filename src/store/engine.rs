@@ -47,6 +47,17 @@ pub(super) trait Engine: Send + Sync {
         args: &[Arg<'_>],
     ) -> StoreResult<Vec<Self::Row>>;
 
+    /// Runs a query as [`Engine::query_once`] does, handing each row to `each` as it
+    /// arrives instead of collecting them: what a large read needs to stay small. Not
+    /// retried on a lock conflict (rows may have been handed over already).
+    async fn query_each(
+        &self,
+        context: &'static str,
+        sql: &str,
+        args: &[Arg<'_>],
+        each: &mut (dyn for<'r> FnMut(&'r Self::Row) -> StoreResult<()> + Send),
+    ) -> StoreResult<()>;
+
     /// [`Engine::call_once`], made again while it ends in a lock conflict.
     async fn call(&self, procedure: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<Self::Row>> {
         retry_conflicts(|| self.call_once(procedure, args)).await

@@ -135,6 +135,14 @@ pub trait Backend: Send + Sync {
     /// Every `stage.TaskTrigger` row, by task and index.
     async fn triggers(&self) -> StoreResult<Vec<TriggerRow>>;
 
+    /// Every task that has triggers, with its trigger rows (by index), handed to `each`
+    /// one task at a time, by TaskID, as one query streams them: the clock's read, which
+    /// holds no more than one task's rows at a time.
+    async fn each_scheduled_task(
+        &self,
+        each: &mut (dyn FnMut(TaskRow, Vec<TriggerRow>) + Send),
+    ) -> StoreResult<()>;
+
     /// The `stage.Task` row's id for a name (matched as stage.RegisterProcess matches it).
     async fn task_id(&self, task_name: &str) -> StoreResult<Option<i32>>;
 
@@ -150,6 +158,10 @@ pub trait Backend: Send + Sync {
         mode: FireMode,
         missed_count: i32,
     ) -> StoreResult<FireResult>;
+
+    /// `stage.FireTriggers`: many occurrences in one call, each fired as
+    /// [`Backend::fire_trigger`] fires it in slice order; one result per element, in order.
+    async fn fire_triggers(&self, occurrences: &[FireRequest]) -> StoreResult<Vec<FireResult>>;
 
     /// `stage.UpdateNextFire`.
     async fn update_next_fire(&self, next: &[(i32, Option<DateTime<Utc>>)]) -> StoreResult<()>;

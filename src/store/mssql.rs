@@ -10,6 +10,7 @@ use super::types::BackendKind;
 use super::ConnectOptions;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
+use futures_util::TryStreamExt;
 use std::borrow::Cow;
 use std::time::Duration;
 use tiberius::error::Error as SqlError;
@@ -181,6 +182,15 @@ impl SqlServerStore {
     }
 }
 
+/// `$n` (the common form) becomes tiberius' `@Pn`; highest first so $1 never eats $10.
+fn placeholders(sql: &str, count: usize) -> String {
+    let mut sql = sql.to_string();
+    for i in (1..=count).rev() {
+        sql = sql.replace(&format!("${i}"), &format!("@P{i}"));
+    }
+    sql
+}
+
 /// A server error with its number and state (18456's state tells why a login failed);
 /// anything else as tiberius words it.
 fn describe(error: &SqlError) -> String {
@@ -335,12 +345,33 @@ impl Engine for SqlServerStore {
         sql: &str,
         args: &[Arg<'_>],
     ) -> StoreResult<Vec<Row>> {
-        // `$n` (the common form) becomes tiberius' `@Pn`; highest first so $1 never eats $10.
-        let mut sql = sql.to_string();
-        for i in (1..=args.len()).rev() {
-            sql = sql.replace(&format!("${i}"), &format!("@P{i}"));
+        self.run(context, &placeholders(sql, args.len()), args)
+            .await
+    }
+
+    async fn query_each(
+        &self,
+        context: &'static str,
+        sql: &str,
+        args: &[Arg<'_>],
+        each: &mut (dyn for<'r> FnMut(&'r Row) -> StoreResult<()> + Send),
+    ) -> StoreResult<()> {
+        let sql = placeholders(sql, args.len());
+        let mut client = self.client().await?;
+        let params: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
+        let mut rows = client
+            .query(&sql, &params)
+            .await
+            .map_err(|e| self.map_error(context, e))?
+            .into_row_stream();
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|e| self.map_error(context, e))?
+        {
+            each(&row)?;
         }
-        self.run(context, &sql, args).await
+        Ok(())
     }
 
     async fn execute(&self, sql: &str) -> StoreResult<u64> {

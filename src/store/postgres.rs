@@ -11,7 +11,7 @@ use super::ConnectOptions;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -277,6 +277,34 @@ impl Engine for PostgresStore {
         args: &[Arg<'_>],
     ) -> StoreResult<Vec<Row>> {
         self.rows(context, sql, args).await
+    }
+
+    async fn query_each(
+        &self,
+        context: &'static str,
+        sql: &str,
+        args: &[Arg<'_>],
+        each: &mut (dyn for<'r> FnMut(&'r Row) -> StoreResult<()> + Send),
+    ) -> StoreResult<()> {
+        let client = self.client().await?;
+        let types: Vec<Type> = args.iter().map(pg_type).collect();
+        let statement = client
+            .prepare_typed_cached(sql, &types)
+            .await
+            .map_err(|e| self.map_error(context, e))?;
+        let rows = client
+            .query_raw(&statement, params(args))
+            .await
+            .map_err(|e| self.map_error(context, e))?;
+        futures_util::pin_mut!(rows);
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|e| self.map_error(context, e))?
+        {
+            each(&row)?;
+        }
+        Ok(())
     }
 
     async fn execute(&self, sql: &str) -> StoreResult<u64> {

@@ -8,7 +8,7 @@ use super::notifications::{
 };
 use super::rows::{
     self, log_source, ResultRow, RowExt, Shifted, DRIVER_COLUMNS, LOG_COLUMNS, PROCESS_COLUMNS,
-    TASK_COLUMNS, TASK_RUN_COLUMNS, TASK_STATUS_COLUMNS, TRIGGER_COLUMNS,
+    TASK_COLUMNS, TASK_RUN_COLUMNS, TASK_SOURCE, TASK_STATUS_COLUMNS, TRIGGER_COLUMNS,
 };
 use super::types::*;
 use super::Backend;
@@ -20,6 +20,22 @@ fn first<T>(rows: Vec<T>, context: &str) -> StoreResult<T> {
     rows.into_iter()
         .next()
         .ok_or_else(|| StoreError::protocol(context, "no row returned"))
+}
+
+/// The rows of a batch procedure, `(ordinal, row)`, checked to be one per element in
+/// array order.
+fn in_array_order<T>(context: &str, elements: Vec<(i32, T)>) -> StoreResult<Vec<T>> {
+    elements
+        .into_iter()
+        .enumerate()
+        .map(|(index, (ordinal, row))| match usize::try_from(ordinal) {
+            Ok(ordinal) if ordinal == index => Ok(row),
+            _ => Err(StoreError::protocol(
+                context,
+                format!("row {index} has ordinal {ordinal}"),
+            )),
+        })
+        .collect()
 }
 
 fn map_all<R, T>(rows: Vec<R>, map: impl Fn(&R) -> StoreResult<T>) -> StoreResult<Vec<T>> {
@@ -61,17 +77,7 @@ impl<E: Engine> Backend for E {
             .await?;
         let elements = map_all(found, rows::registered_element)?;
         // One row per element in array order is the contract; the ordinal proves it.
-        elements
-            .into_iter()
-            .enumerate()
-            .map(|(index, (ordinal, row))| match usize::try_from(ordinal) {
-                Ok(ordinal) if ordinal == index => Ok(row),
-                _ => Err(StoreError::protocol(
-                    "RegisterProcesses",
-                    format!("row {index} has ordinal {ordinal}"),
-                )),
-            })
-            .collect()
+        in_array_order("RegisterProcesses", elements)
     }
 
     async fn claim(&self, request: &ClaimRequest<'_>) -> StoreResult<Vec<ClaimedProcess>> {
@@ -275,7 +281,7 @@ impl<E: Engine> Backend for E {
     }
 
     async fn tasks(&self) -> StoreResult<Vec<TaskRow>> {
-        let sql = format!("SELECT {TASK_COLUMNS} FROM stage.Task ORDER BY TaskName");
+        let sql = format!("SELECT {TASK_COLUMNS} FROM {TASK_SOURCE} ORDER BY Task.TaskName");
         map_all(
             self.query("read tasks", &sql, &[Arg::Bool(true)]).await?,
             rows::task_row,
@@ -290,6 +296,39 @@ impl<E: Engine> Backend for E {
             self.query("read triggers", &sql, &[]).await?,
             rows::trigger_row,
         )
+    }
+
+    async fn each_scheduled_task(
+        &self,
+        each: &mut (dyn FnMut(TaskRow, Vec<TriggerRow>) + Send),
+    ) -> StoreResult<()> {
+        // The rows of the task being read; handed over when the next task's first row comes.
+        let mut current: Option<(TaskRow, Vec<TriggerRow>)> = None;
+        self.query_each(
+            "read tasks and triggers",
+            &rows::scheduled_triggers_sql(),
+            &[Arg::Bool(true)],
+            &mut |row| {
+                let trigger = rows::scheduled_trigger_row(row)?;
+                match &mut current {
+                    Some((task, triggers)) if task.task_id == trigger.task_id => {
+                        triggers.push(trigger)
+                    }
+                    _ => {
+                        if let Some((task, triggers)) = current.take() {
+                            each(task, triggers);
+                        }
+                        current = Some((rows::task_row(row)?, vec![trigger]));
+                    }
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        if let Some((task, triggers)) = current {
+            each(task, triggers);
+        }
+        Ok(())
     }
 
     async fn task_id(&self, task_name: &str) -> StoreResult<Option<i32>> {
@@ -352,6 +391,20 @@ impl<E: Engine> Backend for E {
             self.call("FireTrigger", &args).await?,
             "FireTrigger",
         )?)
+    }
+
+    async fn fire_triggers(&self, occurrences: &[FireRequest]) -> StoreResult<Vec<FireResult>> {
+        let json = rows::json_array(occurrences)?;
+        let found = self.call("FireTriggers", &[Arg::Text(Some(&json))]).await?;
+        let elements = map_all(found, rows::fire_element)?;
+        if elements.len() != occurrences.len() {
+            return Err(StoreError::protocol(
+                "FireTriggers",
+                format!("{} rows for {} elements", elements.len(), occurrences.len()),
+            ));
+        }
+        // One row per element in array order is the contract; the ordinal proves it.
+        in_array_order("FireTriggers", elements)
     }
 
     async fn update_next_fire(&self, next: &[(i32, Option<DateTime<Utc>>)]) -> StoreResult<()> {

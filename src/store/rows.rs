@@ -279,15 +279,21 @@ pub(super) fn log_row(row: &impl ResultRow) -> StoreResult<LogRow> {
     })
 }
 
-/// The columns [`task_row`] reads, for `SELECT ... FROM stage.Task` with `$1` bound to
-/// true. Definition only where RunIfMissed is set, for its `catchUp`/`catchUpLimit` (no
+/// The columns [`task_row`] reads, for `SELECT ... FROM` [`TASK_SOURCE`] with `$1` bound
+/// to true. Definition only where RunIfMissed is set, for its `catchUp`/`catchUpLimit` (no
 /// column holds how many missed runs to enqueue), or where the task has notify settings
 /// (stage.TaskNotify), which only the JSON holds: the columns are the truth (see
 /// `catalog`), and with many tasks the JSON copies would dominate what a reload holds.
-pub(super) const TASK_COLUMNS: &str = "TaskID, TaskName, Command, WorkingDirectory, OverlapPolicy, TimeoutMinutes, \
-     MaxAttempts, RetryDelaySeconds, Executor, Enabled, Description, Arguments, TimeZone, RunIfMissed, \
-     CreatedAt, UpdatedAt, CASE WHEN RunIfMissed = $1 \
-     OR EXISTS (SELECT 1 FROM stage.TaskNotify AS n WHERE n.TaskID = Task.TaskID) THEN Definition END";
+pub(super) const TASK_COLUMNS: &str = "Task.TaskID, Task.TaskName, Task.Command, Task.WorkingDirectory, \
+     Task.OverlapPolicy, Task.TimeoutMinutes, Task.MaxAttempts, Task.RetryDelaySeconds, Task.Executor, \
+     Task.Enabled, Task.Description, Task.Arguments, Task.TimeZone, Task.RunIfMissed, Task.CreatedAt, \
+     Task.UpdatedAt, CASE WHEN Task.RunIfMissed = $1 OR n.TaskID IS NOT NULL THEN Task.Definition END";
+
+/// Where [`TASK_COLUMNS`] come from. A join, not an EXISTS per row: PostgreSQL costs an
+/// EXISTS probe of the (often empty, never analysed) TaskNotify at 100 000 tasks far
+/// above `jit_above_cost`, and spent more compiling the query than running it.
+pub(super) const TASK_SOURCE: &str =
+    "stage.Task LEFT JOIN stage.TaskNotify AS n ON n.TaskID = Task.TaskID";
 
 pub(super) fn task_row(row: &impl ResultRow) -> StoreResult<TaskRow> {
     Ok(TaskRow {
@@ -318,16 +324,50 @@ pub(super) const TRIGGER_COLUMNS: &str =
     "TriggerID, TaskID, TriggerIndex, Recurrence, Enabled, Definition, NextFireAt, LastFiredFor, CreatedAt";
 
 pub(super) fn trigger_row(row: &impl ResultRow) -> StoreResult<TriggerRow> {
+    trigger_row_from(row, 0)
+}
+
+/// The number of [`TASK_COLUMNS`] and of [`TRIGGER_COLUMNS`].
+pub(super) const TASK_COLUMN_COUNT: usize = 17;
+pub(super) const TRIGGER_COLUMN_COUNT: usize = 9;
+
+/// Every trigger row with its task's row ([`TASK_COLUMNS`], then [`TRIGGER_COLUMNS`]),
+/// by task and index, `$1` bound to true: the clock's one read. The two column lists
+/// share names, so each comes from a derived table with positional aliases.
+pub(super) fn scheduled_triggers_sql() -> String {
+    let aliases = |prefix: &str, count: usize| {
+        (0..count)
+            .map(|i| format!("{prefix}{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "SELECT t.*, g.* \
+         FROM (SELECT {TASK_COLUMNS} FROM {TASK_SOURCE}) AS t ({}) \
+         JOIN (SELECT {TRIGGER_COLUMNS} FROM stage.TaskTrigger) AS g ({}) ON g.g1 = t.t0 \
+         ORDER BY t.t0, g.g2",
+        aliases("t", TASK_COLUMN_COUNT),
+        aliases("g", TRIGGER_COLUMN_COUNT)
+    )
+}
+
+/// A row of [`scheduled_triggers_sql`]: the task's columns, then the trigger's.
+pub(super) fn scheduled_trigger_row(row: &impl ResultRow) -> StoreResult<TriggerRow> {
+    trigger_row_from(row, TASK_COLUMN_COUNT)
+}
+
+/// [`TRIGGER_COLUMNS`], the first at `first`.
+fn trigger_row_from(row: &impl ResultRow, first: usize) -> StoreResult<TriggerRow> {
     Ok(TriggerRow {
-        trigger_id: row.i32_req(0)?,
-        task_id: row.i32_req(1)?,
-        trigger_index: row.i32_req(2)?,
-        recurrence: row.text_req(3)?,
-        enabled: row.bool_req(4)?,
-        definition: row.text_req(5)?,
-        next_fire_at: row.instant(6)?,
-        last_fired_for: row.instant(7)?,
-        created_at: row.instant_req(8)?,
+        trigger_id: row.i32_req(first)?,
+        task_id: row.i32_req(first + 1)?,
+        trigger_index: row.i32_req(first + 2)?,
+        recurrence: row.text_req(first + 3)?,
+        enabled: row.bool_req(first + 4)?,
+        definition: row.text_req(first + 5)?,
+        next_fire_at: row.instant(first + 6)?,
+        last_fired_for: row.instant(first + 7)?,
+        created_at: row.instant_req(first + 8)?,
     })
 }
 
@@ -340,11 +380,21 @@ pub(super) fn saved_task_row(row: &impl ResultRow) -> StoreResult<SavedTaskRow> 
 }
 
 pub(super) fn fire_result(row: &impl ResultRow) -> StoreResult<FireResult> {
+    fire_result_from(row, 0)
+}
+
+/// A `stage.FireTriggers` row: the element's 0-based ordinal, then FireTrigger's row.
+pub(super) fn fire_element(row: &impl ResultRow) -> StoreResult<(i32, FireResult)> {
+    Ok((row.i32_req(0)?, fire_result_from(row, 1)?))
+}
+
+/// FireTrigger's four columns, the first at `first`.
+fn fire_result_from(row: &impl ResultRow, first: usize) -> StoreResult<FireResult> {
     Ok(FireResult {
-        fired: row.bool_req(0)?,
-        process_id: row.int(1)?,
-        registered: row.boolean(2)?,
-        status: row.status_opt(3)?,
+        fired: row.bool_req(first)?,
+        process_id: row.int(first + 1)?,
+        registered: row.boolean(first + 2)?,
+        status: row.status_opt(first + 3)?,
     })
 }
 

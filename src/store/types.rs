@@ -445,7 +445,8 @@ pub struct TriggerRow {
 }
 
 /// What `stage.FireTrigger` does with a due occurrence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FireMode {
     /// On time: register a run.
     Run,
@@ -463,6 +464,17 @@ impl FireMode {
             FireMode::Skip => "skip",
         }
     }
+}
+
+/// One element of `stage.FireTriggers`: FireTrigger's arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FireRequest {
+    pub trigger_id: i32,
+    pub occurrence: DateTime<Utc>,
+    pub next_fire_at: Option<DateTime<Utc>>,
+    pub mode: FireMode,
+    pub missed_count: i32,
 }
 
 /// The row of `stage.FireTrigger`.

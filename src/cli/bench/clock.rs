@@ -63,6 +63,19 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
+/// Starts a new peak resident set size (Linux: VmHWM is set to the current size).
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// The peak resident set size in bytes since [`reset_peak`] (Linux).
+fn peak_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 pub async fn run(database: &Option<String>, args: &ClockArgs) -> Result<ExitCode> {
     if args.tasks == 0 || args.due == 0 {
         bail!("--tasks and --due must be at least 1");
@@ -103,14 +116,20 @@ async fn measure(db: &Arc<dyn Backend>, prefix: &str, args: &ClockArgs) -> Resul
     );
 
     let before = resident_bytes();
+    let peak_reset = reset_peak();
     let started = Instant::now();
     let version = db.schedule_version().await?;
     let state = clock::load(&**db, version, Utc::now()).await?;
     let load_time = started.elapsed();
-    let memory = match (before, resident_bytes()) {
-        (Some(b), Some(a)) => format!("{:.1} MiB", a.saturating_sub(b) as f64 / 1048576.0),
+    let mib = |after: Option<u64>| match (before, after) {
+        (Some(b), Some(a)) => format!("+{:.1} MiB", a.saturating_sub(b) as f64 / 1048576.0),
         _ => "n/a (Linux only)".to_string(),
     };
+    let memory = format!(
+        "{} (peak while loading {})",
+        mib(resident_bytes()),
+        mib(peak_bytes().filter(|_| peak_reset))
+    );
     println!(
         "load: {} triggers read and next fires computed in {:.2} s; clock resident memory {memory}",
         state.triggers(),
