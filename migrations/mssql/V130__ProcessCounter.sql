@@ -56,10 +56,3 @@ ALTER TABLE stage.FileControl ADD DurationMicros AS (
 -- the rows it serves.
 CREATE NONCLUSTERED INDEX IX_FileControl_WorkerDuration
     ON stage.FileControl (WorkerAssigned, DurationMicros);
-
--- `stagehand status` lists the last day's failures, latest first: on IX_FileControl_Finished
--- a day without failures walked every run of the day (144,000 at the seed's load), with a
--- key lookup each, to find none; failed rows alone are a small index written once per failure.
-CREATE NONCLUSTERED INDEX IX_FileControl_Failed
-    ON stage.FileControl (EndTime)
-    WHERE Status = 'Failed';

@@ -38,13 +38,6 @@ CREATE INDEX IF NOT EXISTS IX_FileControl_WorkerDuration
     ON stage.FileControl (WorkerAssigned, (EndTime - COALESCE(CommandStartedAt, StartTime)))
     WHERE Status IN ('Completed', 'Failed', 'Cancelled') AND WorkerAssigned IS NOT NULL;
 
--- `stagehand status` lists the last day's failures, latest first: on IX_FileControl_Finished
--- a day without failures walked every run of the day (144,000 at the seed's load) to find
--- none; failed rows alone are a small index written once per failure.
-CREATE INDEX IF NOT EXISTS IX_FileControl_Failed
-    ON stage.FileControl (EndTime)
-    WHERE Status = 'Failed';
-
 -- stage.TableSpace (V70) shows stagehand's tables as SQL Server spells them (the catalog
 -- folds names to lower case): it learns the new tables here, with the tables. (SQL Server's
 -- TableSpace lists sys.tables as they are and needs no change.)

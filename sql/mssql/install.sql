@@ -7740,16 +7740,9 @@ ALTER TABLE stage.FileControl ADD DurationMicros AS (
 -- filtered: a filtered index cannot hold a computed column; DurationMicros is NULL outside
 -- the rows it serves.
 CREATE NONCLUSTERED INDEX IX_FileControl_WorkerDuration
-    ON stage.FileControl (WorkerAssigned, DurationMicros);
-
--- `stagehand status` lists the last day''s failures, latest first: on IX_FileControl_Finished
--- a day without failures walked every run of the day (144,000 at the seed''s load), with a
--- key lookup each, to find none; failed rows alone are a small index written once per failure.
-CREATE NONCLUSTERED INDEX IX_FileControl_Failed
-    ON stage.FileControl (EndTime)
-    WHERE Status = ''Failed'';';
+    ON stage.FileControl (WorkerAssigned, DurationMicros);';
     INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-    VALUES (130, 'ProcessCounter', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '10313274712259942898');
+    VALUES (130, 'ProcessCounter', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '12259346299975974688');
     COMMIT TRANSACTION;
 END TRY
 BEGIN CATCH

@@ -5750,13 +5750,6 @@ CREATE INDEX IF NOT EXISTS IX_FileControl_WorkerDuration
     ON stage.FileControl (WorkerAssigned, (EndTime - COALESCE(CommandStartedAt, StartTime)))
     WHERE Status IN ('Completed', 'Failed', 'Cancelled') AND WorkerAssigned IS NOT NULL;
 
--- `stagehand status` lists the last day's failures, latest first: on IX_FileControl_Finished
--- a day without failures walked every run of the day (144,000 at the seed's load) to find
--- none; failed rows alone are a small index written once per failure.
-CREATE INDEX IF NOT EXISTS IX_FileControl_Failed
-    ON stage.FileControl (EndTime)
-    WHERE Status = 'Failed';
-
 -- stage.TableSpace (V70) shows stagehand's tables as SQL Server spells them (the catalog
 -- folds names to lower case): it learns the new tables here, with the tables. (SQL Server's
 -- TableSpace lists sys.tables as they are and needs no change.)
@@ -5789,7 +5782,7 @@ END;
 $$;
 $migration_v130$;
         INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-        VALUES (130, 'ProcessCounter', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '13353994439830383308');
+        VALUES (130, 'ProcessCounter', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '15758379448291348493');
     END IF;
 END
 $install$;
