@@ -61,14 +61,13 @@ async fn assert_exact(db: &TestDb, store: &dyn Backend, when: &str) {
         );
     }
     assert!(
-        summary.iter().all(|s| STATUSES.contains(&s.status.as_str())),
+        summary
+            .iter()
+            .all(|s| STATUSES.contains(&s.status.as_str())),
         "{db} {when}: {summary:?}"
     );
 
-    let stats = store
-        .worker_statistics()
-        .await
-        .must(db, "WorkerStatistics");
+    let stats = store.worker_statistics().await.must(db, "WorkerStatistics");
     let workers = value(
         db,
         store,
@@ -175,7 +174,10 @@ async fn concurrent_workload(db: &TestDb) {
                     .await
                     .expect("complete");
                 // Another worker may claim and finish it first: then both are refused.
-                let pending = store.register("cnt-par", None, None).await.expect("register");
+                let pending = store
+                    .register("cnt-par", None, None)
+                    .await
+                    .expect("register");
                 let cancelled = store.cancel_process(pending.process_id).await;
                 if !matches!(cancelled, Ok(_) | Err(StoreError::Refused(_))) {
                     panic!("cancel: {cancelled:?}");
@@ -333,7 +335,11 @@ async fn recount_rebuilds_the_counters_from_the_table(db: &TestDb) {
         Some(4),
         "{db}: RecountCounters returns the rows it counted"
     );
-    assert_eq!(db.count("stage.ProcessCounter").await, 0, "{db}: no delta left");
+    assert_eq!(
+        db.count("stage.ProcessCounter").await,
+        0,
+        "{db}: no delta left"
+    );
     assert_exact(db, &**db, "after RecountCounters").await;
 }
 
@@ -394,7 +400,10 @@ async fn the_migration_counts_the_rows_that_were_there_before_it(db: &TestDb) {
     let url = db.empty_database().await;
     run_script(db, &url, &script_before_counters(db.kind())).await;
     let old = open(&url).await;
-    let pending = old.pending_migrations().await.must(db, "pending migrations");
+    let pending = old
+        .pending_migrations()
+        .await
+        .must(db, "pending migrations");
     assert!(
         pending.first().is_some_and(|m| m.starts_with("V130__")),
         "{db}: the database stands before the counters: {pending:?}"
