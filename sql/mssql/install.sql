@@ -7868,7 +7868,7 @@ BEGIN
     -- reader wins, the recount is rolled back and made again.
     SET DEADLOCK_PRIORITY LOW;
     DECLARE @TranCount int = @@TRANCOUNT;
-    DECLARE @Held bigint;
+    DECLARE @Held int;
 
     BEGIN TRY
         IF @TranCount = 0
@@ -7878,8 +7878,9 @@ BEGIN
 
         -- Taken before anything is counted: a writer still running finishes (its deltas
         -- committed) before the lock is granted, and none starts until this commits.
-        SELECT @Held = COUNT_BIG(*) FROM stage.ProcessCounterTotal WITH (TABLOCKX, HOLDLOCK);
-        SELECT @Held = COUNT_BIG(*) FROM stage.FileControl WITH (TABLOCK, HOLDLOCK);
+        -- (TOP (1): the table lock is taken when the scan opens; no need to read on.)
+        SELECT TOP (1) @Held = 1 FROM stage.ProcessCounterTotal WITH (TABLOCKX, HOLDLOCK);
+        SELECT TOP (1) @Held = 1 FROM stage.FileControl WITH (TABLOCK, HOLDLOCK);
         DELETE FROM stage.ProcessCounter WITH (TABLOCKX);
         DELETE FROM stage.ProcessCounterTotal;
         INSERT INTO stage.ProcessCounterTotal (Status, PerWorker, WorkerAssigned, Processes, Timed, DurationMicros)
@@ -7903,7 +7904,7 @@ BEGIN
     END CATCH;
 END;';
     INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
-    VALUES (133, 'RecountCounters', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '13587390990611391673');
+    VALUES (133, 'RecountCounters', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '14087962109149922268');
     COMMIT TRANSACTION;
 END TRY
 BEGIN CATCH
