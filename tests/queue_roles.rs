@@ -234,7 +234,7 @@ async fn admin_manages_tasks_and_upkeep(db: &TestDb) {
             .await
             .must(db, "TableSpace as admin")
             .len(),
-        11,
+        13,
         "{db}: every stage table"
     );
     assert!(

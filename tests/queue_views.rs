@@ -203,6 +203,13 @@ async fn table_space_lists_every_stage_table_by_name(db: &TestDb) {
     }])
     .await
     .must(db, "SaveTasks");
+    // Rolled up, then one more change: rows in both counter tables (V130).
+    while !db
+        .roll_up_counters(4000)
+        .await
+        .must(db, "RollUpCounters")
+        .done
+    {}
     db.exec(&db.seed_completion_sql(pending)).await;
 
     let space = db.table_space().await.must(db, "TableSpace");
@@ -214,6 +221,8 @@ async fn table_space_lists_every_stage_table_by_name(db: &TestDb) {
             "FileControl",
             "FileControl_History",
             "Notification",
+            "ProcessCounter",
+            "ProcessCounterTotal",
             "ProcessLog",
             "ProcessLog_History",
             "ScheduleVersion",

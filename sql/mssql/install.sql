@@ -7676,11 +7676,491 @@ BEGIN CATCH
 END CATCH;
 GO
 
--- V140__CompleteAndClaim
-IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 140)
+-- V130__ProcessCounter
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 130)
     RETURN;
 IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 121)
     THROW 50103, N'install.sql: V121 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: counters behind the monitoring views (ProcessStatusSummary, WorkerStatistics),
+-- so that they read a few dozen rows instead of scanning stage.FileControl (26 M finished
+-- rows at six months of retention). Hangfire''s design (Counter / AggregatedCounter):
+-- - stage.ProcessCounter: insert-only deltas. TR_FileControl_Count (V132) adds one
+--   set-based INSERT per statement that changes FileControl, in that statement''s
+--   transaction, so no hot counter row serialises concurrent claims and completions.
+-- - stage.ProcessCounterTotal: the deltas rolled up (stage.RollUpCounters, V135) by
+--   (Status, PerWorker, WorkerAssigned).
+-- A reader sums the totals and the pending deltas: exact with or without rollups.
+-- Key: Status for every row; finished rows with a worker (what WorkerStatistics counts)
+-- also by worker (PerWorker 1, WorkerAssigned the worker), the others under (PerWorker 0,
+-- WorkerAssigned N''''). Timed and DurationMicros: the rows with a duration and their total
+-- in whole microseconds (exact sums, so the average is total / count); PerWorker rows only.
+-- Lock escalation is off on both: a reader holds a row lock on each row it sums (V136),
+-- and a table lock there would stop every writer of stage.FileControl.
+
+-- Filtered indexes and indexed computed columns need these ON (as V2).
+SET ANSI_NULLS ON;
+SET QUOTED_IDENTIFIER ON;
+
+CREATE TABLE stage.ProcessCounter (
+    CounterID      bigint        IDENTITY(1, 1) NOT NULL CONSTRAINT PK_ProcessCounter PRIMARY KEY CLUSTERED,
+    Status         varchar(20)   NOT NULL,
+    PerWorker      bit           NOT NULL,
+    WorkerAssigned nvarchar(255) NOT NULL,
+    Processes      bigint        NOT NULL,
+    Timed          bigint        NOT NULL,
+    DurationMicros bigint        NOT NULL
+);
+
+CREATE TABLE stage.ProcessCounterTotal (
+    Status         varchar(20)   NOT NULL,
+    PerWorker      bit           NOT NULL,
+    WorkerAssigned nvarchar(255) NOT NULL,
+    Processes      bigint        NOT NULL,
+    Timed          bigint        NOT NULL,
+    DurationMicros bigint        NOT NULL,
+    CONSTRAINT PK_ProcessCounterTotal PRIMARY KEY CLUSTERED (Status, PerWorker, WorkerAssigned)
+);
+-- A constant statement through EXEC only because sqlfluff''s tsql dialect (scripts/parse-tsql.sh)
+-- cannot parse the LOCK_ESCALATION option; nothing in it comes from input.
+EXEC (N''ALTER TABLE stage.ProcessCounter SET (LOCK_ESCALATION = DISABLE);
+        ALTER TABLE stage.ProcessCounterTotal SET (LOCK_ESCALATION = DISABLE);'');
+
+-- The duration WorkerStatistics reports, of a finished run with a worker (NULL for any
+-- other row): EndTime - COALESCE(CommandStartedAt, StartTime), in microseconds (exact for
+-- datetime2(3)). Not persisted (adding it rewrites nothing); the index below stores it.
+ALTER TABLE stage.FileControl ADD DurationMicros AS (
+    CASE WHEN Status IN (''Completed'', ''Failed'', ''Cancelled'') AND WorkerAssigned IS NOT NULL
+         THEN DATEDIFF_BIG(MICROSECOND, COALESCE(CommandStartedAt, StartTime), EndTime)
+    END);
+
+-- MaxDurationSeconds cannot be a counter (rotation deletes the longest run and a maximum
+-- cannot be decremented): this index makes each worker''s maximum one backward seek. Not
+-- filtered: a filtered index cannot hold a computed column; DurationMicros is NULL outside
+-- the rows it serves.
+CREATE NONCLUSTERED INDEX IX_FileControl_WorkerDuration
+    ON stage.FileControl (WorkerAssigned, DurationMicros);';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (130, 'ProcessCounter', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '12259346299975974688');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V131__ProcessCounterKey
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 131)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 130)
+    THROW 50103, N'install.sql: V130 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.ProcessCounterKey (internal, granted to nobody): what one
+-- stage.FileControl row counts for, the one rule TR_FileControl_Count (V132) and
+-- stage.RecountCounters (V133) share: its key (PerWorker, WorkerAssigned), whether it has
+-- a duration (Timed 0/1) and the duration in microseconds (0 when none or not PerWorker).
+-- @DurationMicros is the row''s computed DurationMicros (V130). Inline, so the optimizer
+-- expands it into the caller''s statement.
+CREATE OR ALTER FUNCTION stage.ProcessCounterKey (
+    @Status         varchar(20),
+    @WorkerAssigned nvarchar(255),
+    @DurationMicros bigint
+)
+RETURNS TABLE
+AS
+RETURN
+    SELECT k.PerWorker,
+           CAST(CASE WHEN k.PerWorker = 1 THEN @WorkerAssigned ELSE N'''' END AS nvarchar(255)) AS WorkerAssigned,
+           CAST(CASE WHEN k.PerWorker = 1 AND @DurationMicros IS NOT NULL THEN 1 ELSE 0 END AS bigint) AS Timed,
+           CASE WHEN k.PerWorker = 1 THEN ISNULL(@DurationMicros, 0) ELSE CAST(0 AS bigint) END AS DurationMicros
+    FROM (SELECT CAST(CASE WHEN @Status IN (''Completed'', ''Failed'', ''Cancelled'') AND @WorkerAssigned IS NOT NULL
+                           THEN 1 ELSE 0 END AS bit) AS PerWorker) AS k;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (131, 'ProcessCounterKey', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '17450730979270167514');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V132__FileControl_counter_trigger
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 132)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 131)
+    THROW 50103, N'install.sql: V131 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.TR_FileControl_Count keeps stage.ProcessCounter (V130) exact whoever
+-- changes stage.FileControl (every procedure, RotateHistory''s DELETE, a DBA''s UPDATE): one
+-- set-based INSERT per statement over inserted/deleted, in the statement''s transaction.
+-- Rows leaving a key count -1, rows entering it +1 (stage.ProcessCounterKey); keys whose
+-- net change is zero write nothing. An UPDATE that sets none of the counted columns
+-- (Heartbeat, a cancel request) returns at the UPDATE() test. TRUNCATE TABLE fires no
+-- trigger on SQL Server: run stage.RecountCounters (V133) after one. The fill of the rows
+-- that exist already is stage.RecountCounters, run by V134.
+CREATE OR ALTER TRIGGER stage.TR_FileControl_Count
+ON stage.FileControl
+AFTER INSERT, UPDATE, DELETE
+AS
+BEGIN
+    -- First: every other statement resets @@ROWCOUNT.
+    IF @@ROWCOUNT = 0
+        RETURN;
+    SET NOCOUNT ON;
+    -- UPDATE() is true for every column in an INSERT; a DELETE has no inserted rows.
+    IF EXISTS (SELECT 1 FROM inserted)
+       AND NOT (UPDATE(Status) OR UPDATE(WorkerAssigned) OR UPDATE(StartTime) OR UPDATE(EndTime)
+                OR UPDATE(CommandStartedAt))
+        RETURN;
+
+    INSERT INTO stage.ProcessCounter (Status, PerWorker, WorkerAssigned, Processes, Timed, DurationMicros)
+    SELECT r.Status, k.PerWorker, k.WorkerAssigned,
+           SUM(r.Sign), SUM(r.Sign * k.Timed), SUM(r.Sign * k.DurationMicros)
+    FROM (SELECT i.Status, i.WorkerAssigned, i.DurationMicros, CAST(1 AS bigint) AS Sign
+          FROM inserted AS i
+          UNION ALL
+          SELECT d.Status, d.WorkerAssigned, d.DurationMicros, CAST(-1 AS bigint)
+          FROM deleted AS d) AS r
+    CROSS APPLY stage.ProcessCounterKey(r.Status, r.WorkerAssigned, r.DurationMicros) AS k
+    GROUP BY r.Status, k.PerWorker, k.WorkerAssigned
+    HAVING SUM(r.Sign) <> 0 OR SUM(r.Sign * k.Timed) <> 0 OR SUM(r.Sign * k.DurationMicros) <> 0;
+END;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (132, 'FileControl_counter_trigger', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '3647578719706819784');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V133__RecountCounters
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 133)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 132)
+    THROW 50103, N'install.sql: V132 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.RecountCounters, the counters (V130) computed again from
+-- stage.FileControl itself: the totals become the rows'' counts and every pending delta is
+-- dropped, in one transaction that holds a shared table lock on stage.FileControl (writers
+-- wait; its readers do not, except locking readers of what a writer holds), so no change
+-- can be counted twice or missed whatever the trigger wrote before. V134 runs it to count
+-- the rows a live database already holds; a DBA runs it after a TRUNCATE TABLE of
+-- stage.FileControl (which fires no trigger), or at any time. Cost: one scan of
+-- stage.FileControl, during which claims and completions wait. Lock order as
+-- RollUpCounters (V135): the totals, then the deltas.
+CREATE OR ALTER PROCEDURE stage.RecountCounters
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+    -- A reader whose plan reads the deltas before the totals can deadlock with it: the
+    -- reader wins, the recount is rolled back and made again.
+    SET DEADLOCK_PRIORITY LOW;
+    DECLARE @TranCount int = @@TRANCOUNT;
+    DECLARE @Held int;
+
+    BEGIN TRY
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION RecountCounters;
+
+        -- Taken before anything is counted: a writer still running finishes (its deltas
+        -- committed) before the lock is granted, and none starts until this commits.
+        -- (TOP (1): the table lock is taken when the scan opens; no need to read on.)
+        SELECT TOP (1) @Held = 1 FROM stage.ProcessCounterTotal WITH (TABLOCKX, HOLDLOCK);
+        SELECT TOP (1) @Held = 1 FROM stage.FileControl WITH (TABLOCK, HOLDLOCK);
+        DELETE FROM stage.ProcessCounter WITH (TABLOCKX);
+        DELETE FROM stage.ProcessCounterTotal;
+        INSERT INTO stage.ProcessCounterTotal (Status, PerWorker, WorkerAssigned, Processes, Timed, DurationMicros)
+        SELECT f.Status, k.PerWorker, k.WorkerAssigned, COUNT_BIG(*), SUM(k.Timed), SUM(k.DurationMicros)
+        FROM stage.FileControl AS f WITH (TABLOCK, HOLDLOCK)
+        CROSS APPLY stage.ProcessCounterKey(f.Status, f.WorkerAssigned, f.DurationMicros) AS k
+        GROUP BY f.Status, k.PerWorker, k.WorkerAssigned;
+
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
+
+        SELECT ISNULL(SUM(t.Processes), 0) AS Processes
+        FROM stage.ProcessCounterTotal AS t;
+    END TRY
+    BEGIN CATCH
+        IF @TranCount = 0 AND XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION RecountCounters;
+        THROW;
+    END CATCH;
+END;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (133, 'RecountCounters', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '14087962109149922268');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V134__counters_fill
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 134)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 133)
+    THROW 50103, N'install.sql: V133 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: the initial fill: count the rows stage.FileControl holds already (a live
+-- database upgrades with rows in it). The trigger (V132) is in place, and RecountCounters
+-- drops whatever it counted since, under its locks, so the totals are exact from here on.
+-- (A T-SQL trigger must be alone in its batch and a migration is one batch, so the fill
+-- cannot share the trigger''s file; on PostgreSQL the files are split the same way.)
+EXEC stage.RecountCounters;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (134, 'counters_fill', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '11489100746953809605');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V135__RollUpCounters
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 135)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 134)
+    THROW 50103, N'install.sql: V134 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.RollUpCounters folds up to @BatchSize deltas of stage.ProcessCounter
+-- into stage.ProcessCounterTotal (one batch per call; the caller calls again until Done).
+-- The driver''s housekeeping calls it with each reset sweep, so readers sum a few rows.
+--
+-- Readers and the rollup (locking READ COMMITTED would let a reader see the rollup''s
+-- DELETE of deltas but not its update of the totals, or the reverse, and count them
+-- twice or not at all): the views read both tables WITH (REPEATABLEREAD), holding a shared
+-- lock on every row they summed until their statement ends, and this procedure
+--   1. locks the totals exclusively (TABLOCKX) before anything else: it waits for readers
+--      that summed them, and readers that come later wait for its commit;
+--   2. deletes deltas WITH (READPAST): a delta a reader has summed (row lock held) or a
+--      writer has not committed is skipped and left for the next call, never waited for;
+--   3. adds what it deleted to the totals, and commits.
+-- A reader thus sees each delta either as a delta or inside the totals, never both and
+-- never neither; the rollup never waits for a lock a reader could wait on in turn (it
+-- holds only the totals while it waits), and runs at DEADLOCK_PRIORITY LOW. Under
+-- READ_COMMITTED_SNAPSHOT the hints make those reads locking reads too. Writers (the
+-- trigger) only insert deltas and never touch the totals, so neither waits for the other.
+-- At most 4,000 deltas per call: row locks, below lock escalation (off anyway, V130).
+CREATE OR ALTER PROCEDURE stage.RollUpCounters
+    @BatchSize int = 4000
+AS
+BEGIN
+    SET NOCOUNT ON;
+    SET XACT_ABORT ON;
+    SET DEADLOCK_PRIORITY LOW;
+    DECLARE @TranCount int = @@TRANCOUNT;
+    DECLARE @Held bigint;
+    DECLARE @RolledUp bigint;
+    DECLARE @Taken TABLE (
+        Status         varchar(20)   COLLATE DATABASE_DEFAULT NOT NULL,
+        PerWorker      bit           NOT NULL,
+        WorkerAssigned nvarchar(255) COLLATE DATABASE_DEFAULT NOT NULL,
+        Processes      bigint        NOT NULL,
+        Timed          bigint        NOT NULL,
+        DurationMicros bigint        NOT NULL);
+
+    BEGIN TRY
+        IF @BatchSize IS NULL OR @BatchSize < 1 OR @BatchSize > 4000
+            THROW 51500, N''BatchSize must be between 1 and 4000'', 1;
+
+        IF @TranCount = 0
+            BEGIN TRANSACTION;
+        ELSE
+            SAVE TRANSACTION RollUpCounters;
+
+        SELECT @Held = COUNT_BIG(*) FROM stage.ProcessCounterTotal WITH (TABLOCKX, HOLDLOCK);
+
+        DELETE TOP (@BatchSize)
+        FROM stage.ProcessCounter WITH (ROWLOCK, READPAST, READCOMMITTEDLOCK)
+        OUTPUT deleted.Status, deleted.PerWorker, deleted.WorkerAssigned, deleted.Processes,
+               deleted.Timed, deleted.DurationMicros
+        INTO @Taken (Status, PerWorker, WorkerAssigned, Processes, Timed, DurationMicros);
+        SET @RolledUp = @@ROWCOUNT;
+
+        -- The totals are held exclusively: update the keys there, insert the others.
+        UPDATE t
+        SET Processes      = t.Processes + s.Processes,
+            Timed          = t.Timed + s.Timed,
+            DurationMicros = t.DurationMicros + s.DurationMicros
+        FROM stage.ProcessCounterTotal AS t
+        INNER JOIN (SELECT x.Status, x.PerWorker, x.WorkerAssigned, SUM(x.Processes) AS Processes,
+                           SUM(x.Timed) AS Timed, SUM(x.DurationMicros) AS DurationMicros
+                    FROM @Taken AS x
+                    GROUP BY x.Status, x.PerWorker, x.WorkerAssigned) AS s
+                ON s.Status = t.Status AND s.PerWorker = t.PerWorker AND s.WorkerAssigned = t.WorkerAssigned;
+
+        INSERT INTO stage.ProcessCounterTotal (Status, PerWorker, WorkerAssigned, Processes, Timed, DurationMicros)
+        SELECT x.Status, x.PerWorker, x.WorkerAssigned, SUM(x.Processes), SUM(x.Timed), SUM(x.DurationMicros)
+        FROM @Taken AS x
+        WHERE NOT EXISTS (SELECT 1
+                          FROM stage.ProcessCounterTotal AS t
+                          WHERE t.Status = x.Status AND t.PerWorker = x.PerWorker
+                            AND t.WorkerAssigned = x.WorkerAssigned)
+        GROUP BY x.Status, x.PerWorker, x.WorkerAssigned;
+
+        IF @TranCount = 0
+            COMMIT TRANSACTION;
+
+        SELECT @RolledUp AS RolledUp,
+               CAST(CASE WHEN @RolledUp < @BatchSize THEN 1 ELSE 0 END AS bit) AS Done;
+    END TRY
+    BEGIN CATCH
+        IF @TranCount = 0 AND XACT_STATE() <> 0
+            ROLLBACK TRANSACTION;
+        ELSE IF @TranCount > 0 AND XACT_STATE() = 1
+            ROLLBACK TRANSACTION RollUpCounters;
+        THROW;
+    END CATCH;
+END;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (135, 'RollUpCounters', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '18259163984695553483');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V136__ProcessStatusSummary
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 136)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 135)
+    THROW 50103, N'install.sql: V135 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.ProcessStatusSummary, second version: the same columns, read from the
+-- counters (V130: totals plus pending deltas) instead of a scan of stage.FileControl, so
+-- it costs the same at any table size. Exact: the counters change in the transaction of
+-- every change of FileControl (V132). One row per status present. REPEATABLEREAD on both
+-- tables: see stage.RollUpCounters (V135) for why a reader and a rollup stay consistent.
+CREATE OR ALTER VIEW stage.ProcessStatusSummary
+AS
+SELECT c.Status,
+       SUM(c.Processes) AS ProcessCount
+FROM (SELECT t.Status, t.Processes
+      FROM stage.ProcessCounterTotal AS t WITH (REPEATABLEREAD)
+      UNION ALL
+      SELECT d.Status, d.Processes
+      FROM stage.ProcessCounter AS d WITH (REPEATABLEREAD)) AS c
+GROUP BY c.Status
+HAVING SUM(c.Processes) > 0;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (136, 'ProcessStatusSummary', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '3347249761512199285');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V137__WorkerStatistics
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 137)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 136)
+    THROW 50103, N'install.sql: V136 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: stage.WorkerStatistics, third version: the same columns and meaning as V56,
+-- without a scan of stage.FileControl. ProcessesDone and AvgDurationSeconds come from the
+-- counters (V130): the count, and the total of the durations over the runs that have one
+-- (exact microseconds, so the average is total / count, as AVG computed it).
+-- MaxDurationSeconds is read per worker from IX_FileControl_WorkerDuration (V130), one
+-- backward seek each (a maximum cannot be a counter: rotation deletes the longest run).
+-- REPEATABLEREAD on the counters: see stage.RollUpCounters (V135).
+CREATE OR ALTER VIEW stage.WorkerStatistics
+AS
+SELECT w.WorkerAssigned,
+       w.ProcessesDone,
+       w.AvgDurationSeconds,
+       m.MaxDurationSeconds
+FROM (SELECT c.WorkerAssigned,
+             SUM(c.Processes) AS ProcessesDone,
+             CAST(SUM(c.DurationMicros) AS float) / NULLIF(SUM(c.Timed), 0) / 1000000.0 AS AvgDurationSeconds
+      FROM (SELECT t.WorkerAssigned, t.Processes, t.Timed, t.DurationMicros
+            FROM stage.ProcessCounterTotal AS t WITH (REPEATABLEREAD)
+            WHERE t.PerWorker = 1
+            UNION ALL
+            SELECT d.WorkerAssigned, d.Processes, d.Timed, d.DurationMicros
+            FROM stage.ProcessCounter AS d WITH (REPEATABLEREAD)
+            WHERE d.PerWorker = 1) AS c
+      GROUP BY c.WorkerAssigned
+      HAVING SUM(c.Processes) > 0) AS w
+OUTER APPLY (
+    SELECT TOP (1) CAST(f.DurationMicros AS float) / 1000000.0 AS MaxDurationSeconds
+    FROM stage.FileControl AS f
+    WHERE f.WorkerAssigned = w.WorkerAssigned
+      AND f.DurationMicros IS NOT NULL
+    ORDER BY f.DurationMicros DESC
+) AS m;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (137, 'WorkerStatistics', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '14073775559519019863');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V138__counter_grants
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 138)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 137)
+    THROW 50103, N'install.sql: V137 is not applied (an earlier batch failed); nothing more is applied', 1;
+BEGIN TRY
+    BEGIN TRANSACTION;
+    EXEC sys.sp_executesql N'-- stagehand: RollUpCounters is the driver''s housekeeping (stage_worker, as
+-- ResetStuckProcesses); RecountCounters locks the queue while it counts: stage_admin''s.
+-- Readers may see the counters themselves, as they see the tables. The views, the
+-- trigger and the procedures reach the counters by ownership chaining.
+GRANT EXECUTE ON stage.RollUpCounters TO stage_worker;
+GRANT EXECUTE ON stage.RecountCounters TO stage_admin;
+GRANT SELECT ON stage.ProcessCounter TO stage_reader;
+GRANT SELECT ON stage.ProcessCounterTotal TO stage_reader;';
+    INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+    VALUES (138, 'counter_grants', CONVERT(varchar(27), SYSUTCDATETIME(), 127) + 'Z', '5869580931206209235');
+    COMMIT TRANSACTION;
+END TRY
+BEGIN CATCH
+    IF @@TRANCOUNT > 0
+        ROLLBACK TRANSACTION;
+    THROW;
+END CATCH;
+GO
+
+-- V140__CompleteAndClaim
+IF EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 140)
+    RETURN;
+IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 138)
+    THROW 50103, N'install.sql: V138 is not applied (an earlier batch failed); nothing more is applied', 1;
 BEGIN TRY
     BEGIN TRANSACTION;
     EXEC sys.sp_executesql N'-- stagehand: stage.CompleteAndClaim, one round trip for a worker that records a batch''s

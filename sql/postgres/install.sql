@@ -5705,6 +5705,413 @@ $migration_v121$;
 END
 $install$;
 
+-- V130__ProcessCounter
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 130) THEN
+        EXECUTE $migration_v130$
+-- Counters behind the monitoring views (ProcessStatusSummary, WorkerStatistics), so that
+-- they read a few dozen rows instead of scanning stage.FileControl (26 M finished rows at
+-- six months of retention). Hangfire's design (Counter / AggregatedCounter):
+-- - stage.ProcessCounter: insert-only deltas. TR_FileControl_Count (V132) adds one
+--   set-based INSERT per statement that changes FileControl, in that statement's
+--   transaction, so no hot counter row serialises concurrent claims and completions.
+-- - stage.ProcessCounterTotal: the deltas rolled up (stage.RollUpCounters, V135) by
+--   (Status, PerWorker, WorkerAssigned).
+-- A reader sums the totals and the pending deltas: exact with or without rollups.
+-- Key: Status for every row; finished rows with a worker (what WorkerStatistics counts)
+-- also by worker (PerWorker true, WorkerAssigned the worker), the others under
+-- (PerWorker false, WorkerAssigned ''). Timed and DurationMicros: the rows with a duration
+-- (EndTime - COALESCE(CommandStartedAt, StartTime), in whole microseconds: exact sums, so
+-- the average is total / count) and their total; counted for PerWorker rows only.
+CREATE TABLE IF NOT EXISTS stage.ProcessCounter (
+    CounterID      bigint GENERATED ALWAYS AS IDENTITY CONSTRAINT PK_ProcessCounter PRIMARY KEY,
+    Status         varchar(20)  NOT NULL,
+    PerWorker      boolean      NOT NULL,
+    WorkerAssigned varchar(255) NOT NULL,
+    Processes      bigint       NOT NULL,
+    Timed          bigint       NOT NULL,
+    DurationMicros bigint       NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS stage.ProcessCounterTotal (
+    Status         varchar(20)  NOT NULL,
+    PerWorker      boolean      NOT NULL,
+    WorkerAssigned varchar(255) NOT NULL,
+    Processes      bigint       NOT NULL,
+    Timed          bigint       NOT NULL,
+    DurationMicros bigint       NOT NULL,
+    CONSTRAINT PK_ProcessCounterTotal PRIMARY KEY (Status, PerWorker, WorkerAssigned)
+);
+
+-- MaxDurationSeconds cannot be a counter (rotation deletes the longest run and a maximum
+-- cannot be decremented): this index makes each worker's maximum one backward seek.
+CREATE INDEX IF NOT EXISTS IX_FileControl_WorkerDuration
+    ON stage.FileControl (WorkerAssigned, (EndTime - COALESCE(CommandStartedAt, StartTime)))
+    WHERE Status IN ('Completed', 'Failed', 'Cancelled') AND WorkerAssigned IS NOT NULL;
+
+-- stage.TableSpace (V70) shows stagehand's tables as SQL Server spells them (the catalog
+-- folds names to lower case): it learns the new tables here, with the tables. (SQL Server's
+-- TableSpace lists sys.tables as they are and needs no change.)
+CREATE OR REPLACE FUNCTION stage.TableSpace()
+RETURNS TABLE (
+    TableName  varchar,
+    RowCount   bigint,
+    TotalBytes bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT COALESCE(n.name, c.relname)::varchar,
+           COALESCE(s.n_live_tup, 0)::bigint,
+           pg_total_relation_size(c.oid)::bigint
+    FROM pg_class AS c
+    LEFT JOIN (VALUES ('Driver'), ('FileControl'), ('FileControl_History'), ('Notification'),
+                      ('ProcessCounter'), ('ProcessCounterTotal'), ('ProcessLog'),
+                      ('ProcessLog_History'), ('ScheduleVersion'), ('Task'), ('TaskNotify'),
+                      ('TaskNotifyTarget'), ('TaskTrigger')) AS n(name)
+           ON lower(n.name) = c.relname
+    LEFT JOIN pg_stat_user_tables AS s ON s.relid = c.oid
+    WHERE c.relnamespace = 'stage'::regnamespace
+      AND c.relkind IN ('r', 'p')
+    ORDER BY c.relname;
+END;
+$$;
+$migration_v130$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (130, 'ProcessCounter', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '15758379448291348493');
+    END IF;
+END
+$install$;
+
+-- V131__ProcessCounterKey
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 131) THEN
+        EXECUTE $migration_v131$
+-- stagehand: stage.ProcessCounterKey (internal, granted to nobody).
+-- What one stage.FileControl row counts for, the one rule TR_FileControl_Count (V132) and
+-- stage.RecountCounters (V133) share: its key (PerWorker, WorkerAssigned), whether it has
+-- a duration (Timed 0/1) and the duration in microseconds (0 when none or not PerWorker).
+CREATE OR REPLACE FUNCTION stage.ProcessCounterKey(
+    p_status             varchar,
+    p_worker_assigned    varchar,
+    p_start_time         timestamptz,
+    p_end_time           timestamptz,
+    p_command_started_at timestamptz)
+RETURNS TABLE (
+    PerWorker      boolean,
+    WorkerAssigned varchar,
+    Timed          integer,
+    DurationMicros bigint)
+LANGUAGE sql
+IMMUTABLE  -- and no SET clause, so that the planner inlines it into the trigger's INSERT
+AS $$
+    SELECT k.PerWorker,
+           CASE WHEN k.PerWorker THEN p_worker_assigned ELSE '' END,
+           CASE WHEN k.PerWorker AND d.Micros IS NOT NULL THEN 1 ELSE 0 END,
+           CASE WHEN k.PerWorker THEN COALESCE(d.Micros, 0) ELSE 0 END
+    FROM (SELECT p_status IN ('Completed', 'Failed', 'Cancelled') AND p_worker_assigned IS NOT NULL AS PerWorker) AS k,
+         (SELECT (EXTRACT(EPOCH FROM p_end_time - COALESCE(p_command_started_at, p_start_time)) * 1000000)::bigint
+                 AS Micros) AS d
+$$;
+REVOKE ALL ON FUNCTION stage.ProcessCounterKey(varchar, varchar, timestamptz, timestamptz, timestamptz) FROM PUBLIC;
+$migration_v131$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (131, 'ProcessCounterKey', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '17840100015620322669');
+    END IF;
+END
+$install$;
+
+-- V132__FileControl_counter_trigger
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 132) THEN
+        EXECUTE $migration_v132$
+-- stage.TR_FileControl_Count_*: keep stage.ProcessCounter (V130) exact whoever changes
+-- stage.FileControl (every procedure, RotateHistory's DELETE, a DBA's UPDATE): statement
+-- triggers over the transition tables, one set-based INSERT per statement, in its
+-- transaction. Rows leaving a key count -1, rows entering it +1 (stage.ProcessCounterKey);
+-- an UPDATE writes only the keys whose net change is not zero, so a Heartbeat writes
+-- nothing. (PostgreSQL allows transition tables on single-event triggers only: three
+-- triggers, one function.) SECURITY DEFINER: the seed's UPDATE runs as stage_worker, which
+-- has no right on the counters. TRUNCATE empties the counters. The fill of the rows that
+-- exist already is stage.RecountCounters (V133), run by V134.
+CREATE OR REPLACE FUNCTION stage.FileControlCount()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO stage.ProcessCounter (Status, PerWorker, WorkerAssigned, Processes, Timed, DurationMicros)
+        SELECT n.Status, k.PerWorker, k.WorkerAssigned, count(*), sum(k.Timed), sum(k.DurationMicros)
+        FROM new_rows AS n
+        CROSS JOIN LATERAL stage.ProcessCounterKey(n.Status, n.WorkerAssigned, n.StartTime, n.EndTime,
+                                                   n.CommandStartedAt) AS k
+        GROUP BY n.Status, k.PerWorker, k.WorkerAssigned;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO stage.ProcessCounter (Status, PerWorker, WorkerAssigned, Processes, Timed, DurationMicros)
+        SELECT o.Status, k.PerWorker, k.WorkerAssigned, -count(*), -sum(k.Timed), -sum(k.DurationMicros)
+        FROM old_rows AS o
+        CROSS JOIN LATERAL stage.ProcessCounterKey(o.Status, o.WorkerAssigned, o.StartTime, o.EndTime,
+                                                   o.CommandStartedAt) AS k
+        GROUP BY o.Status, k.PerWorker, k.WorkerAssigned;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO stage.ProcessCounter (Status, PerWorker, WorkerAssigned, Processes, Timed, DurationMicros)
+        SELECT r.Status, k.PerWorker, k.WorkerAssigned, sum(r.Sign), sum(r.Sign * k.Timed),
+               sum(r.Sign * k.DurationMicros)
+        FROM (SELECT n.Status, n.WorkerAssigned, n.StartTime, n.EndTime, n.CommandStartedAt, 1 AS Sign
+              FROM new_rows AS n
+              UNION ALL
+              SELECT o.Status, o.WorkerAssigned, o.StartTime, o.EndTime, o.CommandStartedAt, -1
+              FROM old_rows AS o) AS r
+        CROSS JOIN LATERAL stage.ProcessCounterKey(r.Status, r.WorkerAssigned, r.StartTime, r.EndTime,
+                                                   r.CommandStartedAt) AS k
+        GROUP BY r.Status, k.PerWorker, k.WorkerAssigned
+        HAVING sum(r.Sign) <> 0 OR sum(r.Sign * k.Timed) <> 0 OR sum(r.Sign * k.DurationMicros) <> 0;
+    ELSE
+        -- TRUNCATE: nothing is left to count.
+        DELETE FROM stage.ProcessCounter;
+        DELETE FROM stage.ProcessCounterTotal;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+REVOKE ALL ON FUNCTION stage.FileControlCount() FROM PUBLIC;
+
+CREATE TRIGGER TR_FileControl_Count_Insert
+    AFTER INSERT ON stage.FileControl
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stage.FileControlCount();
+CREATE TRIGGER TR_FileControl_Count_Update
+    AFTER UPDATE ON stage.FileControl
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stage.FileControlCount();
+CREATE TRIGGER TR_FileControl_Count_Delete
+    AFTER DELETE ON stage.FileControl
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stage.FileControlCount();
+CREATE TRIGGER TR_FileControl_Count_Truncate
+    AFTER TRUNCATE ON stage.FileControl
+    FOR EACH STATEMENT EXECUTE FUNCTION stage.FileControlCount();
+$migration_v132$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (132, 'FileControl_counter_trigger', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '10879340170385660558');
+    END IF;
+END
+$install$;
+
+-- V133__RecountCounters
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 133) THEN
+        EXECUTE $migration_v133$
+-- stage.RecountCounters: the counters (V130) computed again from stage.FileControl itself:
+-- the totals become the rows' counts and every pending delta is dropped, in one
+-- transaction that holds a SHARE lock on stage.FileControl (writers wait; readers do not),
+-- so no change can be counted twice or missed whatever the triggers wrote before. V134
+-- runs it to count the rows a live database already holds; a DBA may run it at any time.
+-- Cost: one scan of stage.FileControl, during which claims and completions wait.
+CREATE OR REPLACE FUNCTION stage.RecountCounters()
+RETURNS TABLE (
+    Processes bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_processes bigint;
+BEGIN
+    -- Taken before anything is read: a writer still running finishes (its deltas
+    -- committed) before the lock is granted, and no writer starts until we commit.
+    LOCK TABLE stage.FileControl IN SHARE MODE;
+    LOCK TABLE stage.ProcessCounterTotal, stage.ProcessCounter IN EXCLUSIVE MODE;
+    DELETE FROM stage.ProcessCounter;
+    DELETE FROM stage.ProcessCounterTotal;
+    INSERT INTO stage.ProcessCounterTotal (Status, PerWorker, WorkerAssigned, Processes, Timed, DurationMicros)
+    SELECT f.Status, k.PerWorker, k.WorkerAssigned, count(*), sum(k.Timed), sum(k.DurationMicros)
+    FROM stage.FileControl AS f
+    CROSS JOIN LATERAL stage.ProcessCounterKey(f.Status, f.WorkerAssigned, f.StartTime, f.EndTime,
+                                               f.CommandStartedAt) AS k
+    GROUP BY f.Status, k.PerWorker, k.WorkerAssigned;
+    SELECT COALESCE(sum(t.Processes), 0)::bigint INTO v_processes FROM stage.ProcessCounterTotal AS t;
+    RETURN QUERY SELECT v_processes;
+END;
+$$;
+REVOKE ALL ON FUNCTION stage.RecountCounters() FROM PUBLIC;
+$migration_v133$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (133, 'RecountCounters', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '15757527952589846287');
+    END IF;
+END
+$install$;
+
+-- V134__counters_fill
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 134) THEN
+        EXECUTE $migration_v134$
+-- The initial fill: count the rows stage.FileControl holds already (a live database
+-- upgrades with rows in it). The triggers (V132) are in place, and RecountCounters drops
+-- whatever they counted since, under its lock, so the totals are exact from here on.
+SELECT * FROM stage.RecountCounters();
+$migration_v134$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (134, 'counters_fill', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '15312663770537920325');
+    END IF;
+END
+$install$;
+
+-- V135__RollUpCounters
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 135) THEN
+        EXECUTE $migration_v135$
+-- stage.RollUpCounters: folds up to p_batch_size deltas of stage.ProcessCounter into
+-- stage.ProcessCounterTotal (one batch per call; the caller calls again until Done). The
+-- driver's housekeeping calls it with each reset sweep, so readers sum a few rows. One
+-- statement: it deletes the deltas and adds them to the totals atomically, and every
+-- reader's statement sees either both or neither (its snapshot). Deltas another rollup
+-- holds are skipped; an uncommitted delta is not seen, and waits for the next call.
+CREATE OR REPLACE FUNCTION stage.RollUpCounters(
+    p_batch_size integer DEFAULT 4000)
+RETURNS TABLE (
+    RolledUp bigint,
+    Done     boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_rolled_up bigint;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 4000 THEN
+        RAISE EXCEPTION 'BatchSize must be between 1 and 4000' USING ERRCODE = '22023';
+    END IF;
+
+    WITH taken AS (
+        DELETE FROM stage.ProcessCounter AS d
+        WHERE d.CounterID IN (SELECT c.CounterID
+                              FROM stage.ProcessCounter AS c
+                              ORDER BY c.CounterID
+                              LIMIT p_batch_size
+                              FOR UPDATE SKIP LOCKED)
+        RETURNING d.Status, d.PerWorker, d.WorkerAssigned, d.Processes, d.Timed, d.DurationMicros
+    ),
+    added AS (
+        INSERT INTO stage.ProcessCounterTotal AS t
+            (Status, PerWorker, WorkerAssigned, Processes, Timed, DurationMicros)
+        SELECT x.Status, x.PerWorker, x.WorkerAssigned, sum(x.Processes), sum(x.Timed), sum(x.DurationMicros)
+        FROM taken AS x
+        GROUP BY x.Status, x.PerWorker, x.WorkerAssigned
+        ON CONFLICT (Status, PerWorker, WorkerAssigned) DO UPDATE
+            SET Processes      = t.Processes + EXCLUDED.Processes,
+                Timed          = t.Timed + EXCLUDED.Timed,
+                DurationMicros = t.DurationMicros + EXCLUDED.DurationMicros
+        RETURNING 1
+    )
+    SELECT count(*) INTO v_rolled_up FROM taken;
+
+    RETURN QUERY SELECT v_rolled_up, v_rolled_up < p_batch_size;
+END;
+$$;
+REVOKE ALL ON FUNCTION stage.RollUpCounters(integer) FROM PUBLIC;
+$migration_v135$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (135, 'RollUpCounters', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '11945310617971583008');
+    END IF;
+END
+$install$;
+
+-- V136__ProcessStatusSummary
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 136) THEN
+        EXECUTE $migration_v136$
+-- stage.ProcessStatusSummary, second version: the same columns, read from the counters
+-- (V130: totals plus pending deltas) instead of a scan of stage.FileControl, so it costs
+-- the same at any table size. Exact: the counters change in the transaction of every
+-- change of FileControl (V132). One row per status present.
+CREATE OR REPLACE VIEW stage.ProcessStatusSummary AS
+SELECT c.Status,
+       sum(c.Processes)::bigint AS ProcessCount
+FROM (SELECT t.Status, t.Processes FROM stage.ProcessCounterTotal AS t
+      UNION ALL
+      SELECT d.Status, d.Processes FROM stage.ProcessCounter AS d) AS c
+GROUP BY c.Status
+HAVING sum(c.Processes) > 0;
+$migration_v136$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (136, 'ProcessStatusSummary', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '5946358321300870005');
+    END IF;
+END
+$install$;
+
+-- V137__WorkerStatistics
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 137) THEN
+        EXECUTE $migration_v137$
+-- stage.WorkerStatistics, third version: the same columns and meaning as V56, without a
+-- scan of stage.FileControl. ProcessesDone and AvgDurationSeconds come from the counters
+-- (V130): the count, and the total of the durations over the runs that have one (exact
+-- microseconds, so the average is total / count, as avg() computed it).
+-- MaxDurationSeconds is read per worker from IX_FileControl_WorkerDuration (V130), one
+-- backward index seek each (a maximum cannot be a counter: rotation deletes the longest run).
+CREATE OR REPLACE VIEW stage.WorkerStatistics AS
+SELECT w.WorkerAssigned,
+       w.ProcessesDone,
+       w.AvgDurationSeconds,
+       (SELECT EXTRACT(EPOCH FROM max(f.EndTime - COALESCE(f.CommandStartedAt, f.StartTime)))::double precision
+        FROM stage.FileControl AS f
+        WHERE f.WorkerAssigned = w.WorkerAssigned AND f.WorkerAssigned IS NOT NULL
+          AND f.Status IN ('Completed', 'Failed', 'Cancelled')) AS MaxDurationSeconds
+FROM (SELECT c.WorkerAssigned,
+             sum(c.Processes)::bigint AS ProcessesDone,
+             (sum(c.DurationMicros)::double precision / NULLIF(sum(c.Timed), 0)::double precision / 1000000.0)
+                 AS AvgDurationSeconds
+      FROM (SELECT t.WorkerAssigned, t.Processes, t.Timed, t.DurationMicros
+            FROM stage.ProcessCounterTotal AS t
+            WHERE t.PerWorker
+            UNION ALL
+            SELECT d.WorkerAssigned, d.Processes, d.Timed, d.DurationMicros
+            FROM stage.ProcessCounter AS d
+            WHERE d.PerWorker) AS c
+      GROUP BY c.WorkerAssigned
+      HAVING sum(c.Processes) > 0) AS w;
+$migration_v137$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (137, 'WorkerStatistics', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '7248307539389973182');
+    END IF;
+END
+$install$;
+
+-- V138__counter_grants
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 138) THEN
+        EXECUTE $migration_v138$
+-- Created after V20's REVOKE ... ON ALL FUNCTIONS: PUBLIC's default EXECUTE is taken in
+-- V132..V135. RollUpCounters is the driver's housekeeping (stage_worker, as
+-- ResetStuckProcesses); RecountCounters locks the queue while it counts: stage_admin's.
+-- Readers may see the counters themselves, as they see the tables.
+GRANT EXECUTE ON FUNCTION stage.RollUpCounters(integer) TO stage_worker;
+GRANT EXECUTE ON FUNCTION stage.RecountCounters() TO stage_admin;
+GRANT SELECT ON stage.ProcessCounter, stage.ProcessCounterTotal TO stage_reader;
+$migration_v138$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (138, 'counter_grants', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '8667151882381758092');
+    END IF;
+END
+$install$;
+
 -- V140__CompleteAndClaim
 DO $install$
 BEGIN

@@ -1,5 +1,6 @@
 //! What every driver does on a schedule: reset stuck processes (so work of a crashed
-//! driver runs again) and rotate old rows into the history tables.
+//! driver runs again), fold the monitoring counters' deltas into their totals (so the
+//! status views sum a few rows), and rotate old rows into the history tables.
 
 use super::metrics::{Call, DriverMetrics};
 use crate::store::{Backend, RotationReport, StoreResult};
@@ -57,6 +58,7 @@ pub async fn run(
                     tracing::warn!(%error, "reset of stuck processes failed; will try again")
                 }
             }
+            roll_up_counters(&db, &stop, &metrics).await;
         }
         if let (Some(at), Some(every)) = (next_rotation, config.rotate_every) {
             if now >= at {
@@ -66,6 +68,29 @@ pub async fn run(
         }
     }
 }
+
+/// Batches until done (each a short transaction), so a shutdown stops it between them.
+/// The views are exact without it; it only keeps the deltas they sum few.
+async fn roll_up_counters(
+    db: &Arc<dyn Backend>,
+    stop: &CancellationToken,
+    metrics: &DriverMetrics,
+) {
+    while !stop.is_cancelled() {
+        match db.roll_up_counters(ROLL_UP_BATCH).await {
+            Ok(report) if report.done => return,
+            Ok(_) => {}
+            Err(error) => {
+                metrics.database_error(Call::RollUp);
+                tracing::warn!(%error, "roll-up of the monitoring counters failed; will try at the next sweep");
+                return;
+            }
+        }
+    }
+}
+
+/// The most stage.RollUpCounters takes per call (below lock escalation on SQL Server).
+const ROLL_UP_BATCH: i32 = 4000;
 
 /// How long rotation rests after each batch, as a multiple of the batch's own time: 1.0
 /// rests as long as it worked, so a rotation of millions of rows takes at most half of

@@ -32,6 +32,8 @@ pub enum Call {
     Release,
     Heartbeat,
     ResetStuck,
+    /// Folding the monitoring counters' deltas into their totals (stage.RollUpCounters).
+    RollUp,
     Rotate,
     Presence,
     /// The clock: reading the schedule, firing and catching up triggers.

@@ -120,6 +120,10 @@ pub trait Backend: Send + Sync {
         batch_size: i32,
     ) -> StoreResult<PurgeReport>;
 
+    /// `stage.RollUpCounters`: one batch of the monitoring counters' deltas folded into
+    /// their totals (the views are exact either way; this keeps them a few rows to read).
+    async fn roll_up_counters(&self, batch_size: i32) -> StoreResult<RollUpReport>;
+
     /// `stage.TableSpace`.
     async fn table_space(&self) -> StoreResult<Vec<TableSpace>>;
 

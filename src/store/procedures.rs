@@ -248,6 +248,14 @@ impl<E: Engine> Backend for E {
         )?)
     }
 
+    async fn roll_up_counters(&self, batch_size: i32) -> StoreResult<RollUpReport> {
+        rows::roll_up_report(&first(
+            self.call("RollUpCounters", &[Arg::Int(Some(batch_size))])
+                .await?,
+            "RollUpCounters",
+        )?)
+    }
+
     async fn table_space(&self) -> StoreResult<Vec<TableSpace>> {
         map_all(self.call("TableSpace", &[]).await?, rows::table_space)
     }

@@ -176,6 +176,13 @@ pub(super) fn purge_report(row: &impl ResultRow) -> StoreResult<PurgeReport> {
     })
 }
 
+pub(super) fn roll_up_report(row: &impl ResultRow) -> StoreResult<RollUpReport> {
+    Ok(RollUpReport {
+        rolled_up: row.i64_req(0)?,
+        done: row.bool_req(1)?,
+    })
+}
+
 pub(super) fn table_space(row: &impl ResultRow) -> StoreResult<TableSpace> {
     Ok(TableSpace {
         table_name: row.text_req(0)?,

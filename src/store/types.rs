@@ -264,6 +264,14 @@ pub struct PurgeReport {
     pub done: bool,
 }
 
+/// What one `stage.RollUpCounters` batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollUpReport {
+    pub rolled_up: i64,
+    /// Fewer than the batch were left: call again at the next sweep.
+    pub done: bool,
+}
+
 /// A row of `stage.TableSpace`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
