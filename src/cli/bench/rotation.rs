@@ -164,9 +164,11 @@ async fn measure_with_task(db: &Arc<dyn Backend>, name: &str, args: &RotationArg
     }
     let (moved, logs, batch_ms) = rotated?;
     let seconds = (rotation_to - rotation_from).as_secs_f64();
+    let batches = batch_ms.len();
+    let batch_max = batch_ms.iter().copied().fold(f64::NAN, f64::max);
     let (batch_p50, batch_p99) = percentiles(batch_ms);
     println!(
-        "rotated {moved} runs and {logs} log rows in {seconds:.1} s: {:.0} runs/s; a batch (one transaction) p50 {batch_p50:.0} ms, p99 {batch_p99:.0} ms",
+        "rotated {moved} runs and {logs} log rows in {seconds:.1} s: {:.0} runs/s; {batches} batches (a transaction each): p50 {batch_p50:.0} ms, p99 {batch_p99:.0} ms, max {batch_max:.0} ms",
         moved as f64 / seconds
     );
     if moved < args.rows {
