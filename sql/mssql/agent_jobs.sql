@@ -4,6 +4,8 @@
 --   stagehand - assign          every minute   EXEC stage.AssignProcessToWorker @NumberOfWorkers = 4
 --   stagehand - reset stuck     every 5 min    EXEC stage.ResetStuckProcesses
 --   stagehand - rotate history  nightly 02:30  EXEC stage.RotateHistory
+--   stagehand - roll up counters every minute  EXEC stage.RollUpCounters until Done
+--     (a driver does it itself; without one the monitoring counters' deltas would pile up)
 -- The steps run as the job owner (as the Agent service account when the owner is
 -- sysadmin): that login needs stage_worker / stage_admin in the database below.
 SET NOCOUNT ON;
@@ -41,7 +43,14 @@ VALUES
     (3, N'stagehand - rotate history',
         N'Moves finished runs older than 6 months, with their log rows, into the history tables.',
         N'RotateHistory', N'SET QUOTED_IDENTIFIER ON; EXEC stage.RotateHistory;',
-        N'stagehand - nightly 02:30', 1, 0, 23000);
+        N'stagehand - nightly 02:30', 1, 0, 23000),
+    (4, N'stagehand - roll up counters',
+        N'Folds the monitoring counters'' deltas into their totals, so status reads stay fast without a driver.',
+        N'RollUpCounters',
+        N'SET QUOTED_IDENTIFIER ON; DECLARE @Batch TABLE (RolledUp bigint, Done bit); DECLARE @Done bit = 0; '
+        + N'WHILE @Done = 0 BEGIN DELETE @Batch; INSERT @Batch (RolledUp, Done) EXEC stage.RollUpCounters; '
+        + N'SELECT @Done = b.Done FROM @Batch AS b; END;',
+        N'stagehand - roll up every minute', 4, 1, 0);
 
 DECLARE @Ordinal            int = 1;
 DECLARE @JobName            sysname;
