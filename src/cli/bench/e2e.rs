@@ -144,9 +144,7 @@ async fn measure(
     );
     for &workers in &args.workers {
         let name = format!("{prefix}true-{workers}");
-        let mut task = TaskRecord::new(&name, "true");
-        task.overlap_policy = "parallel".into();
-        db.save_task(&task).await?;
+        super::bench_task(db, &name).await?;
         for _ in 0..args.processes {
             db.register(&name, None, None).await?;
         }

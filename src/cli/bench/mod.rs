@@ -13,8 +13,8 @@ mod prefill;
 mod queue;
 mod rotation;
 
-use crate::store::Backend;
-use anyhow::{bail, Result};
+use crate::store::{Backend, TaskRecord};
+use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -61,6 +61,16 @@ async fn refuse_if_busy(db: &Arc<dyn Backend>) -> Result<()> {
     if queued > 0 {
         bail!("{queued} driver processes are Pending or InProgress in this database; the bench would run them. Point it at a database no driver is using.");
     }
+    Ok(())
+}
+
+/// Saves the bench task `name`: `true`, runs in parallel.
+async fn bench_task(db: &Arc<dyn Backend>, name: &str) -> Result<()> {
+    let mut task = TaskRecord::new(name, "true");
+    task.overlap_policy = "parallel".into();
+    db.save_task(&task)
+        .await
+        .context("creating the bench task")?;
     Ok(())
 }
 

@@ -83,11 +83,7 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
 async fn measure_all(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
     for &workers in &args.workers {
         let name = format!("stagehand-bench-{}-{}", std::process::id(), workers);
-        let mut task = TaskRecord::new(&name, "true");
-        task.overlap_policy = "parallel".into();
-        db.save_task(&task)
-            .await
-            .context("creating the bench task")?;
+        super::bench_task(db, &name).await?;
         let outcome = measure(db, &name, args, workers).await;
         super::cleanup(db, &name).await?;
         let (registered, completed) = outcome?;
@@ -116,11 +112,7 @@ async fn measure_all(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
 /// connections, beside multi-row INSERTs of as many rows into the scratch table.
 async fn measure_bulk(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
     let name = format!("stagehand-bench-{}-bulk", std::process::id());
-    let mut task = TaskRecord::new(&name, "true");
-    task.overlap_policy = "parallel".into();
-    db.save_task(&task)
-        .await
-        .context("creating the bench task")?;
+    super::bench_task(db, &name).await?;
     let outcome = register_bulk(db, &name, args).await;
     super::cleanup(db, &name).await?;
     let registered = outcome?;

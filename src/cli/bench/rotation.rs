@@ -116,11 +116,7 @@ async fn refuse_if_rotatable(db: &Arc<dyn Backend>) -> Result<()> {
 
 async fn measure(db: &Arc<dyn Backend>, args: &RotationArgs) -> Result<()> {
     let name = format!("stagehand-bench-{}-rotation", std::process::id());
-    let mut task = TaskRecord::new(&name, "true");
-    task.overlap_policy = "parallel".into();
-    db.save_task(&task)
-        .await
-        .context("creating the bench task")?;
+    super::bench_task(db, &name).await?;
     let outcome = measure_with_task(db, &name, args).await;
     super::cleanup(db, &name).await?;
     outcome
