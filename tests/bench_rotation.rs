@@ -12,7 +12,14 @@ use tokio::process::Command;
 
 async fn bench_rotation(db: &TestDb) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_stagehand"))
-        .args(["bench", "rotation", "--rows", "3000", "--baseline-seconds", "1"])
+        .args([
+            "bench",
+            "rotation",
+            "--rows",
+            "3000",
+            "--baseline-seconds",
+            "1",
+        ])
         .env("STAGEHAND_DATABASE_URL", db.url())
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -44,7 +51,11 @@ async fn a_small_rotation_bench_moves_its_rows_and_leaves_none(db: &TestDb) {
         "stage.ProcessLog_History",
         "stage.Task",
     ] {
-        assert_eq!(db.count(table).await, 0, "{db}: the bench left rows in {table}");
+        assert_eq!(
+            db.count(table).await,
+            0,
+            "{db}: the bench left rows in {table}"
+        );
     }
 
     // Someone's own run past the retention: the bench would move it, so it refuses.
@@ -60,5 +71,9 @@ async fn a_small_rotation_bench_moves_its_rows_and_leaves_none(db: &TestDb) {
         !output.status.success() && stderr.contains("past a 6-month retention"),
         "{db}: {stderr}"
     );
-    assert_eq!(db.count("stage.FileControl").await, 1, "{db}: nothing moved");
+    assert_eq!(
+        db.count("stage.FileControl").await,
+        1,
+        "{db}: nothing moved"
+    );
 }
