@@ -10,7 +10,7 @@
 use super::super::open_store;
 use super::baseline::RawQueue;
 use super::prefill::Prefill;
-use crate::store::{Backend, ClaimRequest, Completion, FinalStatus, TaskRecord};
+use crate::store::{Backend, ClaimRequest, Completion, FinalStatus};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use super::super::open_store;
 use super::percentiles;
 use super::prefill::Prefill;
 use crate::driver::{rotate_in_batches, ROTATION_REST};
-use crate::store::{Backend, BackendKind, ClaimRequest, Completion, FinalStatus, TaskRecord};
+use crate::store::{Backend, BackendKind, ClaimRequest, Completion, FinalStatus};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
