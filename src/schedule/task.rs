@@ -5,6 +5,7 @@
 
 use super::wall_clock;
 use crate::exec::OutputEncoding;
+use crate::store::LogLevel;
 use chrono::{
     DateTime, Datelike, FixedOffset, Month, NaiveDateTime, NaiveTime, Timelike, Utc, Weekday,
 };
@@ -126,6 +127,9 @@ pub struct TaskDefinition {
     /// How the command's output is decoded (`outputEncoding`); None: the platform's
     /// default (the OEM code page on Windows, UTF-8 on Unix).
     pub output_encoding: Option<OutputEncoding>,
+    /// The least severe log row kept for the task's runs (`minLogLevel`, over the
+    /// database's `stage.SetMinLogLevel`); None: the database's level.
+    pub min_log_level: Option<LogLevel>,
     /// Who hears of the task's outcomes; None: nobody.
     pub notify: Option<NotifySettings>,
     /// At least one.
@@ -521,6 +525,8 @@ struct TaskJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     output_encoding: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    min_log_level: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     notify: Option<NotifyJson<'a>>,
     triggers: Vec<TriggerJson>,
 }
@@ -620,6 +626,7 @@ impl<'a> From<&'a TaskDefinition> for TaskJson<'a> {
                 OutputEncoding::CodePage(page) => serde_json::json!(page),
                 named => serde_json::json!(named.to_string()),
             }),
+            min_log_level: task.min_log_level.map(LogLevel::as_str),
             notify: task.notify.as_ref().map(NotifyJson::from),
             triggers: task.triggers.iter().map(TriggerJson::from).collect(),
         }

@@ -10,6 +10,7 @@ use super::task::{
 };
 use super::zone_names::parse_zone;
 use crate::exec::OutputEncoding;
+use crate::store::LogLevel;
 use chrono::{Month, Weekday};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
@@ -111,6 +112,7 @@ const TASK_FIELDS: &[&str] = &[
     "retryDelaySeconds",
     "executor",
     "outputEncoding",
+    "minLogLevel",
     "notify",
     "triggers",
 ];
@@ -294,6 +296,7 @@ impl Checker {
         });
         let executor = self.optional(map, path, "executor", Self::spelled::<Executor>);
         let output_encoding = self.optional(map, path, "outputEncoding", Self::output_encoding);
+        let min_log_level = self.optional(map, path, "minLogLevel", Self::log_level);
         let notify = self.optional(map, path, "notify", Self::notify);
         // One run per missed occurrence only holds when runs may wait or overlap.
         if let (Some(CatchUpPolicy::All { .. }), Some(policy)) =
@@ -333,6 +336,7 @@ impl Checker {
             retry_delay_seconds: retry_delay_seconds.unwrap_or(60),
             executor: executor.unwrap_or_default(),
             output_encoding,
+            min_log_level,
             notify,
             triggers: triggers?,
         })
@@ -772,6 +776,18 @@ impl Checker {
             _ => self.text(path, value, 0, usize::MAX)?.parse(),
         };
         parsed.map_err(|message| self.error(path, message)).ok()
+    }
+
+    /// `Info`, `Warning` or `Error`, spelt exactly (as stage.LogKept compares them).
+    fn log_level(&mut self, path: &str, value: &Value) -> Option<LogLevel> {
+        let text = self.text(path, value, 0, usize::MAX)?;
+        let level = [LogLevel::Info, LogLevel::Warning, LogLevel::Error]
+            .into_iter()
+            .find(|level| level.as_str() == text);
+        if level.is_none() {
+            self.error(path, format!("{text:?} is not a log level (Info, Warning or Error)"));
+        }
+        level
     }
 
     fn time_spec(&mut self, path: &str, value: &Value) -> Option<TimeSpec> {
