@@ -119,8 +119,10 @@ pub fn check_rows(
     object.insert("maxAttempts".into(), json!(task.max_attempts));
     object.insert("retryDelaySeconds".into(), json!(task.retry_delay_seconds));
     object.insert("executor".into(), json!(task.executor));
-    if let Some(encoding) = saved.as_ref().and_then(|saved| saved.get("outputEncoding")) {
-        object.insert("outputEncoding".into(), encoding.clone());
+    for key in ["outputEncoding", "minLogLevel"] {
+        if let Some(value) = saved.as_ref().and_then(|saved| saved.get(key)) {
+            object.insert(key.into(), value.clone());
+        }
     }
     // No column holds the notify settings: the saved JSON is their truth (the database
     // reads them from it into stage.TaskNotify).

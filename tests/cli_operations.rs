@@ -469,7 +469,8 @@ async fn logs_by_task_tail_age_history_and_standard_output(db: &TestDb) {
     let old = db
         .log_message(Some(beta), "beta old", LogLevel::Info, None)
         .await
-        .expect("log");
+        .expect("log")
+        .expect("written: the default level is Info");
     db.exec(&format!(
         "UPDATE stage.ProcessLog SET LogTime = {} WHERE LogID = {old}",
         db.ago(2, Unit::Day)

@@ -176,6 +176,27 @@ async fn tasks_round_trip_through_the_command_line(db: &TestDb) {
     );
 }
 
+// outputEncoding and minLogLevel live in the task's JSON (their columns derive from it):
+// a task with neither runIfMissed nor notify once read back without them.
+conformance!(json_only_settings_read_back);
+async fn json_only_settings_read_back(db: &TestDb) {
+    let task = r#"{ "id": "quiet-export", "command": "export.cmd", "outputEncoding": "oem",
+                    "minLogLevel": "Warning",
+                    "triggers": [{ "recurrence": "daily", "start": "2024-12-06T02:00:00" }] }"#;
+    let added = stagehand(Some(db), &["task", "add", "-"], Some(task));
+    assert!(added.status.success(), "{db}: {}", text(&added.stderr));
+    let shown = stagehand(Some(db), &["task", "show", "quiet-export"], None);
+    let shown_json: serde_json::Value =
+        serde_json::from_slice(&shown.stdout).expect("show prints JSON");
+    assert_eq!(shown_json["outputEncoding"], "oem", "{db}: {shown_json}");
+    assert_eq!(shown_json["minLogLevel"], "Warning", "{db}: {shown_json}");
+    assert_eq!(
+        shown_json,
+        stagehand::schedule::parse_task(task).unwrap().to_json(),
+        "{db}: the stored task reads back as it was given"
+    );
+}
+
 conformance!(invalid_tasks_change_nothing);
 async fn invalid_tasks_change_nothing(db: &TestDb) {
     let invalid = r#"{"id":"bad","command":"x","triggers":[{"recurrence":"monthly","start":"2024-01-01T00:00:00","monthDays":[1,32]},{"recurrence":"daily"}],"color":"red"}"#;

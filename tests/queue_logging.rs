@@ -14,7 +14,8 @@ async fn every_level_is_logged_as_given(db: &TestDb) {
         let log_id = db
             .log_message(Some(id), &message, level, Some("the detail"))
             .await
-            .must(db, "LogMessage");
+            .must(db, "LogMessage")
+            .expect("written: the default level is Info");
         let logs = db.logs(id).await;
         let row = logs.iter().find(|l| l.log_id == log_id).unwrap_or_else(|| {
             panic!("{db}: LogID {log_id} is not among the process's rows: {logs:?}")
@@ -32,7 +33,8 @@ async fn every_level_is_logged_as_given(db: &TestDb) {
     let free = db
         .log_message(None, "no process", LogLevel::Info, None)
         .await
-        .must(db, "LogMessage");
+        .must(db, "LogMessage")
+        .expect("written: the default level is Info");
     assert_eq!(
         db.count(&format!(
             "stage.ProcessLog WHERE LogID = {free} AND ProcessID IS NULL"
@@ -94,7 +96,8 @@ async fn long_messages_are_cut_to_500_and_kept_whole_in_detail(db: &TestDb) {
     let log_id = db
         .log_message(Some(id), &long, LogLevel::Warning, None)
         .await
-        .must(db, "LogMessage");
+        .must(db, "LogMessage")
+        .expect("written: the default level is Info");
     let logs = db.logs(id).await;
     let row = logs
         .iter()
@@ -113,7 +116,8 @@ async fn long_messages_are_cut_to_500_and_kept_whole_in_detail(db: &TestDb) {
     let given = db
         .log_message(Some(id), &long, LogLevel::Info, Some("caller's detail"))
         .await
-        .must(db, "LogMessage");
+        .must(db, "LogMessage")
+        .expect("written: the default level is Info");
     let logs = db.logs(id).await;
     let row = logs
         .iter()
@@ -130,7 +134,8 @@ async fn long_messages_are_cut_to_500_and_kept_whole_in_detail(db: &TestDb) {
     let fits = db
         .log_message(Some(id), &exact, LogLevel::Info, None)
         .await
-        .must(db, "LogMessage");
+        .must(db, "LogMessage")
+        .expect("written: the default level is Info");
     let logs = db.logs(id).await;
     let row = logs
         .iter()

@@ -234,7 +234,7 @@ async fn admin_manages_tasks_and_upkeep(db: &TestDb) {
             .await
             .must(db, "TableSpace as admin")
             .len(),
-        13,
+        14,
         "{db}: every stage table"
     );
     assert!(

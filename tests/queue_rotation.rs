@@ -30,7 +30,8 @@ async fn log_at(db: &TestDb, process_id: Option<i64>, message: &str, log_time: &
     let log_id = db
         .log_message(process_id, message, LogLevel::Info, None)
         .await
-        .must(db, "LogMessage");
+        .must(db, "LogMessage")
+        .expect("written: the default level is Info");
     db.exec(&format!(
         "UPDATE stage.ProcessLog SET LogTime = {log_time} WHERE LogID = {log_id}"
     ))

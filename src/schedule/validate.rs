@@ -785,7 +785,10 @@ impl Checker {
             .into_iter()
             .find(|level| level.as_str() == text);
         if level.is_none() {
-            self.error(path, format!("{text:?} is not a log level (Info, Warning or Error)"));
+            self.error(
+                path,
+                format!("{text:?} is not a log level (Info, Warning or Error)"),
+            );
         }
         level
     }

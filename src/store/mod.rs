@@ -93,14 +93,15 @@ pub trait Backend: Send + Sync {
         message: Option<&str>,
     ) -> StoreResult<Vec<i64>>;
 
-    /// `stage.LogMessage`; returns the LogID.
+    /// `stage.LogMessage`; returns the LogID, None when the row is below the minimum log
+    /// level (stage.SetMinLogLevel, the task's `minLogLevel`) and was not written.
     async fn log_message(
         &self,
         process_id: Option<i64>,
         message: &str,
         level: LogLevel,
         detail: Option<&str>,
-    ) -> StoreResult<i64>;
+    ) -> StoreResult<Option<i64>>;
 
     /// `stage.ResetStuckProcesses`.
     async fn reset_stuck(&self, timeout_minutes: i32) -> StoreResult<Vec<ResetProcess>>;

@@ -202,14 +202,14 @@ impl<E: Engine> Backend for E {
         message: &str,
         level: LogLevel,
         detail: Option<&str>,
-    ) -> StoreResult<i64> {
+    ) -> StoreResult<Option<i64>> {
         let args = [
             Arg::BigInt(process_id),
             Arg::Text(Some(message)),
             Arg::Text(Some(level.as_str())),
             Arg::Text(detail),
         ];
-        first(self.call("LogMessage", &args).await?, "LogMessage")?.i64_req(0)
+        first(self.call("LogMessage", &args).await?, "LogMessage")?.int(0)
     }
 
     async fn reset_stuck(&self, timeout_minutes: i32) -> StoreResult<Vec<ResetProcess>> {

@@ -288,13 +288,15 @@ pub(super) fn log_row(row: &impl ResultRow) -> StoreResult<LogRow> {
 
 /// The columns [`task_row`] reads, for `SELECT ... FROM` [`TASK_SOURCE`] with `$1` bound
 /// to true. Definition only where RunIfMissed is set, for its `catchUp`/`catchUpLimit` (no
-/// column holds how many missed runs to enqueue), or where the task has notify settings
-/// (stage.TaskNotify), which only the JSON holds: the columns are the truth (see
-/// `catalog`), and with many tasks the JSON copies would dominate what a reload holds.
+/// column holds how many missed runs to enqueue), where the task has notify settings
+/// (stage.TaskNotify), which only the JSON holds, or an `outputEncoding` or `minLogLevel`
+/// (their columns are derived from the JSON): the columns are the truth (see `catalog`),
+/// and with many tasks the JSON copies would dominate what a reload holds.
 pub(super) const TASK_COLUMNS: &str = "Task.TaskID, Task.TaskName, Task.Command, Task.WorkingDirectory, \
      Task.OverlapPolicy, Task.TimeoutMinutes, Task.MaxAttempts, Task.RetryDelaySeconds, Task.Executor, \
      Task.Enabled, Task.Description, Task.Arguments, Task.TimeZone, Task.RunIfMissed, Task.CreatedAt, \
-     Task.UpdatedAt, CASE WHEN Task.RunIfMissed = $1 OR n.TaskID IS NOT NULL THEN Task.Definition END";
+     Task.UpdatedAt, CASE WHEN Task.RunIfMissed = $1 OR n.TaskID IS NOT NULL \
+     OR Task.OutputEncoding IS NOT NULL OR Task.MinLogLevel IS NOT NULL THEN Task.Definition END";
 
 /// Where [`TASK_COLUMNS`] come from. A join, not an EXISTS per row: PostgreSQL costs an
 /// EXISTS probe of the (often empty, never analysed) TaskNotify at 100 000 tasks far
