@@ -21,7 +21,7 @@ const TERMINAL_TAIL: i64 = 200;
 #[command(args_conflicts_with_subcommands = true)]
 pub struct LogsArgs {
     #[command(subcommand)]
-    export: Option<LogsCommand>,
+    command: Option<LogsCommand>,
     /// Only this process's rows.
     #[arg(long, value_name = "PROCESS_ID")]
     process: Option<i64>,
@@ -62,6 +62,14 @@ enum LogsCommand {
         /// The file to write, or - for standard output.
         #[arg(long)]
         output: PathBuf,
+    },
+    /// Show the minimum log level (the database's, and the tasks' own `minLogLevel`), or
+    /// set the database's: Info keeps every row, Warning drops the Info rows (registered,
+    /// completed, a run's stdout), Error keeps errors only. Applies at once.
+    Level {
+        /// The database's new level: Info, Warning or Error.
+        #[arg(value_parser = parse_level)]
+        level: Option<LogLevel>,
     },
 }
 
@@ -175,14 +183,15 @@ impl Printer {
 }
 
 pub async fn run(db: &Arc<dyn Backend>, args: &LogsArgs, json: bool) -> Result<ExitCode> {
-    if let Some(LogsCommand::Export {
-        format,
-        since,
-        history,
-        output,
-    }) = &args.export
-    {
-        return export(db, *format, *since, *history, output).await;
+    match &args.command {
+        Some(LogsCommand::Export {
+            format,
+            since,
+            history,
+            output,
+        }) => return export(db, *format, *since, *history, output).await,
+        Some(LogsCommand::Level { level }) => return super::log_level::run(db, *level, json).await,
+        None => {}
     }
     let mut filter = LogFilter {
         process_id: args.process,

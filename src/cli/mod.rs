@@ -5,6 +5,7 @@ pub mod config;
 mod dashboard;
 mod drivers;
 pub mod exit;
+mod log_level;
 pub mod logging;
 mod logs;
 mod maintenance;

@@ -232,6 +232,12 @@ pub trait Backend: Send + Sync {
         trigger_index: Option<i32>,
     ) -> StoreResult<TaskEnabled>;
 
+    /// `stage.SetMinLogLevel`: the database's minimum log level.
+    async fn set_min_log_level(&self, level: LogLevel) -> StoreResult<MinLogLevelChange>;
+
+    /// The database's minimum log level and the tasks that set their own.
+    async fn log_levels(&self) -> StoreResult<LogLevels>;
+
     /// `stage.CancelProcess`: Pending is cancelled at once, InProgress is asked to stop;
     /// a finished process is [`StoreError::Refused`].
     async fn cancel_process(&self, process_id: i64) -> StoreResult<Cancellation>;

@@ -574,6 +574,46 @@ impl<E: Engine> Backend for E {
         )?)
     }
 
+    async fn set_min_log_level(&self, level: LogLevel) -> StoreResult<MinLogLevelChange> {
+        let args = [Arg::Text(Some(level.as_str()))];
+        let row = first(self.call("SetMinLogLevel", &args).await?, "SetMinLogLevel")?;
+        Ok(MinLogLevelChange {
+            min_log_level: row.log_level_req(0)?,
+            previous_min_log_level: row.log_level_req(1)?,
+        })
+    }
+
+    async fn log_levels(&self) -> StoreResult<LogLevels> {
+        // No row (a DBA deleted it) means Info, as stage.LogKept reads it.
+        let database = match self
+            .query(
+                "read the minimum log level",
+                "SELECT MinLogLevel FROM stage.LogPolicy WHERE PolicyID = 1",
+                &[],
+            )
+            .await?
+            .first()
+        {
+            Some(row) => row.log_level_req(0)?,
+            None => LogLevel::Info,
+        };
+        let tasks = map_all(
+            self.query(
+                "read the tasks' log levels",
+                "SELECT TaskName, MinLogLevel FROM stage.Task WHERE MinLogLevel IS NOT NULL ORDER BY TaskName",
+                &[],
+            )
+            .await?,
+            |row| {
+                Ok(TaskLogLevel {
+                    task_name: row.text_req(0)?,
+                    min_log_level: row.log_level_req(1)?,
+                })
+            },
+        )?;
+        Ok(LogLevels { database, tasks })
+    }
+
     async fn cancel_process(&self, process_id: i64) -> StoreResult<Cancellation> {
         let args = [Arg::BigInt(Some(process_id))];
         rows::cancellation(&first(

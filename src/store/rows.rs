@@ -73,6 +73,9 @@ pub(super) trait RowExt: ResultRow {
     fn instant_req(&self, i: usize) -> StoreResult<DateTime<Utc>> {
         required(self.instant(i)?, i)
     }
+    fn log_level_req(&self, i: usize) -> StoreResult<LogLevel> {
+        LogLevel::from_str(&self.text_req(i)?).map_err(|e| StoreError::protocol("result row", e))
+    }
     fn status_opt(&self, i: usize) -> StoreResult<Option<ProcessStatus>> {
         self.text(i)?
             .map(|s| ProcessStatus::from_str(&s).map_err(|e| StoreError::protocol("result row", e)))

@@ -526,6 +526,30 @@ pub struct TaskEnabled {
     pub changed: bool,
 }
 
+/// The minimum log levels: the database's (`stage.LogPolicy`) and the tasks' own
+/// (`minLogLevel` in their JSON), which go over it for their runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLevels {
+    pub database: LogLevel,
+    pub tasks: Vec<TaskLogLevel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskLogLevel {
+    pub task_name: String,
+    pub min_log_level: LogLevel,
+}
+
+/// The row of `stage.SetMinLogLevel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MinLogLevelChange {
+    pub min_log_level: LogLevel,
+    pub previous_min_log_level: LogLevel,
+}
+
 /// The row of `stage.CancelProcess`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
