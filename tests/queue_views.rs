@@ -220,6 +220,7 @@ async fn table_space_lists_every_stage_table_by_name(db: &TestDb) {
             "Driver",
             "FileControl",
             "FileControl_History",
+            "LogPolicy",
             "Notification",
             "ProcessCounter",
             "ProcessCounterTotal",

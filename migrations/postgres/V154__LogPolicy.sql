@@ -17,3 +17,33 @@ CREATE TABLE IF NOT EXISTS stage.LogPolicy (
 );
 INSERT INTO stage.LogPolicy (PolicyID) VALUES (1) ON CONFLICT DO NOTHING;
 
+-- stage.TableSpace (V130) shows stagehand's tables as SQL Server spells them (the catalog
+-- folds names to lower case): it learns LogPolicy here, with the table. (SQL Server's
+-- TableSpace lists sys.tables as they are and needs no change.)
+CREATE OR REPLACE FUNCTION stage.TableSpace()
+RETURNS TABLE (
+    TableName  varchar,
+    RowCount   bigint,
+    TotalBytes bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT COALESCE(n.name, c.relname)::varchar,
+           COALESCE(s.n_live_tup, 0)::bigint,
+           pg_total_relation_size(c.oid)::bigint
+    FROM pg_class AS c
+    LEFT JOIN (VALUES ('Driver'), ('FileControl'), ('FileControl_History'), ('Notification'),
+                      ('LogPolicy'), ('ProcessCounter'), ('ProcessCounterTotal'), ('ProcessLog'),
+                      ('ProcessLog_History'), ('ScheduleVersion'), ('Task'), ('TaskNotify'),
+                      ('TaskNotifyTarget'), ('TaskTrigger')) AS n(name)
+           ON lower(n.name) = c.relname
+    LEFT JOIN pg_stat_user_tables AS s ON s.relid = c.oid
+    WHERE c.relnamespace = 'stage'::regnamespace
+      AND c.relkind IN ('r', 'p')
+    ORDER BY c.relname;
+END;
+$$;

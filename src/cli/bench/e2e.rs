@@ -12,7 +12,7 @@ use super::machine_cpu;
 use super::prefill::Prefill;
 use super::{cleanup, percentiles, refuse_if_busy};
 use crate::driver::{self, DriverConfig, HousekeepingConfig, Secrets, Shutdown};
-use crate::store::{Backend, TaskRecord};
+use crate::store::{Backend, LogLevel, TaskRecord};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -36,6 +36,10 @@ pub struct E2eArgs {
     /// Also time a bare spawn loop of `true` per worker count, and print the ratio.
     #[arg(long)]
     baseline: bool,
+    /// The bench task's own `minLogLevel` (Warning: no Info log rows on the hot path);
+    /// without it the database's level applies. The database's level is left alone.
+    #[arg(long, value_name = "LEVEL")]
+    min_log_level: Option<LogLevel>,
 }
 
 /// A driver as `stagehand run` configures one (secrets included: their cost is part of
@@ -144,7 +148,7 @@ async fn measure(
     );
     for &workers in &args.workers {
         let name = format!("{prefix}true-{workers}");
-        super::bench_task(db, &name).await?;
+        super::bench_task(db, &name, args.min_log_level).await?;
         for _ in 0..args.processes {
             db.register(&name, None, None).await?;
         }

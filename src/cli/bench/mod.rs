@@ -13,7 +13,7 @@ mod prefill;
 mod queue;
 mod rotation;
 
-use crate::store::{Backend, TaskRecord};
+use crate::store::{Backend, LogLevel, TaskRecord};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -64,10 +64,13 @@ async fn refuse_if_busy(db: &Arc<dyn Backend>) -> Result<()> {
     Ok(())
 }
 
-/// Saves the bench task `name`: `true`, runs in parallel.
-async fn bench_task(db: &Arc<dyn Backend>, name: &str) -> Result<()> {
+/// Saves the bench task `name`: `true`, runs in parallel, at its own `minLogLevel` when
+/// one is given (else the database's level applies).
+async fn bench_task(db: &Arc<dyn Backend>, name: &str, level: Option<LogLevel>) -> Result<()> {
     let mut task = TaskRecord::new(name, "true");
     task.overlap_policy = "parallel".into();
+    task.definition =
+        level.map(|level| serde_json::json!({ "minLogLevel": level.as_str() }).to_string());
     db.save_task(&task)
         .await
         .context("creating the bench task")?;

@@ -10,7 +10,7 @@
 use super::super::open_store;
 use super::baseline::RawQueue;
 use super::prefill::Prefill;
-use crate::store::{Backend, ClaimRequest, Completion, FinalStatus};
+use crate::store::{Backend, ClaimRequest, Completion, FinalStatus, LogLevel};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -45,6 +45,10 @@ pub struct QueueArgs {
     /// stage.ClaimProcesses) instead of one stage.CompleteAndClaim.
     #[arg(long)]
     separate_calls: bool,
+    /// The bench task's own `minLogLevel` (Warning: no Info log rows on the hot path);
+    /// without it the database's level applies. The database's level is left alone.
+    #[arg(long, value_name = "LEVEL")]
+    min_log_level: Option<LogLevel>,
 }
 
 pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode> {
@@ -58,11 +62,13 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
     let db = open_store(database, (max_workers.max(args.registrars) + 2) as u32).await?;
     super::refuse_if_busy(&db).await?;
     println!(
-        "stagehand bench on {}: {} processes, batch {}, workers {:?}",
+        "stagehand bench on {}: {} processes, batch {}, workers {:?}, log level {}",
         db.kind(),
         args.processes,
         args.batch,
-        args.workers
+        args.workers,
+        args.min_log_level
+            .map_or("of the database", LogLevel::as_str)
     );
     let prefill = if args.prefill > 0 {
         Some(Prefill::fill(&db, args.prefill).await?)
@@ -83,7 +89,7 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
 async fn measure_all(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
     for &workers in &args.workers {
         let name = format!("stagehand-bench-{}-{}", std::process::id(), workers);
-        super::bench_task(db, &name).await?;
+        super::bench_task(db, &name, args.min_log_level).await?;
         let outcome = measure(db, &name, args, workers).await;
         super::cleanup(db, &name).await?;
         let (registered, completed) = outcome?;
@@ -112,7 +118,7 @@ async fn measure_all(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
 /// connections, beside multi-row INSERTs of as many rows into the scratch table.
 async fn measure_bulk(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
     let name = format!("stagehand-bench-{}-bulk", std::process::id());
-    super::bench_task(db, &name).await?;
+    super::bench_task(db, &name, args.min_log_level).await?;
     let outcome = register_bulk(db, &name, args).await;
     super::cleanup(db, &name).await?;
     let registered = outcome?;

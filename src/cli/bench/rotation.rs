@@ -116,7 +116,7 @@ async fn refuse_if_rotatable(db: &Arc<dyn Backend>) -> Result<()> {
 
 async fn measure(db: &Arc<dyn Backend>, args: &RotationArgs) -> Result<()> {
     let name = format!("stagehand-bench-{}-rotation", std::process::id());
-    super::bench_task(db, &name).await?;
+    super::bench_task(db, &name, None).await?;
     let outcome = measure_with_task(db, &name, args).await;
     super::cleanup(db, &name).await?;
     outcome
