@@ -6,7 +6,9 @@
 mod common;
 
 use common::{assert_invalid_argument, Must, TestDb};
-use stagehand::store::{Completion, FinalStatus, LogLevel, LogRow, TaskRecord};
+use stagehand::store::{
+    Completion, FinalStatus, FireMode, LogLevel, LogRow, TaskRecord, TaskSave, TriggerSave,
+};
 
 async fn set_level(db: &TestDb, level: LogLevel) {
     db.set_min_log_level(level).await.must(db, "SetMinLogLevel");
@@ -225,5 +227,66 @@ async fn set_min_log_level_checks_and_reports(db: &TestDb) {
             .collect::<Vec<_>>(),
         [("own-level", LogLevel::Warning)],
         "{db}: a level the JSON misspells is no level (the database's applies)"
+    );
+}
+
+conformance!(a_fire_logs_what_the_level_keeps);
+async fn a_fire_logs_what_the_level_keeps(db: &TestDb) {
+    let at = |hour| {
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2030, 1, 1, hour, 0, 0)
+            .single()
+            .expect("a valid test instant")
+    };
+    let saved = db
+        .save_tasks(&[TaskSave {
+            task: TaskRecord {
+                overlap_policy: "parallel".into(),
+                executor: "external".into(),
+                ..TaskRecord::new("fired", "true")
+            },
+            triggers: vec![TriggerSave {
+                trigger_index: 0,
+                recurrence: "daily".into(),
+                enabled: true,
+                definition: r#"{"at":"06:00"}"#.into(),
+                next_fire_at: None,
+            }],
+        }])
+        .await
+        .must(db, "SaveTasks");
+    let trigger_id = db
+        .triggers()
+        .await
+        .must(db, "read triggers")
+        .into_iter()
+        .find(|t| t.task_id == saved[0].task_id)
+        .expect("the task's trigger")
+        .trigger_id;
+    let missed_rows =
+        || db.count("stage.ProcessLog WHERE ProcessID IS NULL AND Message LIKE 'Task fired:%'");
+    let fire = |hour, mode| db.fire_trigger(trigger_id, at(hour), None, mode, 3);
+
+    // The missed-occurrence warning is about the task (no process): its level applies.
+    set_level(db, LogLevel::Error).await;
+    fire(6, FireMode::Skip).await.must(db, "FireTrigger skip");
+    assert_eq!(missed_rows().await, 0, "{db}: a Warning at Error");
+    set_level(db, LogLevel::Warning).await;
+    fire(7, FireMode::Skip).await.must(db, "FireTrigger skip");
+    assert_eq!(missed_rows().await, 1, "{db}: a Warning at Warning");
+
+    // A late run: its Info row follows the level as its registration does.
+    let late = fire(8, FireMode::Late).await.must(db, "FireTrigger late");
+    let id = late.process_id.expect("a late run");
+    assert!(db.logs(id).await.is_empty(), "{db}: no Info row at Warning");
+    set_level(db, LogLevel::Info).await;
+    let late = fire(9, FireMode::Late).await.must(db, "FireTrigger late");
+    let id = late.process_id.expect("a late run");
+    assert_eq!(
+        messages(&db.logs(id).await)
+            .iter()
+            .map(|(_, level)| *level)
+            .collect::<Vec<_>>(),
+        ["Info", "Info"],
+        "{db}: Registered and the late-run row at Info"
     );
 }
