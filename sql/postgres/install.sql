@@ -6473,6 +6473,467 @@ $migration_v142$;
 END
 $install$;
 
+-- V143__ClaimForWorkers
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 143) THEN
+        EXECUTE $migration_v143$
+-- V143: the same claim as V64, its plans no longer following the statistics of the moment.
+-- The generic plans were built (per session, and again after every ANALYZE) from whatever
+-- the statistics said: after a big delete and an autovacuum ANALYZE the table looks empty
+-- until the next one, and a burst of runs registered meanwhile was claimed with plans made
+-- for one row: V64's oldest-pending probe walking the primary key through every finished
+-- row, or a bitmap scan of every row after it, sorted, then locked (50-100 ms a claim at
+-- 20,000 pending, against 1.5-2 ms). Now the function leaves the planner one plan:
+-- * the locking scan orders by (Executor, ProcessID) and bounds Executor from both sides,
+--   not with =: an equality would make Executor a constant and let the primary key supply
+--   the order. Only IX_FileControl_Pending supplies this order, and with sequential and
+--   bitmap scans and sorts off, the ordered walk of it that stops after LIMIT rows is the
+--   one plan left. The probe goes: this walk never passes a finished row, and as a plain
+--   index scan (unlike a bitmap scan) it marks the dead entries it passes so the next
+--   walk skips them without reading the table;
+-- * the UPDATE is a statement of its own on the locked ids: a join to them could be
+--   planned (it was, in a test with such statistics) as a walk of the whole primary key
+--   with the ids rescanned for each row, 180 ms; alone, by key and with its status
+--   check a parameter (so no partial index's predicate is proved), the primary key's
+--   lookup of those ids is its one plan.
+-- Nothing a caller sees changed. SQL Server needs no twin: its plans are not per-session
+-- generic plans, and its rules are the same (V64 there).
+-- Whoever redefines ClaimForWorkers later starts from this version.
+
+-- stage.ClaimForWorkers: the one claim implementation (internal; ClaimProcesses and
+-- AssignProcessToWorker call it). It locks runnable rows with FOR UPDATE SKIP LOCKED so
+-- concurrent claimers never wait for or double-claim a row, then flips them in order.
+-- V51: the UPDATE checks again that each row is still Pending (and runnable), so a changed
+-- plan can never claim a row twice; CommandStartedAt is cleared at every claim.
+CREATE OR REPLACE FUNCTION stage.ClaimForWorkers(
+    p_executor      varchar,
+    p_workers       text,
+    p_lease_seconds integer DEFAULT NULL)
+RETURNS TABLE (
+    ProcessID        bigint,
+    ProcessName      varchar,
+    WorkerAssigned   varchar,
+    TaskID           integer,
+    Command          varchar,
+    Arguments        text,
+    WorkingDirectory varchar,
+    Parameters       text,
+    Attempt          integer,
+    MaxAttempts      integer,
+    TimeoutMinutes   integer,
+    ScheduledFor     timestamptz,
+    LeaseExpiresAt   timestamptz,
+    OutputEncoding   varchar)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- Generic plans: run many times a second, the best plan does not depend on the
+-- argument values, and re-planning these statements costs more than running them.
+SET plan_cache_mode = force_generic_plan
+-- ...and their shape must not depend on the statistics either (V143, above).
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_sort = off
+-- The sort that remains (the result's order) carries the planner's cost for a disabled
+-- step, which would put the plan over jit_above_cost: compiling it would take longer
+-- than running it, at every call.
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_workers jsonb;
+    v_ids     bigint[];
+    v_pending varchar := 'Pending';
+BEGIN
+    IF p_executor IS NULL OR p_executor NOT IN ('driver', 'external') THEN
+        RAISE EXCEPTION 'Executor must be one of driver, external' USING ERRCODE = '22023';
+    END IF;
+    IF p_lease_seconds < 1 THEN
+        RAISE EXCEPTION 'LeaseSeconds must be NULL or at least 1' USING ERRCODE = '22023';
+    END IF;
+    BEGIN
+        v_workers := p_workers::jsonb;
+    EXCEPTION WHEN data_exception THEN
+        v_workers := NULL;
+    END;
+    IF v_workers IS NULL OR jsonb_typeof(v_workers) <> 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_workers) AS w(name)
+                  WHERE jsonb_typeof(w.name) <> 'string' OR w.name #>> '{}' = ''
+                     OR length(w.name #>> '{}') > 255) THEN
+        RAISE EXCEPTION 'Workers must be a JSON array of non-empty worker names' USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_array_length(v_workers) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- Lock first, in one statement of its own: its one plan is the ordered walk of
+    -- IX_FileControl_Pending (V143 above). The ids come back oldest first.
+    SELECT array_agg(l.ProcessID ORDER BY l.ProcessID) INTO v_ids
+    FROM (
+        SELECT f.ProcessID
+        FROM stage.FileControl AS f
+        WHERE f.Status = 'Pending'
+          AND f.Executor >= p_executor AND f.Executor <= p_executor  -- = (see V143 above)
+          AND f.RunAfter <= now()
+          -- serial policies: not while another run of the name is active or older
+          AND (f.OverlapPolicy NOT IN ('queue', 'killPrevious')
+               OR NOT EXISTS (
+                   SELECT 1
+                   FROM stage.FileControl AS o
+                   WHERE o.ProcessName = f.ProcessName
+                     AND o.Status IN ('Pending', 'InProgress')
+                     AND (o.Status = 'InProgress' OR o.ProcessID < f.ProcessID)))
+        ORDER BY f.Executor, f.ProcessID
+        LIMIT jsonb_array_length(v_workers)
+        FOR UPDATE OF f SKIP LOCKED
+    ) AS l;
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- The k-th oldest locked row goes to the k-th worker. A statement on FileControl
+    -- alone, by key: no join for the planner to turn into a scan of the table.
+    RETURN QUERY
+    WITH claimed AS (
+        UPDATE stage.FileControl AS f
+        SET Status         = 'InProgress',
+            WorkerAssigned = v_workers ->> (array_position(v_ids, f.ProcessID) - 1),
+            StartTime      = now(),
+            EndTime        = NULL,
+            Attempt        = f.Attempt + 1,
+            HeartbeatAt    = now(),
+            LeaseExpiresAt = now() + make_interval(secs => p_lease_seconds),
+            CommandStartedAt = NULL
+        WHERE f.ProcessID = ANY (v_ids)
+          -- checked again on the row as locked, so the claim never rests on the lock
+          -- clause alone. v_pending, not the literal: a parameter proves no partial
+          -- index's predicate, so only the primary key can serve this statement.
+          AND f.Status = v_pending
+          AND f.Executor = p_executor
+          AND f.RunAfter <= now()
+        RETURNING f.ProcessID, f.ProcessName, f.WorkerAssigned, f.TaskID, f.Parameters,
+                  f.Attempt, f.MaxAttempts, f.ScheduledFor, f.LeaseExpiresAt
+    )
+    SELECT c.ProcessID, c.ProcessName, c.WorkerAssigned, c.TaskID, t.Command, t.Arguments,
+           t.WorkingDirectory, c.Parameters, c.Attempt, c.MaxAttempts, t.TimeoutMinutes,
+           c.ScheduledFor, c.LeaseExpiresAt, t.OutputEncoding
+    FROM claimed AS c
+    LEFT JOIN stage.Task AS t ON t.TaskID = c.TaskID
+    ORDER BY c.ProcessID;
+END;
+$$;
+$migration_v143$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (143, 'ClaimForWorkers', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '16954083831672644857');
+    END IF;
+END
+$install$;
+
+-- V144__CompleteProcesses
+DO $install$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM refinery_schema_history WHERE version = 144) THEN
+        EXECUTE $migration_v144$
+-- V144: the same rules as V142, the accepting statement's plan fixed as V142 fixed the
+-- refusals'. Its generic plans, made while the statistics said the table was nearly empty
+-- (after a big delete and an autovacuum ANALYZE), joined the batch by hash to a whole
+-- scan of IX_FileControl_InProgress or IX_FileControl_Active (every entry, dead ones
+-- included), or updated the rows through a hash join over a sequential scan of the
+-- table: 5-11 ms a 10-element batch at 20,000 rows, against 1.1-1.4 ms. Now each row is
+-- read by its key, and nothing else is left to the planner:
+-- * the lock is a LATERAL probe behind OFFSET 0 whose only conditions are the key, the
+--   worker and the attempt: only the primary key serves it;
+-- * the UPDATE matches its rows with = ANY (ARRAY[key]), not =: an equality would make
+--   the key a join column, and the planner, believing the table empty, walked the whole
+--   primary key with the batch rescanned for each row (155 ms in a test with such
+--   statistics). It compares the status with the one the lock saw rather than with
+--   'InProgress', so no partial index's predicate is proved either;
+-- * hash and merge joins, sequential and bitmap scans are off for the function: the
+--   joins left are nested loops over a batch's few elements.
+-- Rows are still locked in ProcessID order; a row of this worker and attempt that is no
+-- longer InProgress is now locked before it is left out (it was left out unlocked), for
+-- the rest of the call: nothing else waits on a finished row.
+-- SQL Server needs no twin: it reads each element's row by seek under one locked read.
+-- stage.CompleteProcesses: the one completion implementation (CompleteProcess calls it
+-- with a one-element array). Set-based so a driver can finish thousands of runs in a few
+-- statements: validate all, lock and update the accepted rows, then log the refusals.
+-- V54: an optional startedAt (when the command really started, as the driver saw it) is
+-- stored in CommandStartedAt, brought into [StartTime, now] so clocks that disagree never
+-- make a duration negative; the UPDATE checks again on the locked row that the run is
+-- still this worker's attempt; a retry clears CommandStartedAt with StartTime.
+CREATE OR REPLACE FUNCTION stage.CompleteProcesses(
+    p_completions text)
+RETURNS TABLE (
+    ProcessID bigint,
+    Accepted  boolean,
+    Status    varchar)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- Generic plans: run many times a second, the best plan does not depend on the
+-- argument values, and re-planning these statements costs more than running them.
+SET plan_cache_mode = force_generic_plan
+-- ...and their shape must not depend on the statistics either (V144, above).
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+-- Disabled steps the planner must still take (none is expected) would put a plan over
+-- jit_above_cost: compiling it would take longer than running it, at every call.
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_items    json;  -- not jsonb: numbers keep their text as written (1e2 is not an integer here)
+    v_error    text;
+    v_error_no bigint;  -- 1-based position of the element v_error names
+    v_started  record;
+    v_accepted bigint[];
+    v_statuses varchar[];
+BEGIN
+    BEGIN
+        v_items := p_completions::json;
+    EXCEPTION WHEN data_exception THEN
+        RAISE EXCEPTION 'Completions is not valid JSON' USING ERRCODE = '22023';
+    END;
+    -- Valid JSON is an object or an array (what ISJSON accepts on SQL Server); a scalar is not.
+    IF json_typeof(v_items) NOT IN ('object', 'array') THEN
+        RAISE EXCEPTION 'Completions is not valid JSON' USING ERRCODE = '22023';
+    END IF;
+    IF v_items IS NULL OR json_typeof(v_items) = 'object' THEN
+        RAISE EXCEPTION 'Completions must be a JSON array of completion objects' USING ERRCODE = '22023';
+    END IF;
+
+    -- The first bad element names itself (0-based, as in JSON paths): nothing is written.
+    SELECT format('Completions[%s]%s', e.i - 1, v.problem), e.i INTO v_error, v_error_no
+    FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+    CROSS JOIN LATERAL (SELECT CASE
+        WHEN json_typeof(e.item) <> 'object'
+            THEN ' must be a JSON object'
+        WHEN json_typeof(e.item -> 'processId') IS DISTINCT FROM 'number'
+             OR (e.item ->> 'processId') !~ '^-?[0-9]{1,18}$'
+            THEN '.processId is missing or not an integer'
+        WHEN json_typeof(e.item -> 'workerName') IS DISTINCT FROM 'string' OR e.item ->> 'workerName' = ''
+            THEN '.workerName is missing or empty'
+        WHEN e.item ->> 'status' IS NULL OR e.item ->> 'status' NOT IN ('Completed', 'Failed', 'Cancelled')
+            THEN '.status must be one of Completed, Failed, Cancelled'
+        WHEN json_typeof(e.item -> 'attempt') NOT IN ('number', 'null')
+             OR (e.item ->> 'attempt') !~ '^-?[0-9]{1,9}$'
+            THEN '.attempt must be an integer'
+        WHEN json_typeof(e.item -> 'exitCode') NOT IN ('number', 'null')
+             OR (e.item ->> 'exitCode') !~ '^-?[0-9]{1,10}$'
+             OR (e.item ->> 'exitCode')::numeric NOT BETWEEN -2147483648 AND 2147483647
+            THEN '.exitCode must be a 32-bit integer'
+        WHEN json_typeof(e.item -> 'message') NOT IN ('string', 'null')
+            THEN '.message must be a string'
+        WHEN json_typeof(e.item -> 'stdout') NOT IN ('string', 'null')
+            THEN '.stdout must be a string'
+        WHEN json_typeof(e.item -> 'stderr') NOT IN ('string', 'null')
+            THEN '.stderr must be a string'
+        -- An offset is required; the ranges are those SQL Server's datetimeoffset accepts.
+        WHEN json_typeof(e.item -> 'startedAt') NOT IN ('string', 'null')
+             OR (e.item ->> 'startedAt') !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$'
+            THEN '.startedAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z'
+        END AS problem) AS v
+    WHERE v.problem IS NOT NULL
+    ORDER BY e.i
+    LIMIT 1;
+    -- A startedAt of the right shape may still not be a date (2024-02-30): only parsing
+    -- tells. All at once first; element by element only when that fails, to name the first.
+    BEGIN
+        PERFORM (e.item ->> 'startedAt')::timestamptz
+        FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+        WHERE json_typeof(e.item) = 'object'
+          AND (e.item ->> 'startedAt') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$'
+          AND (v_error_no IS NULL OR e.i < v_error_no);
+    EXCEPTION WHEN data_exception THEN
+        FOR v_started IN
+            SELECT e.i, e.item ->> 'startedAt' AS txt
+            FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+            WHERE json_typeof(e.item) = 'object'
+              AND (e.item ->> 'startedAt') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$'
+              AND (v_error_no IS NULL OR e.i < v_error_no)
+            ORDER BY e.i
+        LOOP
+            BEGIN
+                PERFORM v_started.txt::timestamptz;
+            EXCEPTION WHEN data_exception THEN
+                v_error := format('Completions[%s].startedAt must be null or an RFC 3339 instant such as 2024-12-06T18:00:00Z',
+                                  v_started.i - 1);
+                EXIT;
+            END;
+        END LOOP;
+    END;
+    IF v_error IS NULL THEN
+        -- One element per process: two verdicts for one row in a batch would be ambiguous.
+        SELECT format('Completions[%s].processId %s appears more than once', d.i - 1, d.id) INTO v_error
+        FROM (SELECT e.i, (e.item ->> 'processId')::bigint AS id,
+                     row_number() OVER (PARTITION BY (e.item ->> 'processId')::bigint ORDER BY e.i) AS n
+              FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)) AS d
+        WHERE d.n > 1
+        ORDER BY d.i
+        LIMIT 1;
+    END IF;
+    IF v_error IS NOT NULL THEN
+        RAISE EXCEPTION '%', v_error USING ERRCODE = '22023';
+    END IF;
+
+    -- Accepted completions. Rows are locked in ProcessID order (no deadlock between
+    -- batches); a row changed meanwhile is re-checked by the lock and dropped if no
+    -- longer this worker's attempt.
+    WITH req AS (
+        SELECT e.i AS Ord,
+               (e.item ->> 'processId')::bigint AS ProcessID,
+               e.item ->> 'workerName' AS WorkerName,
+               (e.item ->> 'attempt')::integer AS Attempt,
+               e.item ->> 'status' AS Status,
+               (e.item ->> 'exitCode')::integer AS ExitCode,
+               NULLIF(e.item ->> 'message', '') AS Message,
+               NULLIF(e.item ->> 'stdout', '') AS Stdout,
+               NULLIF(e.item ->> 'stderr', '') AS Stderr,
+               (e.item ->> 'startedAt')::timestamptz AS StartedAt
+        FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+    ),
+    target AS (
+        SELECT f.ProcessID, f.Status AS LockedStatus, r.Status, r.ExitCode, r.Message,
+               r.Stdout, r.Stderr, f.Attempt, f.MaxAttempts, r.WorkerName, r.StartedAt,
+               (r.Status = 'Failed' AND f.Attempt < f.MaxAttempts AND NOT f.CancelRequested) AS Retry,
+               -- retry k waits RetryDelaySeconds * 2^(k-1), capped at 2^31-1 seconds
+               now() + make_interval(secs => LEAST(
+                   COALESCE(t.RetryDelaySeconds, 60) * power(2::numeric, f.Attempt - 1),
+                   2147483647)::double precision) AS RetryAt
+        -- elements in ProcessID order, each row read by its key and locked as it is read
+        FROM (SELECT * FROM req ORDER BY ProcessID OFFSET 0) AS r
+        CROSS JOIN LATERAL (
+            SELECT p.ProcessID, p.Status, p.Attempt, p.MaxAttempts, p.CancelRequested, p.TaskID
+            FROM stage.FileControl AS p
+            WHERE p.ProcessID = r.ProcessID
+              AND p.WorkerAssigned = r.WorkerName
+              AND (r.Attempt IS NULL OR r.Attempt = p.Attempt)
+            OFFSET 0
+            FOR UPDATE) AS f
+        LEFT JOIN stage.Task AS t ON t.TaskID = f.TaskID
+        WHERE f.Status = 'InProgress'
+    ),
+    done AS (
+        UPDATE stage.FileControl AS f
+        SET Status         = CASE WHEN g.Retry THEN 'Pending' ELSE g.Status END,
+            WorkerAssigned = CASE WHEN g.Retry THEN NULL ELSE f.WorkerAssigned END,
+            StartTime      = CASE WHEN g.Retry THEN NULL ELSE f.StartTime END,
+            EndTime        = CASE WHEN g.Retry THEN NULL ELSE now() END,
+            RunAfter       = CASE WHEN g.Retry THEN g.RetryAt ELSE f.RunAfter END,
+            LeaseExpiresAt = NULL,
+            ExitCode       = g.ExitCode,
+            -- the driver's clock, kept within [StartTime, now] (GREATEST/LEAST skip NULLs)
+            CommandStartedAt = CASE WHEN g.Retry THEN NULL
+                                    WHEN g.StartedAt IS NULL THEN f.CommandStartedAt
+                                    ELSE GREATEST(f.StartTime, LEAST(g.StartedAt, now())) END
+        FROM target AS g
+        -- by key for each target row (V144 above: = ANY, not =)
+        WHERE f.ProcessID = ANY (ARRAY[g.ProcessID])
+          -- checked again on the row as locked: still this worker's attempt (InProgress:
+          -- the status the lock saw, compared as a value so no partial index matches)
+          AND f.Status = g.LockedStatus
+          AND f.WorkerAssigned = g.WorkerName
+          AND f.Attempt = g.Attempt
+        RETURNING f.ProcessID, f.Status, f.RunAfter, g.Retry, g.Attempt, g.MaxAttempts,
+                  g.Message, g.Stdout, g.Stderr,
+                  CASE WHEN g.Retry
+                       THEN format('Attempt %s of %s failed; retry %s at %s',
+                                   g.Attempt, g.MaxAttempts, g.Attempt,
+                                   to_char(f.RunAfter AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                            || COALESCE(': ' || g.Message, '')
+                       ELSE COALESCE(g.Message, g.Status) END AS LogText
+    ),
+    logged AS (
+        INSERT INTO stage.ProcessLog (ProcessID, Message, LogLevel, Detail)
+        SELECT l.ProcessID, l.Message, l.LogLevel, l.Detail
+        FROM (
+            SELECT d.ProcessID, 1 AS Seq, left(d.LogText, 500) AS Message,
+                   CASE WHEN d.Retry THEN 'Warning'
+                        WHEN d.Status = 'Completed' THEN 'Info'
+                        WHEN d.Status = 'Failed' THEN 'Error'
+                        ELSE 'Warning' END AS LogLevel,
+                   CASE WHEN length(d.LogText) > 500 THEN d.LogText END AS Detail
+            FROM done AS d
+            UNION ALL
+            SELECT d.ProcessID, 2, 'stdout', 'Info', d.Stdout FROM done AS d WHERE d.Stdout IS NOT NULL
+            UNION ALL
+            SELECT d.ProcessID, 3, 'stderr', 'Warning', d.Stderr FROM done AS d WHERE d.Stderr IS NOT NULL
+        ) AS l
+        ORDER BY l.ProcessID, l.Seq
+    )
+    SELECT array_agg(d.ProcessID), array_agg(d.Status)
+    INTO v_accepted, v_statuses
+    FROM done AS d;
+
+    -- Every element accepted (ids are unique in a batch, so the counts tell): the
+    -- verdicts are the accepted rows, in element order.
+    IF COALESCE(array_length(v_accepted, 1), 0) = json_array_length(v_items) THEN
+        RETURN QUERY
+        SELECT a.ProcessID, true, a.Status
+        FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+        JOIN unnest(v_accepted, v_statuses) AS a(ProcessID, Status)
+          ON a.ProcessID = (e.item ->> 'processId')::bigint
+        ORDER BY e.i;
+        RETURN;
+    END IF;
+
+    -- Refusals, in a new statement so they see what made a row change hands meanwhile.
+    RETURN QUERY
+    WITH req AS (
+        SELECT e.i AS Ord,
+               (e.item ->> 'processId')::bigint AS ProcessID,
+               e.item ->> 'workerName' AS WorkerName,
+               (e.item ->> 'attempt')::integer AS Attempt
+        FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)
+    ),
+    accepted AS (
+        SELECT a.ProcessID, a.Status
+        FROM unnest(v_accepted, v_statuses) AS a(ProcessID, Status)
+    ),
+    refused AS (
+        SELECT r.Ord, r.ProcessID, f.Status,
+               CASE WHEN f.Status <> 'InProgress'
+                        THEN format('Completion refused: process is %s (completion from %s)', f.Status, r.WorkerName)
+                    WHEN f.WorkerAssigned IS DISTINCT FROM r.WorkerName
+                        THEN format('Completion refused: process is assigned to %s, not %s',
+                                    COALESCE(f.WorkerAssigned, 'nobody'), r.WorkerName)
+                    WHEN r.Attempt <> f.Attempt
+                        THEN format('Completion refused: attempt %s from %s is not the current attempt %s',
+                                    r.Attempt, r.WorkerName, f.Attempt)
+                    ELSE format('Completion refused: process changed concurrently (completion from %s)', r.WorkerName)
+               END AS Reason
+        FROM req AS r
+        -- one key probe per element: OFFSET 0 keeps the subquery from being flattened
+        LEFT JOIN LATERAL (SELECT p.Status, p.WorkerAssigned, p.Attempt
+                           FROM stage.FileControl AS p
+                           WHERE p.ProcessID = r.ProcessID
+                           OFFSET 0) AS f ON true
+        WHERE NOT EXISTS (SELECT 1 FROM accepted AS a WHERE a.ProcessID = r.ProcessID)
+    ),
+    logged AS (
+        INSERT INTO stage.ProcessLog (ProcessID, Message, LogLevel)
+        SELECT x.ProcessID, left(x.Reason, 500), 'Warning'
+        FROM refused AS x
+        WHERE x.Status IS NOT NULL
+        ORDER BY x.Ord
+    )
+    SELECT r.ProcessID, a.ProcessID IS NOT NULL, COALESCE(a.Status, x.Status)::varchar
+    FROM req AS r
+    LEFT JOIN accepted AS a ON a.ProcessID = r.ProcessID
+    LEFT JOIN refused AS x ON x.Ord = r.Ord
+    ORDER BY r.Ord;
+END;
+$$;
+$migration_v144$;
+        INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+        VALUES (144, 'CompleteProcesses', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '3683039297080443400');
+    END IF;
+END
+$install$;
+
 -- V150__FireTriggerCore
 DO $install$
 BEGIN
