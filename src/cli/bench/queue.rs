@@ -192,6 +192,7 @@ async fn raw_rates(
     workers: usize,
 ) -> Result<(f64, f64)> {
     let registered = raw.register(db, args.processes, args.registrars).await?;
+    raw.analyze(db).await?;
     let completed = raw
         .claim_complete(db, args.processes, workers, args.batch)
         .await?;
