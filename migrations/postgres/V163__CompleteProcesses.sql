@@ -1,13 +1,26 @@
 -- V163: the minimum log level (V154..V158): each log row (the outcome, stdout, stderr, a
--- refusal) is written only when stage.LogKept keeps it for the run's task. Otherwise as
--- V142.
--- V142: the same rules as V54, two plans fixed. A batch whose every element was accepted
--- (the usual one) returns its verdicts from the accepted rows and skips the refusal
--- statement, which had nothing to refuse; and that statement reads each refused process
--- by its key (a LATERAL probe behind OFFSET 0, so the planner cannot turn it into a hash
--- join over a scan of all of stage.FileControl, the generic plan it chose on a table of a
--- few thousand rows: 4 ms of a 10-element batch at 20,000 rows, growing with the table).
--- SQL Server needs no twin: its refusal rows come from the one locked read, by seek.
+-- refusal) is written only when stage.LogKept keeps it for the run's task. And the same
+-- rules as V142, the accepting statement's plan fixed as V142 fixed the
+-- refusals'. Its generic plans, made while the statistics said the table was nearly empty
+-- (after a big delete and an autovacuum ANALYZE), joined the batch by hash to a whole
+-- scan of IX_FileControl_InProgress or IX_FileControl_Active (every entry, dead ones
+-- included), or updated the rows through a hash join over a sequential scan of the
+-- table: 5-11 ms a 10-element batch at 20,000 rows, against 1.1-1.4 ms. Now each row is
+-- read by its key, and nothing else is left to the planner:
+-- * the lock is a LATERAL probe behind OFFSET 0 whose only conditions are the key, the
+--   worker and the attempt: only the primary key serves it;
+-- * the UPDATE matches its rows with = ANY (ARRAY[key]), not =: an equality would make
+--   the key a join column, and the planner, believing the table empty, walked the whole
+--   primary key with the batch rescanned for each row (155 ms in a test with such
+--   statistics). It compares the status with the one the lock saw rather than with
+--   'InProgress', so no partial index's predicate is proved either;
+-- * hash and merge joins, sequential and bitmap scans are off for the function: the
+--   joins left are nested loops over a batch's few elements.
+-- Rows are still locked in ProcessID order; a row of this worker and attempt that is no
+-- longer InProgress is now locked before it is left out (it was left out unlocked), for
+-- the rest of the call: nothing else waits on a finished row.
+-- SQL Server's V163 has the log change only: it reads each element's row by seek under
+-- one locked read already.
 -- stage.CompleteProcesses: the one completion implementation (CompleteProcess calls it
 -- with a one-element array). Set-based so a driver can finish thousands of runs in a few
 -- statements: validate all, lock and update the accepted rows, then log the refusals.
@@ -27,6 +40,14 @@ SET search_path = pg_catalog, pg_temp
 -- Generic plans: run many times a second, the best plan does not depend on the
 -- argument values, and re-planning these statements costs more than running them.
 SET plan_cache_mode = force_generic_plan
+-- ...and their shape must not depend on the statistics either (V163, above).
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+-- Disabled steps the planner must still take (none is expected) would put a plan over
+-- jit_above_cost: compiling it would take longer than running it, at every call.
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -141,21 +162,25 @@ BEGIN
         FROM json_array_elements(v_items) WITH ORDINALITY AS e(item, i)
     ),
     target AS (
-        SELECT f.ProcessID, r.Status, r.ExitCode, r.Message, r.Stdout, r.Stderr,
-               f.Attempt, f.MaxAttempts, r.WorkerName, r.StartedAt,
+        SELECT f.ProcessID, f.Status AS LockedStatus, r.Status, r.ExitCode, r.Message,
+               r.Stdout, r.Stderr, f.Attempt, f.MaxAttempts, r.WorkerName, r.StartedAt,
                (r.Status = 'Failed' AND f.Attempt < f.MaxAttempts AND NOT f.CancelRequested) AS Retry,
                -- retry k waits RetryDelaySeconds * 2^(k-1), capped at 2^31-1 seconds
                now() + make_interval(secs => LEAST(
                    COALESCE(t.RetryDelaySeconds, 60) * power(2::numeric, f.Attempt - 1),
                    2147483647)::double precision) AS RetryAt
-        FROM req AS r
-        JOIN stage.FileControl AS f ON f.ProcessID = r.ProcessID
+        -- elements in ProcessID order, each row read by its key and locked as it is read
+        FROM (SELECT * FROM req ORDER BY ProcessID OFFSET 0) AS r
+        CROSS JOIN LATERAL (
+            SELECT p.ProcessID, p.Status, p.Attempt, p.MaxAttempts, p.CancelRequested, p.TaskID
+            FROM stage.FileControl AS p
+            WHERE p.ProcessID = r.ProcessID
+              AND p.WorkerAssigned = r.WorkerName
+              AND (r.Attempt IS NULL OR r.Attempt = p.Attempt)
+            OFFSET 0
+            FOR UPDATE) AS f
         LEFT JOIN stage.Task AS t ON t.TaskID = f.TaskID
         WHERE f.Status = 'InProgress'
-          AND f.WorkerAssigned = r.WorkerName
-          AND (r.Attempt IS NULL OR r.Attempt = f.Attempt)
-        ORDER BY f.ProcessID
-        FOR UPDATE OF f
     ),
     done AS (
         UPDATE stage.FileControl AS f
@@ -171,9 +196,11 @@ BEGIN
                                     WHEN g.StartedAt IS NULL THEN f.CommandStartedAt
                                     ELSE GREATEST(f.StartTime, LEAST(g.StartedAt, now())) END
         FROM target AS g
-        WHERE f.ProcessID = g.ProcessID
-          -- checked again on the row as locked: still this worker's attempt
-          AND f.Status = 'InProgress'
+        -- by key for each target row (V163 above: = ANY, not =)
+        WHERE f.ProcessID = ANY (ARRAY[g.ProcessID])
+          -- checked again on the row as locked: still this worker's attempt (InProgress:
+          -- the status the lock saw, compared as a value so no partial index matches)
+          AND f.Status = g.LockedStatus
           AND f.WorkerAssigned = g.WorkerName
           AND f.Attempt = g.Attempt
         RETURNING f.ProcessID, f.TaskID, f.Status, f.RunAfter, g.Retry, g.Attempt, g.MaxAttempts,

@@ -53,6 +53,21 @@ impl RawQueue {
         Ok(())
     }
 
+    /// Gives the claim's plan the statistics any table in use has. A table just filled
+    /// has none: PostgreSQL then guesses a few pending rows and claims by a bitmap scan
+    /// of every pending row, sorted (work growing with the backlog, a third of what the
+    /// pattern does once analysed), until autovacuum happens to analyse it mid-run.
+    pub async fn analyze(&self, db: &Arc<dyn Backend>) -> Result<()> {
+        let sql = match db.kind() {
+            BackendKind::Postgres => format!("ANALYZE {}", self.table),
+            BackendKind::SqlServer => format!("UPDATE STATISTICS {}", self.table),
+        };
+        db.execute_sql(&sql)
+            .await
+            .context("analysing the baseline's scratch table")?;
+        Ok(())
+    }
+
     /// Single-row INSERTs from `registrars` connections; returns rows/s.
     pub async fn register(
         &self,
