@@ -269,3 +269,45 @@ async fn a_supervisor_killed_outright_takes_the_command_with_it() {
     let outcome = running.await.unwrap();
     assert_eq!(outcome.kind, OutcomeKind::Failed, "{outcome:?}");
 }
+
+/// Linux: the supervisor arms its parent-death signal itself, then checks that its parent
+/// is still the driver it was started for; a supervisor whose driver is already gone
+/// (here: whose parent is not the pid it was given) starts nothing, since another driver
+/// may soon run the process.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_supervisor_whose_driver_is_gone_starts_nothing() {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let supervise = |driver: u32| {
+        let (mut ours, theirs) = UnixStream::pair().unwrap();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_stagehand"))
+            .args(["exec-shim", "--grace-ms", "100", "--driver-pid"])
+            .arg(driver.to_string())
+            .args(["--", "/bin/sh", "-c", "touch \"$0\""])
+            .arg(&marker)
+            .stdin(std::os::fd::OwnedFd::from(theirs))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let mut report = String::new();
+        ours.read_to_string(&mut report).unwrap();
+        (status, report)
+    };
+    // Our parent, not us: as if the driver had died and we were its reparented shim.
+    let (output, report) = supervise(nix::unistd::getppid().as_raw() as u32);
+    assert!(!output.status.success(), "{output:?}");
+    assert_eq!(report, "", "no start report");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("the driver exited"),
+        "{output:?}"
+    );
+    assert!(!marker.exists(), "the command did not run");
+    // Started by the driver it names: the command runs.
+    let (output, report) = supervise(std::process::id());
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(report, "started\n");
+    assert!(marker.exists(), "the command ran");
+}

@@ -4,7 +4,7 @@
 //! when the driver is killed outright, the running child of `sh -c "a; b"`, a
 //! background job or a daemonised grandchild lives on, and overlaps the next run of
 //! the same process once its lease expires. So the driver starts each command through
-//! its own binary, `stagehand exec-shim --grace-ms N -- PROGRAM ARGS...`: a small
+//! its own binary, `stagehand exec-shim --grace-ms N --driver-pid P -- PROGRAM ARGS...`: a small
 //! process (no async runtime, no database) that starts the command and owns its tree.
 //!
 //! It is a child subreaper (PR_SET_CHILD_SUBREAPER): a process of the tree whose
@@ -25,7 +25,8 @@
 //!   starting) or `error TEXT`. The command's stdin is /dev/null; stdout, stderr,
 //!   working directory and environment are the shim's, as the driver set them.
 //! - The end of that stream (the driver exited, or abandoned the run) and SIGHUP (the
-//!   parent-death signal the driver sets before exec) mean: the driver is gone; kill
+//!   parent-death signal the shim arms first thing, for the `--driver-pid` it was given
+//!   and checks is still its parent) mean: the driver is gone; kill
 //!   the whole tree at once, because another driver may soon run the process again.
 //! - SIGTERM (or SIGINT) means: stop; SIGTERM to every process of the tree, SIGKILL to
 //!   what is left after the grace. The same happens when the command exits and leaves
@@ -81,6 +82,8 @@ pub(super) fn supervised(command: &Command, grace: Duration) -> Result<Command, 
     shim.args(supervisor.subcommand)
         .arg("--grace-ms")
         .arg(grace.as_millis().to_string())
+        .arg("--driver-pid")
+        .arg(std::process::id().to_string())
         .arg("--")
         .arg(inner.get_program())
         .args(inner.get_args());
@@ -151,6 +154,9 @@ pub struct ShimArgs {
     /// Time between SIGTERM and SIGKILL when the tree is stopped, in milliseconds.
     #[arg(long = "grace-ms")]
     grace_ms: u64,
+    /// The driver that starts the shim: its parent, whose death ends the tree.
+    #[arg(long = "driver-pid")]
+    driver_pid: i32,
     /// The program to run and its arguments.
     #[arg(last = true, required = true)]
     command: Vec<OsString>,
@@ -164,7 +170,12 @@ impl ShimArgs {
         // else in this process reads or closes it.
         let control = unsafe { UnixStream::from_raw_fd(0) };
         let grace = Duration::from_millis(self.grace_ms);
-        match supervise(&self.command, grace, control) {
+        match supervise(
+            &self.command,
+            grace,
+            Pid::from_raw(self.driver_pid),
+            control,
+        ) {
             Ok(Some(status)) => exit_like(status),
             // The driver was told why.
             Ok(None) => ExitCode::FAILURE,
@@ -181,11 +192,21 @@ impl ShimArgs {
 fn supervise(
     command: &[OsString],
     grace: Duration,
+    driver: Pid,
     mut control: UnixStream,
 ) -> io::Result<Option<ExitStatus>> {
-    // Before the handled signals are blocked: should the driver die before this, its
-    // parent-death signal ends the shim at once.
-    let driver = nix::unistd::getppid();
+    // Armed first, and before the handled signals are blocked: from here the driver's
+    // death (even by SIGKILL) ends the shim at once. Had it died before, we were
+    // reparented: its pid is no longer our parent's, and nothing is started, since
+    // another driver may soon run the process. "Dies" means the thread that spawned us
+    // ends: the driver's runtime worker threads live as long as it does, and the
+    // control socket's end covers the rest.
+    nix::sys::prctl::set_pdeathsig(DRIVER_GONE)?;
+    if nix::unistd::getppid() != driver {
+        return Err(io::Error::other(
+            "the driver exited while the command was starting",
+        ));
+    }
     if control.local_addr().is_err() {
         return Err(io::Error::other(
             "stdin is not the driver's control socket (exec-shim is started by `stagehand run`)",

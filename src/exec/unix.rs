@@ -57,32 +57,6 @@ pub(super) fn describe_abnormal_exit(status: ExitStatus) -> String {
     }
 }
 
-/// Linux: the supervisor gets SIGHUP when the driver dies, even by SIGKILL, and then
-/// kills the tree at once, because a dead driver's processes are run again elsewhere
-/// once their leases expire and must not run twice. Set in the forked child before exec
-/// (the setting survives the exec of the supervisor), so no instant is uncovered. "Dies"
-/// means the forking thread ends: commands are spawned from runtime worker threads,
-/// which live as long as the driver; the supervisor also watches its control socket,
-/// which only the driver's exit closes.
-#[cfg(target_os = "linux")]
-fn die_with_driver(command: &mut Command) {
-    let driver = std::process::id();
-    // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe system calls (prctl, getppid).
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(super::shim::DRIVER_GONE).map_err(io::Error::from)?;
-            // The driver may have died between fork and prctl: then nobody signals us.
-            if nix::unistd::getppid().as_raw() as u32 != driver {
-                return Err(io::Error::other(
-                    "the driver exited while the command was starting",
-                ));
-            }
-            Ok(())
-        });
-    }
-}
-
 /// A command's process group (on Linux, led by the supervisor). Dropping it before
 /// [`ProcessTree::terminate`] finished kills the tree, so an abandoned run leaves
 /// nothing behind: on Linux by closing the control socket, elsewhere by SIGKILL to
@@ -119,12 +93,12 @@ impl ProcessTree {
     /// real command a null stdin).
     pub(super) fn prepare(&mut self, command: &mut Command) {
         command.process_group(0);
+        // Nothing runs in the child between fork and exec (the supervisor arms its own
+        // parent-death signal): so the standard library starts it with posix_spawn, a
+        // vfork, rather than a fork that copies the driver's whole address space.
         #[cfg(target_os = "linux")]
-        {
-            die_with_driver(command);
-            if let Some(end) = self.supervisor_end.take() {
-                command.stdin(std::os::fd::OwnedFd::from(end));
-            }
+        if let Some(end) = self.supervisor_end.take() {
+            command.stdin(std::os::fd::OwnedFd::from(end));
         }
     }
 

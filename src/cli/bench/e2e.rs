@@ -1,5 +1,6 @@
 //! `stagehand bench e2e`: a real driver (in this process) runs real commands.
-//! - throughput: N processes of `true` registered up front, timed until all are Completed;
+//! - throughput: N processes of `true` (started directly, no shell) registered up front,
+//!   timed until all are Completed;
 //! - idle latency: with the driver idle, one registration at a time of a command that
 //!   prints the time it started (`date +%s%N`); latency = that time - the time just
 //!   before RegisterProcess was called.
