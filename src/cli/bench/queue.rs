@@ -6,10 +6,11 @@
 //! `--bulk N` then registers as many processes through `stage.RegisterProcesses`, N a
 //! call (its baseline: multi-row INSERTs of N rows). Workers record a batch and claim the
 //! next in one `stage.CompleteAndClaim` call (`--separate-calls`: two calls, as before).
+//! `--scratch`: in a database of its own, dropped at the end.
 
-use super::super::open_store;
 use super::baseline::RawQueue;
 use super::prefill::Prefill;
+use super::scratch::{self, ScratchArgs, Target};
 use crate::store::{Backend, ClaimRequest, Completion, FinalStatus};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ pub struct QueueArgs {
     /// stage.ClaimProcesses) instead of one stage.CompleteAndClaim.
     #[arg(long)]
     separate_calls: bool,
+    #[command(flatten)]
+    scratch: ScratchArgs,
 }
 
 pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode> {
@@ -55,8 +58,17 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
         bail!("--prefill must be at least 0");
     }
     let max_workers = args.workers.iter().copied().max().unwrap_or(1);
-    let db = open_store(database, (max_workers.max(args.registrars) + 2) as u32).await?;
-    super::refuse_if_busy(&db).await?;
+    let connections = (max_workers.max(args.registrars) + 2) as u32;
+    scratch::measure(database, connections, &args.scratch, |target| {
+        measure_in(target, args)
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure_in(target: Target, args: &QueueArgs) -> Result<()> {
+    let db = &target.db;
+    super::refuse_if_busy(db).await?;
     println!(
         "stagehand bench on {}: {} processes, batch {}, workers {:?}",
         db.kind(),
@@ -65,19 +77,18 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
         args.workers
     );
     let prefill = if args.prefill > 0 {
-        Some(Prefill::fill(&db, args.prefill).await?)
+        Some(Prefill::fill(&target, args.prefill).await?)
     } else {
         None
     };
-    let outcome = measure_all(&db, args).await;
+    let outcome = measure_all(db, args).await;
     if let Some(prefill) = prefill {
         if outcome.is_ok() {
-            super::monitor::print_timings(&db, 3).await?;
+            super::monitor::print_timings(db, 3).await?;
         }
-        prefill.remove(&db).await?;
+        prefill.remove(db).await?;
     }
-    outcome?;
-    Ok(ExitCode::SUCCESS)
+    outcome
 }
 
 async fn measure_all(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
