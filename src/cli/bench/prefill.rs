@@ -11,15 +11,16 @@
 use super::scratch::Target;
 use crate::store::{Backend, BackendKind};
 use anyhow::{Context, Result};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Rows per INSERT or DELETE statement: big enough to be quick, small enough that SQL
 /// Server keeps row locks and a modest log.
 const CHUNK: i64 = 50_000;
-/// Rows per INSERT on PostgreSQL in a scratch database, where no one else waits on its
-/// locks: fewer statements, fewer runs of the counter trigger.
-const SCRATCH_CHUNK: i64 = 500_000;
+/// Connections inserting chunks at once: the server's work is one core per statement, and
+/// the bench waits meanwhile (chunks 10 times larger, one at a time, filled no faster).
+const FILL_CONNECTIONS: usize = 2;
 /// Six months, in seconds.
 const SPREAD_SECONDS: i64 = 180 * 86_400;
 
@@ -97,28 +98,17 @@ impl Prefill {
 
     async fn insert_all(&self, db: &Arc<dyn Backend>, window: Window, history: bool) -> Result<()> {
         let kind = db.kind();
-        let chunk = match kind {
-            BackendKind::Postgres if self.scratch => SCRATCH_CHUNK,
-            _ => CHUNK,
-        };
-        let mut lo = 0;
-        while lo < self.rows {
-            let hi = (lo + chunk).min(self.rows);
-            db.execute_sql(&live_chunk(kind, &self.prefix, lo, hi, self.rows, window))
-                .await
-                .context("prefilling stage.FileControl and stage.ProcessLog")?;
-            lo = hi;
-        }
+        in_chunks(db, self.rows, |lo, hi| {
+            live_chunk(kind, &self.prefix, lo, hi, self.rows, window)
+        })
+        .await
+        .context("prefilling stage.FileControl and stage.ProcessLog")?;
         let history = if history { self.rows / 5 } else { 0 };
-        let mut lo = 0;
-        while lo < history {
-            let hi = (lo + chunk).min(history);
-            db.execute_sql(&history_chunk(kind, &self.prefix, lo, hi, history))
-                .await
-                .context("prefilling stage.FileControl_History and stage.ProcessLog_History")?;
-            lo = hi;
-        }
-        Ok(())
+        in_chunks(db, history, |lo, hi| {
+            history_chunk(kind, &self.prefix, lo, hi, history)
+        })
+        .await
+        .context("prefilling stage.FileControl_History and stage.ProcessLog_History")
     }
 
     /// Deletes every prefilled row, logs first, a chunk at a time (in a scratch database:
@@ -153,6 +143,27 @@ impl Prefill {
         }
         Ok(())
     }
+}
+
+/// Runs the statements `chunk(lo, hi)` making rows [0, total) a CHUNK at a time, on
+/// FILL_CONNECTIONS connections at once (neighbouring chunks interleave their ProcessIDs).
+async fn in_chunks(
+    db: &Arc<dyn Backend>,
+    total: i64,
+    chunk: impl Fn(i64, i64) -> String,
+) -> Result<()> {
+    let next = AtomicI64::new(0);
+    let fill = || async {
+        loop {
+            let lo = next.fetch_add(CHUNK, Ordering::Relaxed);
+            if lo >= total {
+                return Ok::<_, anyhow::Error>(());
+            }
+            db.execute_sql(&chunk(lo, (lo + CHUNK).min(total))).await?;
+        }
+    };
+    futures_util::future::try_join_all((0..FILL_CONNECTIONS).map(|_| fill())).await?;
+    Ok(())
 }
 
 /// Runs g in [lo, hi) of `total`: run g ends `age` + (total - g) / total of `spread`
