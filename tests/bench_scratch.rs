@@ -6,7 +6,7 @@
 mod common;
 
 use common::TestDb;
-use stagehand::store::BackendKind;
+use stagehand::store::{connect, BackendKind, ConnectOptions, DatabaseUrl};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -123,6 +123,19 @@ async fn a_kept_scratch_database_is_measured_again_then_dropped(db: &TestDb) {
         database_exists(db, &name).await,
         "{db}: --keep-scratch dropped {name}"
     );
+    // The fill's counter deltas are rolled up, as a driver's sweep would have.
+    let url = DatabaseUrl::parse(db.url())
+        .and_then(|url| url.with_database(&name))
+        .expect("the scratch database's URL");
+    let scratch = connect(&url, &ConnectOptions::default())
+        .await
+        .expect("connect to the kept scratch database");
+    let deltas = scratch
+        .query_i64("SELECT COUNT(*) FROM stage.ProcessCounter")
+        .await
+        .expect("count the counter deltas");
+    assert_eq!(deltas, Some(0), "{db}: the prefill left counter deltas");
+    drop(scratch);
     let stdout = bench_ok(db, &["monitor", "--reuse-scratch", &name]).await;
     assert!(
         stdout.contains("with 1000 finished runs in stage.FileControl"),
