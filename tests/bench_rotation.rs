@@ -44,19 +44,7 @@ async fn a_small_rotation_bench_moves_its_rows_and_leaves_none(db: &TestDb) {
             && stdout.contains("| without: p50"),
         "{db}: {stdout}"
     );
-    for table in [
-        "stage.FileControl",
-        "stage.ProcessLog",
-        "stage.FileControl_History",
-        "stage.ProcessLog_History",
-        "stage.Task",
-    ] {
-        assert_eq!(
-            db.count(table).await,
-            0,
-            "{db}: the bench left rows in {table}"
-        );
-    }
+    db.assert_no_bench_rows("the bench").await;
 
     // Someone's own run past the retention: the bench would move it, so it refuses.
     let id = db.register_new("old-report").await;

@@ -90,7 +90,7 @@ async fn roll_up_counters(
 }
 
 /// The most stage.RollUpCounters takes per call (below lock escalation on SQL Server).
-const ROLL_UP_BATCH: i32 = 4000;
+pub const ROLL_UP_BATCH: i32 = 4000;
 
 /// How long rotation rests after each batch, as a multiple of the batch's own time: 1.0
 /// rests as long as it worked, so a rotation of millions of rows takes at most half of

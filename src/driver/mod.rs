@@ -21,7 +21,7 @@ mod webhook;
 
 pub use backoff::Backoff;
 pub use email::{SmtpConfig, SmtpTls};
-pub use housekeeping::{rotate_in_batches, HousekeepingConfig, ROTATION_REST};
+pub use housekeeping::{rotate_in_batches, HousekeepingConfig, ROLL_UP_BATCH, ROTATION_REST};
 pub use metrics::{Call, DriverMetrics};
 pub use notifier::NotifierConfig;
 pub use secrets::Secrets;

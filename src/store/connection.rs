@@ -83,6 +83,31 @@ impl DatabaseUrl {
         })
     }
 
+    /// The same server, login and options in another database (a bench's scratch
+    /// database): the URL's path, or the ADO.NET string's Database / Initial Catalog.
+    pub fn with_database(&self, database: &str) -> Result<DatabaseUrl, StoreError> {
+        let raw = if self.raw.contains("://") {
+            let mut url = url::Url::parse(&self.raw).map_err(|_| {
+                StoreError::InvalidUrl(
+                    "another database needs a host in the connection string (postgres://HOST/...)"
+                        .into(),
+                )
+            })?;
+            url.set_path(&format!("/{database}"));
+            // tokio-postgres lets `dbname=` override the path.
+            drop_query_keys(&mut url, is_database_key);
+            url.to_string()
+        } else {
+            let mut pairs = ado_pairs_without(&self.raw, is_database_key);
+            pairs.push(format!("Database={database}"));
+            pairs.join(";")
+        };
+        Ok(DatabaseUrl {
+            raw,
+            kind: self.kind,
+        })
+    }
+
     /// The password as written and as the server sees it (percent-decoded, unquoted):
     /// the strings that must never reach a job or its stored output.
     pub fn passwords(&self) -> Vec<String> {
@@ -107,10 +132,7 @@ impl DatabaseUrl {
 fn is_login_key(key: &str) -> bool {
     is_secret_key(key)
         || matches!(
-            key.trim()
-                .to_ascii_lowercase()
-                .replace([' ', '_'], "")
-                .as_str(),
+            normal_key(key).as_str(),
             "user"
                 | "userid"
                 | "uid"
@@ -119,6 +141,14 @@ fn is_login_key(key: &str) -> bool {
                 | "trustedconnection"
                 | "authentication"
         )
+}
+
+/// Keys of a connection string that name the database (replaced by [`DatabaseUrl::with_database`]).
+fn is_database_key(key: &str) -> bool {
+    matches!(
+        normal_key(key).as_str(),
+        "database" | "dbname" | "initialcatalog"
+    )
 }
 
 fn url_with_login(raw: &str, user: &str, password: &str) -> Result<String, StoreError> {
@@ -132,15 +162,30 @@ fn url_with_login(raw: &str, user: &str, password: &str) -> Result<String, Store
     // `url` percent-encodes both; both engines decode them.
     url.set_username(user).map_err(|()| no_host())?;
     url.set_password(Some(password)).map_err(|()| no_host())?;
+    drop_query_keys(&mut url, is_login_key);
+    Ok(url.to_string())
+}
+
+/// Removes the query's options whose key `drop` matches.
+fn drop_query_keys(url: &mut url::Url, drop: fn(&str) -> bool) {
     if let Some(query) = url.query().map(str::to_string) {
         // Filtered as text, so the other options keep their encoding.
         let kept: Vec<&str> = query
             .split('&')
-            .filter(|pair| !is_login_key(pair.split('=').next().unwrap_or("")))
+            .filter(|pair| !drop(pair.split('=').next().unwrap_or("")))
             .collect();
         url.set_query((!kept.is_empty()).then(|| kept.join("&")).as_deref());
     }
-    Ok(url.to_string())
+}
+
+/// The ADO.NET string's non-empty pairs but those whose key `drop` matches.
+fn ado_pairs_without(raw: &str, drop: fn(&str) -> bool) -> Vec<String> {
+    ado_pairs(raw)
+        .into_iter()
+        .filter(|pair| !pair.trim().is_empty())
+        .filter(|pair| !drop(pair.split('=').next().unwrap_or("")))
+        .map(str::to_string)
+        .collect()
 }
 
 fn ado_with_login(raw: &str, user: &str, password: &str) -> Result<String, StoreError> {
@@ -151,12 +196,7 @@ fn ado_with_login(raw: &str, user: &str, password: &str) -> Result<String, Store
         ));
     }
     let quote = |value: &str| format!("\"{}\"", value.replace('"', "\"\""));
-    let mut pairs: Vec<String> = ado_pairs(raw)
-        .into_iter()
-        .filter(|pair| !pair.trim().is_empty())
-        .filter(|pair| !is_login_key(pair.split('=').next().unwrap_or("")))
-        .map(str::to_string)
-        .collect();
+    let mut pairs = ado_pairs_without(raw, is_login_key);
     pairs.push(format!("User Id={}", quote(user)));
     pairs.push(format!("Password={}", quote(password)));
     Ok(pairs.join(";"))
@@ -309,14 +349,13 @@ fn ado_pairs(raw: &str) -> Vec<&str> {
     pairs
 }
 
+/// A key as ADO.NET compares them: case, spaces and underscores aside.
+fn normal_key(key: &str) -> String {
+    key.trim().to_ascii_lowercase().replace([' ', '_'], "")
+}
+
 fn is_secret_key(key: &str) -> bool {
-    matches!(
-        key.trim()
-            .to_ascii_lowercase()
-            .replace([' ', '_'], "")
-            .as_str(),
-        "password" | "pwd" | "pass"
-    )
+    matches!(normal_key(key).as_str(), "password" | "pwd" | "pass")
 }
 
 #[cfg(test)]
@@ -371,6 +410,30 @@ mod tests {
             let url = DatabaseUrl::parse(raw).unwrap();
             assert_eq!(url.redacted(), shown);
             assert!(!format!("{url:?}").contains("s3cret"));
+        }
+    }
+
+    #[test]
+    fn another_database_keeps_the_login_and_options() {
+        for (raw, expected) in [
+            (
+                "postgres://app:s3cret@db:5432/erp?sslmode=disable&dbname=erp",
+                "postgres://app:s3cret@db:5432/stagehand_bench_7?sslmode=disable",
+            ),
+            ("postgres://app@db", "postgres://app@db/stagehand_bench_7"),
+            (
+                "mssql://sa:x@sql01:1433/erp?encrypt=true",
+                "mssql://sa:x@sql01:1433/stagehand_bench_7?encrypt=true",
+            ),
+            (
+                "Server=sql01;Initial Catalog=erp;User Id=sa;Password={x;y};",
+                "Server=sql01;User Id=sa;Password={x;y};Database=stagehand_bench_7",
+            ),
+        ] {
+            let url = DatabaseUrl::parse(raw).unwrap();
+            let other = url.with_database("stagehand_bench_7").unwrap();
+            assert_eq!(other.expose(), expected, "{raw}");
+            assert_eq!(other.kind(), url.kind());
         }
     }
 

@@ -431,6 +431,24 @@ impl TestDb {
         self.query_i64(&sql).await.must(self, &sql).unwrap_or(0)
     }
 
+    /// Asserts that the tables a bench writes hold no row (`what` says who would have
+    /// left them).
+    pub async fn assert_no_bench_rows(&self, what: &str) {
+        for table in [
+            "stage.FileControl",
+            "stage.ProcessLog",
+            "stage.FileControl_History",
+            "stage.ProcessLog_History",
+            "stage.Task",
+        ] {
+            assert_eq!(
+                self.count(table).await,
+                0,
+                "{self}: {what} left rows in {table}"
+            );
+        }
+    }
+
     /// How many rows a procedure call returns (the typed store reads only the first).
     /// SQL Server cannot select from EXEC, so there the rows go through a table
     /// variable with `mssql_columns`, the result set's column definitions.

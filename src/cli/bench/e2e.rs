@@ -8,9 +8,10 @@
 //! `--prefill` measures with six months of finished runs in the tables; `--baseline` also
 //! times a bare loop spawning the same command with as many concurrent spawners as workers.
 
-use super::super::{database_url, open_store};
+use super::super::database_url;
 use super::machine_cpu;
 use super::prefill::Prefill;
+use super::scratch::{self, ScratchArgs, Target};
 use super::{cleanup, percentiles, refuse_if_busy};
 use crate::driver::{self, DriverConfig, HousekeepingConfig, Secrets, Shutdown};
 use crate::store::{Backend, LogLevel, TaskRecord};
@@ -41,6 +42,8 @@ pub struct E2eArgs {
     /// without it the database's level applies. The database's level is left alone.
     #[arg(long, value_name = "LEVEL")]
     min_log_level: Option<LogLevel>,
+    #[command(flatten)]
+    scratch: ScratchArgs,
 }
 
 /// A driver as `stagehand run` configures one (secrets included: their cost is part of
@@ -119,21 +122,28 @@ pub async fn run(database: &Option<String>, args: &E2eArgs) -> Result<ExitCode> 
     }
     let max_workers = args.workers.iter().copied().max().unwrap_or(1);
     let config = config(Secrets::of(&database_url(database)?));
-    let db = open_store(database, max_workers as u32 + 8).await?;
-    refuse_if_busy(&db).await?;
+    scratch::measure(database, max_workers as u32 + 8, &args.scratch, |target| {
+        measure_in(target, &config, args)
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure_in(target: Target, config: &DriverConfig, args: &E2eArgs) -> Result<()> {
+    let db = &target.db;
+    refuse_if_busy(db).await?;
     let prefix = format!("stagehand-e2e-{}-", std::process::id());
     let prefill = if args.prefill > 0 {
-        Some(Prefill::fill(&db, args.prefill).await?)
+        Some(Prefill::fill(&target, args.prefill).await?)
     } else {
         None
     };
-    let outcome = measure(&db, &config, &prefix, args).await;
-    cleanup(&db, &prefix).await?;
+    let outcome = measure(db, config, &prefix, args).await;
+    cleanup(db, &prefix).await?;
     if let Some(prefill) = prefill {
-        prefill.remove(&db).await?;
+        prefill.remove(db).await?;
     }
-    outcome?;
-    Ok(ExitCode::SUCCESS)
+    outcome
 }
 
 async fn measure(

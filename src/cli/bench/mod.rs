@@ -1,6 +1,7 @@
 //! `stagehand bench`: measurements against the database it is pointed at. Each bench
 //! refuses to start while other driver work is queued there (it would run it), and
-//! deletes the rows it made.
+//! deletes the rows it made; with `--scratch` (queue, e2e, monitor, rotation) it measures
+//! in a database of its own instead, dropped at the end.
 
 mod baseline;
 #[cfg(unix)]
@@ -12,6 +13,7 @@ mod monitor;
 mod prefill;
 mod queue;
 mod rotation;
+mod scratch;
 
 use crate::store::{Backend, LogLevel, TaskRecord};
 use anyhow::{bail, Context, Result};

@@ -1,8 +1,9 @@
 //! `stagehand bench monitor`: how long each monitoring read takes (what `stagehand status`
-//! and a Power BI report run), optionally after `--prefill ROWS` finished runs.
+//! and a Power BI report run), optionally after `--prefill ROWS` finished runs, optionally
+//! in a scratch database (`--scratch`).
 
-use super::super::open_store;
 use super::prefill::Prefill;
+use super::scratch::{self, ScratchArgs, Target};
 use super::{percentiles, refuse_if_busy};
 use crate::store::Backend;
 use anyhow::{bail, Context, Result};
@@ -19,25 +20,31 @@ pub struct MonitorArgs {
     /// Calls of each read; the median and the slowest are printed.
     #[arg(long, default_value_t = 5)]
     repeat: usize,
+    #[command(flatten)]
+    scratch: ScratchArgs,
 }
 
 pub async fn run(database: &Option<String>, args: &MonitorArgs) -> Result<ExitCode> {
     if args.repeat == 0 || args.prefill < 0 {
         bail!("--repeat must be at least 1 and --prefill at least 0");
     }
-    let db = open_store(database, 4).await?;
-    refuse_if_busy(&db).await?;
+    scratch::measure(database, 4, &args.scratch, |target| measure(target, args)).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure(target: Target, args: &MonitorArgs) -> Result<()> {
+    let db = &target.db;
+    refuse_if_busy(db).await?;
     let prefill = if args.prefill > 0 {
-        Some(Prefill::fill(&db, args.prefill).await?)
+        Some(Prefill::fill(&target, args.prefill).await?)
     } else {
         None
     };
-    let outcome = print_timings(&db, args.repeat).await;
+    let outcome = print_timings(db, args.repeat).await;
     if let Some(prefill) = prefill {
-        prefill.remove(&db).await?;
+        prefill.remove(db).await?;
     }
-    outcome?;
-    Ok(ExitCode::SUCCESS)
+    outcome
 }
 
 /// Times every monitoring read `repeat` times and prints one line each.

@@ -3,18 +3,25 @@
 //! fifth as many from the month before, and two log rows per run (claim and outcome) in
 //! stage.ProcessLog / ProcessLog_History: the shape of a queue in steady state. The rows
 //! live in the database the bench is pointed at, under generated task names
-//! (`stagehand-prefill-<pid>-t<k>`), and are removed afterwards in chunks.
+//! (`stagehand-prefill-<pid>-t<k>`), and are removed afterwards in chunks, unless the
+//! bench measures in a scratch database (`--scratch`), which is dropped with them.
 //! History rows get negative ProcessIDs and LogIDs, which the identities never hand out.
 //! `bench rotation` fills a month past the retention instead (`fill_past_retention`).
 
+use super::scratch::Target;
+use crate::driver::ROLL_UP_BATCH;
 use crate::store::{Backend, BackendKind};
 use anyhow::{Context, Result};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Rows per INSERT or DELETE statement: big enough to be quick, small enough that SQL
 /// Server keeps row locks and a modest log.
 const CHUNK: i64 = 50_000;
+/// Connections inserting chunks at once: the server's work is one core per statement, and
+/// the bench waits meanwhile (chunks 10 times larger, one at a time, filled no faster).
+const FILL_CONNECTIONS: usize = 2;
 /// Six months, in seconds.
 const SPREAD_SECONDS: i64 = 180 * 86_400;
 
@@ -39,13 +46,15 @@ const PAST_RETENTION: Window = Window {
 pub struct Prefill {
     prefix: String,
     rows: i64,
+    /// In a scratch database: nothing to remove.
+    scratch: bool,
 }
 
 impl Prefill {
     /// Inserts the rows; on error removes what was written.
-    pub async fn fill(db: &Arc<dyn Backend>, rows: i64) -> Result<Prefill> {
+    pub async fn fill(target: &Target, rows: i64) -> Result<Prefill> {
         let prefix = format!("stagehand-prefill-{}", std::process::id());
-        let (prefill, seconds) = Prefill::fill_with(db, prefix, rows, SIX_MONTHS, true).await?;
+        let (prefill, seconds) = Prefill::fill_with(target, prefix, rows, SIX_MONTHS, true).await?;
         println!(
             "prefilled {} finished runs (+{} in history) and {} log rows in {seconds:.1} s",
             rows,
@@ -57,10 +66,10 @@ impl Prefill {
 
     /// A month of finished runs past a six-month retention, with two log rows each, in the
     /// live tables: what a rotation moves. On error removes what was written.
-    pub async fn fill_past_retention(db: &Arc<dyn Backend>, rows: i64) -> Result<Prefill> {
+    pub async fn fill_past_retention(target: &Target, rows: i64) -> Result<Prefill> {
         let prefix = format!("stagehand-rotatable-{}", std::process::id());
         let (prefill, seconds) =
-            Prefill::fill_with(db, prefix, rows, PAST_RETENTION, false).await?;
+            Prefill::fill_with(target, prefix, rows, PAST_RETENTION, false).await?;
         println!(
             "prefilled {rows} finished runs past the retention and {} log rows in {seconds:.1} s",
             2 * rows
@@ -69,45 +78,55 @@ impl Prefill {
     }
 
     async fn fill_with(
-        db: &Arc<dyn Backend>,
+        target: &Target,
         prefix: String,
         rows: i64,
         window: Window,
         history: bool,
     ) -> Result<(Prefill, f64)> {
-        let prefill = Prefill { prefix, rows };
+        let prefill = Prefill {
+            prefix,
+            rows,
+            scratch: target.scratch,
+        };
         let started = Instant::now();
-        if let Err(e) = prefill.insert_all(db, window, history).await {
-            prefill.remove(db).await?;
+        if let Err(e) = prefill.insert_all(&target.db, window, history).await {
+            prefill.remove(&target.db).await?;
             return Err(e);
         }
+        // A driver folds the counters' deltas into their totals every sweep; without it a
+        // fill leaves one per key and chunk, which every monitoring read would sum.
+        while !target
+            .db
+            .roll_up_counters(ROLL_UP_BATCH)
+            .await
+            .context("rolling up the monitoring counters after the prefill")?
+            .done
+        {}
         Ok((prefill, started.elapsed().as_secs_f64()))
     }
 
     async fn insert_all(&self, db: &Arc<dyn Backend>, window: Window, history: bool) -> Result<()> {
         let kind = db.kind();
-        let mut lo = 0;
-        while lo < self.rows {
-            let hi = (lo + CHUNK).min(self.rows);
-            db.execute_sql(&live_chunk(kind, &self.prefix, lo, hi, self.rows, window))
-                .await
-                .context("prefilling stage.FileControl and stage.ProcessLog")?;
-            lo = hi;
-        }
+        in_chunks(db, self.rows, |lo, hi| {
+            live_chunk(kind, &self.prefix, lo, hi, self.rows, window)
+        })
+        .await
+        .context("prefilling stage.FileControl and stage.ProcessLog")?;
         let history = if history { self.rows / 5 } else { 0 };
-        let mut lo = 0;
-        while lo < history {
-            let hi = (lo + CHUNK).min(history);
-            db.execute_sql(&history_chunk(kind, &self.prefix, lo, hi, history))
-                .await
-                .context("prefilling stage.FileControl_History and stage.ProcessLog_History")?;
-            lo = hi;
-        }
-        Ok(())
+        in_chunks(db, history, |lo, hi| {
+            history_chunk(kind, &self.prefix, lo, hi, history)
+        })
+        .await
+        .context("prefilling stage.FileControl_History and stage.ProcessLog_History")
     }
 
-    /// Deletes every prefilled row, logs first, a chunk at a time.
+    /// Deletes every prefilled row, logs first, a chunk at a time (in a scratch database:
+    /// nothing, the drop removes them).
     pub async fn remove(&self, db: &Arc<dyn Backend>) -> Result<()> {
+        if self.scratch {
+            return Ok(());
+        }
         let like = format!("{}-%", self.prefix);
         let top = |kind: BackendKind, table: &str, key: &str, filter: &str| {
             match kind {
@@ -134,6 +153,27 @@ impl Prefill {
         }
         Ok(())
     }
+}
+
+/// Runs the statements `chunk(lo, hi)` making rows [0, total) a CHUNK at a time, on
+/// FILL_CONNECTIONS connections at once (neighbouring chunks interleave their ProcessIDs).
+async fn in_chunks(
+    db: &Arc<dyn Backend>,
+    total: i64,
+    chunk: impl Fn(i64, i64) -> String,
+) -> Result<()> {
+    let next = AtomicI64::new(0);
+    let fill = || async {
+        loop {
+            let lo = next.fetch_add(CHUNK, Ordering::Relaxed);
+            if lo >= total {
+                return Ok::<_, anyhow::Error>(());
+            }
+            db.execute_sql(&chunk(lo, (lo + CHUNK).min(total))).await?;
+        }
+    };
+    futures_util::future::try_join_all((0..FILL_CONNECTIONS).map(|_| fill())).await?;
+    Ok(())
 }
 
 /// Runs g in [lo, hi) of `total`: run g ends `age` + (total - g) / total of `spread`

@@ -6,10 +6,11 @@
 //! `--bulk N` then registers as many processes through `stage.RegisterProcesses`, N a
 //! call (its baseline: multi-row INSERTs of N rows). Workers record a batch and claim the
 //! next in one `stage.CompleteAndClaim` call (`--separate-calls`: two calls, as before).
+//! `--scratch`: in a database of its own, dropped at the end.
 
-use super::super::open_store;
 use super::baseline::RawQueue;
 use super::prefill::Prefill;
+use super::scratch::{self, ScratchArgs, Target};
 use crate::store::{Backend, BackendKind, ClaimRequest, Completion, FinalStatus, LogLevel};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
@@ -49,6 +50,8 @@ pub struct QueueArgs {
     /// without it the database's level applies. The database's level is left alone.
     #[arg(long, value_name = "LEVEL")]
     min_log_level: Option<LogLevel>,
+    #[command(flatten)]
+    scratch: ScratchArgs,
 }
 
 pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode> {
@@ -59,8 +62,17 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
         bail!("--prefill must be at least 0");
     }
     let max_workers = args.workers.iter().copied().max().unwrap_or(1);
-    let db = open_store(database, (max_workers.max(args.registrars) + 2) as u32).await?;
-    super::refuse_if_busy(&db).await?;
+    let connections = (max_workers.max(args.registrars) + 2) as u32;
+    scratch::measure(database, connections, &args.scratch, |target| {
+        measure_in(target, args)
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure_in(target: Target, args: &QueueArgs) -> Result<()> {
+    let db = &target.db;
+    super::refuse_if_busy(db).await?;
     println!(
         "stagehand bench on {}: {} processes, batch {}, workers {:?}, log level {}",
         db.kind(),
@@ -71,19 +83,18 @@ pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode
             .map_or("of the database", LogLevel::as_str)
     );
     let prefill = if args.prefill > 0 {
-        Some(Prefill::fill(&db, args.prefill).await?)
+        Some(Prefill::fill(&target, args.prefill).await?)
     } else {
         None
     };
-    let outcome = measure_all(&db, args).await;
+    let outcome = measure_all(db, args).await;
     if let Some(prefill) = prefill {
         if outcome.is_ok() {
-            super::monitor::print_timings(&db, 3).await?;
+            super::monitor::print_timings(db, 3).await?;
         }
-        prefill.remove(&db).await?;
+        prefill.remove(db).await?;
     }
-    outcome?;
-    Ok(ExitCode::SUCCESS)
+    outcome
 }
 
 async fn measure_all(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {

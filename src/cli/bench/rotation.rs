@@ -4,9 +4,9 @@
 //! latency beside the rotation against the same load just before it (the baseline), the
 //! rotation's rate, and on SQL Server how many lock escalations the tables saw meanwhile.
 
-use super::super::open_store;
 use super::percentiles;
 use super::prefill::Prefill;
+use super::scratch::{self, ScratchArgs, Target};
 use crate::driver::{rotate_in_batches, ROTATION_REST};
 use crate::store::{Backend, BackendKind, ClaimRequest, Completion, FinalStatus};
 use anyhow::{bail, Context, Result};
@@ -45,6 +45,8 @@ pub struct RotationArgs {
     /// Seconds of the same load measured without rotation first, as the baseline.
     #[arg(long, default_value_t = 10)]
     baseline_seconds: u64,
+    #[command(flatten)]
+    scratch: ScratchArgs,
 }
 
 /// One claim call of a worker, and how many processes its completion finished.
@@ -64,9 +66,20 @@ pub async fn run(database: &Option<String>, args: &RotationArgs) -> Result<ExitC
     if !(0.0..=100.0).contains(&args.rest) {
         bail!("--rest must be between 0 and 100");
     }
-    let db = open_store(database, (args.workers + 3) as u32).await?;
-    super::refuse_if_busy(&db).await?;
-    refuse_if_rotatable(&db).await?;
+    scratch::measure(
+        database,
+        (args.workers + 3) as u32,
+        &args.scratch,
+        |target| measure_in(target, args),
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure_in(target: Target, args: &RotationArgs) -> Result<()> {
+    let db = &target.db;
+    super::refuse_if_busy(db).await?;
+    refuse_if_rotatable(db).await?;
     println!(
         "stagehand bench rotation on {}: {} runs past the retention, {} workers, batch {}, rotation batch {}, rest {}",
         db.kind(),
@@ -77,23 +90,22 @@ pub async fn run(database: &Option<String>, args: &RotationArgs) -> Result<ExitC
         args.rest
     );
     let live = if args.prefill > 0 {
-        Some(Prefill::fill(&db, args.prefill).await?)
+        Some(Prefill::fill(&target, args.prefill).await?)
     } else {
         None
     };
-    let outcome = match Prefill::fill_past_retention(&db, args.rows).await {
+    let outcome = match Prefill::fill_past_retention(&target, args.rows).await {
         Ok(old) => {
-            let outcome = measure(&db, args).await;
-            old.remove(&db).await?;
+            let outcome = measure(db, args).await;
+            old.remove(db).await?;
             outcome
         }
         Err(e) => Err(e),
     };
     if let Some(live) = live {
-        live.remove(&db).await?;
+        live.remove(db).await?;
     }
-    outcome?;
-    Ok(ExitCode::SUCCESS)
+    outcome
 }
 
 /// The bench rotates whatever is past the retention: refuse rather than move a user's rows.
