@@ -10,17 +10,14 @@ mod common;
 
 use common::{Must, TestDb, Unit};
 use stagehand::store::{
-    BackendKind, Completion, FinalStatus, NotificationClaim, NotificationOutcome, ProcessStatus,
+    Completion, FinalStatus, LogLevel, NotificationClaim, NotificationOutcome, ProcessStatus,
     TaskRecord,
 };
 
-/// The database's level, through stage.SetMinLogLevel as an operator sets it.
+/// The database's level (stage.SetMinLogLevel).
 async fn set_level(db: &TestDb, level: &str) {
-    let sql = match db.kind() {
-        BackendKind::Postgres => format!("SELECT * FROM stage.SetMinLogLevel('{level}')"),
-        BackendKind::SqlServer => format!("EXEC stage.SetMinLogLevel N'{level}'"),
-    };
-    db.exec(&sql).await;
+    let level = level.parse::<LogLevel>().expect("a log level");
+    db.set_min_log_level(level).await.must(db, "SetMinLogLevel");
 }
 
 /// Saves a task (parallel, so runs never refuse each other) whose JSON holds `level` as
