@@ -46,6 +46,9 @@ cargo clippy --all-targets --quiet -- -D warnings
 step "T-SQL parse (sqlfluff, dialect tsql)"
 scripts/parse-tsql.sh
 
+step "released migrations unchanged, new ones above them (migrations/released.sha256)"
+scripts/released-migrations.sh
+
 step "Windows build (cargo check --target x86_64-pc-windows-gnu)"
 if rustup target list --installed 2>/dev/null | grep -q '^x86_64-pc-windows-gnu$' ||
   rustup target add x86_64-pc-windows-gnu >/dev/null 2>&1; then
