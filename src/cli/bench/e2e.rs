@@ -10,11 +10,11 @@
 
 use super::super::database_url;
 use super::machine_cpu;
-use super::prefill::Prefill;
+use super::prefill::PrefillArgs;
 use super::scratch::{self, ScratchArgs, Target};
-use super::{cleanup, percentiles, refuse_if_busy};
+use super::{cleanup, percentiles, refuse_if_busy, BenchTaskArgs};
 use crate::driver::{self, DriverConfig, HousekeepingConfig, Secrets, Shutdown};
-use crate::store::{Backend, LogLevel, TaskRecord};
+use crate::store::{Backend, TaskRecord};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -31,17 +31,13 @@ pub struct E2eArgs {
     /// Registrations for the idle-latency sample.
     #[arg(long, default_value_t = 200)]
     latency_samples: usize,
-    /// Finished runs (and two log rows each) to add before measuring, spread over six
-    /// months, plus a fifth as many in history; removed afterwards.
-    #[arg(long, default_value_t = 0)]
-    prefill: i64,
+    #[command(flatten)]
+    prefill: PrefillArgs,
     /// Also time a bare spawn loop of `true` per worker count, and print the ratio.
     #[arg(long)]
     baseline: bool,
-    /// The bench task's own `minLogLevel` (Warning: no Info log rows on the hot path);
-    /// without it the database's level applies. The database's level is left alone.
-    #[arg(long, value_name = "LEVEL")]
-    min_log_level: Option<LogLevel>,
+    #[command(flatten)]
+    task: BenchTaskArgs,
     #[command(flatten)]
     scratch: ScratchArgs,
 }
@@ -117,9 +113,6 @@ pub async fn run(database: &Option<String>, args: &E2eArgs) -> Result<ExitCode> 
     if args.processes == 0 || args.workers.contains(&0) {
         bail!("--processes and --workers must be at least 1");
     }
-    if args.prefill < 0 {
-        bail!("--prefill must be at least 0");
-    }
     let max_workers = args.workers.iter().copied().max().unwrap_or(1);
     let config = config(Secrets::of(&database_url(database)?));
     scratch::measure(database, max_workers as u32 + 8, &args.scratch, |target| {
@@ -133,11 +126,7 @@ async fn measure_in(target: Target, config: &DriverConfig, args: &E2eArgs) -> Re
     let db = &target.db;
     refuse_if_busy(db).await?;
     let prefix = format!("stagehand-e2e-{}-", std::process::id());
-    let prefill = if args.prefill > 0 {
-        Some(Prefill::fill(&target, args.prefill).await?)
-    } else {
-        None
-    };
+    let prefill = args.prefill.fill(&target).await?;
     let outcome = measure(db, config, &prefix, args).await;
     cleanup(db, &prefix).await?;
     if let Some(prefill) = prefill {
@@ -159,7 +148,7 @@ async fn measure(
     );
     for &workers in &args.workers {
         let name = format!("{prefix}true-{workers}");
-        super::bench_task(db, &name, args.min_log_level).await?;
+        args.task.save(db, &name).await?;
         for _ in 0..args.processes {
             db.register(&name, None, None).await?;
         }

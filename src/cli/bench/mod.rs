@@ -66,20 +66,38 @@ async fn refuse_if_busy(db: &Arc<dyn Backend>) -> Result<()> {
     Ok(())
 }
 
-/// Saves the bench task `name`: `true`, runs in parallel, at its own `minLogLevel` when
-/// one is given (else the database's level applies).
-async fn bench_task(db: &Arc<dyn Backend>, name: &str, level: Option<LogLevel>) -> Result<()> {
-    let mut task = TaskRecord::new(name, "true");
-    // Started directly (program form), as `bench e2e --baseline`'s bare loop starts it:
-    // through `sh -c` each run would pay a shell's start on top, which the loop does not.
-    task.arguments = Some("[]".into());
-    task.overlap_policy = "parallel".into();
-    task.definition =
-        level.map(|level| serde_json::json!({ "minLogLevel": level.as_str() }).to_string());
-    db.save_task(&task)
-        .await
-        .context("creating the bench task")?;
-    Ok(())
+/// `--min-log-level`: the level of the task a bench runs.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct BenchTaskArgs {
+    /// The bench task's own `minLogLevel` (Warning: no Info log rows on the hot path);
+    /// without it the database's level applies. The database's level is left alone.
+    #[arg(long, value_name = "LEVEL")]
+    min_log_level: Option<LogLevel>,
+}
+
+impl BenchTaskArgs {
+    /// Saves the bench task `name`: `true`, runs in parallel, at its own `minLogLevel`
+    /// when one is given.
+    async fn save(&self, db: &Arc<dyn Backend>, name: &str) -> Result<()> {
+        let mut task = TaskRecord::new(name, "true");
+        // Started directly (program form), as `bench e2e --baseline`'s bare loop starts it:
+        // through `sh -c` each run would pay a shell's start on top, which the loop does not.
+        task.arguments = Some("[]".into());
+        task.overlap_policy = "parallel".into();
+        task.definition = self
+            .min_log_level
+            .map(|level| serde_json::json!({ "minLogLevel": level.as_str() }).to_string());
+        db.save_task(&task)
+            .await
+            .context("creating the bench task")?;
+        Ok(())
+    }
+
+    /// What the run's header says of the level.
+    fn describe(&self) -> &'static str {
+        self.min_log_level
+            .map_or("of the database", LogLevel::as_str)
+    }
 }
 
 /// Removes a bench task with its processes and log rows. Bench task names are generated

@@ -2,7 +2,7 @@
 //! and a Power BI report run), optionally after `--prefill ROWS` finished runs, optionally
 //! in a scratch database (`--scratch`).
 
-use super::prefill::Prefill;
+use super::prefill::PrefillArgs;
 use super::scratch::{self, ScratchArgs, Target};
 use super::{percentiles, refuse_if_busy};
 use crate::store::Backend;
@@ -14,9 +14,8 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct MonitorArgs {
-    /// Finished runs to add before measuring (removed afterwards); 0 measures the database as it is.
-    #[arg(long, default_value_t = 0)]
-    prefill: i64,
+    #[command(flatten)]
+    prefill: PrefillArgs,
     /// Calls of each read; the median and the slowest are printed.
     #[arg(long, default_value_t = 5)]
     repeat: usize,
@@ -25,8 +24,8 @@ pub struct MonitorArgs {
 }
 
 pub async fn run(database: &Option<String>, args: &MonitorArgs) -> Result<ExitCode> {
-    if args.repeat == 0 || args.prefill < 0 {
-        bail!("--repeat must be at least 1 and --prefill at least 0");
+    if args.repeat == 0 {
+        bail!("--repeat must be at least 1");
     }
     scratch::measure(database, 4, &args.scratch, |target| measure(target, args)).await?;
     Ok(ExitCode::SUCCESS)
@@ -35,11 +34,7 @@ pub async fn run(database: &Option<String>, args: &MonitorArgs) -> Result<ExitCo
 async fn measure(target: Target, args: &MonitorArgs) -> Result<()> {
     let db = &target.db;
     refuse_if_busy(db).await?;
-    let prefill = if args.prefill > 0 {
-        Some(Prefill::fill(&target, args.prefill).await?)
-    } else {
-        None
-    };
+    let prefill = args.prefill.fill(&target).await?;
     let outcome = print_timings(db, args.repeat).await;
     if let Some(prefill) = prefill {
         prefill.remove(db).await?;

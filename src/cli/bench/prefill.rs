@@ -43,6 +43,27 @@ const PAST_RETENTION: Window = Window {
     spread: 30 * 86_400,
 };
 
+/// `--prefill ROWS`, shared by the benches that measure with a history in the tables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PrefillArgs {
+    /// Finished runs (and two log rows each) to add before measuring, spread over six
+    /// months, plus a fifth as many in history; removed afterwards (0: none).
+    // allow_negative_numbers: `--prefill -1` is refused as out of range, naming the option.
+    #[arg(long, value_name = "ROWS", default_value_t = 0, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(0..))]
+    prefill: i64,
+}
+
+impl PrefillArgs {
+    /// The rows asked for, inserted; None when none were.
+    pub async fn fill(&self, target: &Target) -> Result<Option<Prefill>> {
+        if self.prefill == 0 {
+            return Ok(None);
+        }
+        Prefill::fill(target, self.prefill).await.map(Some)
+    }
+}
+
 pub struct Prefill {
     prefix: String,
     rows: i64,
@@ -52,7 +73,7 @@ pub struct Prefill {
 
 impl Prefill {
     /// Inserts the rows; on error removes what was written.
-    pub async fn fill(target: &Target, rows: i64) -> Result<Prefill> {
+    async fn fill(target: &Target, rows: i64) -> Result<Prefill> {
         let prefix = format!("stagehand-prefill-{}", std::process::id());
         let (prefill, seconds) = Prefill::fill_with(target, prefix, rows, SIX_MONTHS, true).await?;
         println!(
@@ -294,5 +315,28 @@ fn history_chunk(kind: BackendKind, prefix: &str, lo: i64, hi: i64, total: i64) 
              FROM @Ins;
              COMMIT TRANSACTION;"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PrefillArgs;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Bench {
+        #[command(flatten)]
+        prefill: PrefillArgs,
+    }
+
+    #[test]
+    fn a_negative_prefill_is_refused_naming_the_option() {
+        let error = Bench::try_parse_from(["bench", "--prefill", "-1"])
+            .err()
+            .expect("-1 refused")
+            .to_string();
+        assert!(error.contains("'-1' for '--prefill <ROWS>'"), "{error}");
+        let parsed = Bench::try_parse_from(["bench", "--prefill", "12"]).expect("12 accepted");
+        assert_eq!(parsed.prefill.prefill, 12);
     }
 }

@@ -9,9 +9,10 @@
 //! `--scratch`: in a database of its own, dropped at the end.
 
 use super::baseline::RawQueue;
-use super::prefill::Prefill;
+use super::prefill::PrefillArgs;
 use super::scratch::{self, ScratchArgs, Target};
-use crate::store::{Backend, BackendKind, ClaimRequest, Completion, FinalStatus, LogLevel};
+use super::BenchTaskArgs;
+use crate::store::{Backend, BackendKind, ClaimRequest, Completion, FinalStatus};
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -34,10 +35,8 @@ pub struct QueueArgs {
     /// Elements per stage.RegisterProcesses call in the bulk registration run (0: none).
     #[arg(long, default_value_t = 1000)]
     bulk: usize,
-    /// Finished runs (and two log rows each) to add before measuring, spread over six
-    /// months, plus a fifth as many in history; removed afterwards.
-    #[arg(long, default_value_t = 0)]
-    prefill: i64,
+    #[command(flatten)]
+    prefill: PrefillArgs,
     /// Also measure the raw queue pattern on a scratch table with the same registrars,
     /// workers and batch, and print each figure beside it.
     #[arg(long)]
@@ -46,10 +45,8 @@ pub struct QueueArgs {
     /// stage.ClaimProcesses) instead of one stage.CompleteAndClaim.
     #[arg(long)]
     separate_calls: bool,
-    /// The bench task's own `minLogLevel` (Warning: no Info log rows on the hot path);
-    /// without it the database's level applies. The database's level is left alone.
-    #[arg(long, value_name = "LEVEL")]
-    min_log_level: Option<LogLevel>,
+    #[command(flatten)]
+    task: BenchTaskArgs,
     #[command(flatten)]
     scratch: ScratchArgs,
 }
@@ -57,9 +54,6 @@ pub struct QueueArgs {
 pub async fn run(database: &Option<String>, args: &QueueArgs) -> Result<ExitCode> {
     if args.batch < 1 || args.processes == 0 || args.workers.contains(&0) {
         bail!("--processes, --workers and --batch must be at least 1");
-    }
-    if args.prefill < 0 {
-        bail!("--prefill must be at least 0");
     }
     let max_workers = args.workers.iter().copied().max().unwrap_or(1);
     let connections = (max_workers.max(args.registrars) + 2) as u32;
@@ -79,14 +73,9 @@ async fn measure_in(target: Target, args: &QueueArgs) -> Result<()> {
         args.processes,
         args.batch,
         args.workers,
-        args.min_log_level
-            .map_or("of the database", LogLevel::as_str)
+        args.task.describe()
     );
-    let prefill = if args.prefill > 0 {
-        Some(Prefill::fill(&target, args.prefill).await?)
-    } else {
-        None
-    };
+    let prefill = args.prefill.fill(&target).await?;
     let outcome = measure_all(db, args).await;
     if let Some(prefill) = prefill {
         if outcome.is_ok() {
@@ -100,7 +89,7 @@ async fn measure_in(target: Target, args: &QueueArgs) -> Result<()> {
 async fn measure_all(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
     for &workers in &args.workers {
         let name = format!("stagehand-bench-{}-{}", std::process::id(), workers);
-        super::bench_task(db, &name, args.min_log_level).await?;
+        args.task.save(db, &name).await?;
         let outcome = measure(db, &name, args, workers).await;
         super::cleanup(db, &name).await?;
         vacuum(db).await?;
@@ -143,7 +132,7 @@ async fn vacuum(db: &Arc<dyn Backend>) -> Result<()> {
 /// connections, beside multi-row INSERTs of as many rows into the scratch table.
 async fn measure_bulk(db: &Arc<dyn Backend>, args: &QueueArgs) -> Result<()> {
     let name = format!("stagehand-bench-{}-bulk", std::process::id());
-    super::bench_task(db, &name, args.min_log_level).await?;
+    args.task.save(db, &name).await?;
     let outcome = register_bulk(db, &name, args).await;
     super::cleanup(db, &name).await?;
     vacuum(db).await?;

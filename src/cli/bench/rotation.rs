@@ -5,7 +5,7 @@
 //! rotation's rate, and on SQL Server how many lock escalations the tables saw meanwhile.
 
 use super::percentiles;
-use super::prefill::Prefill;
+use super::prefill::{Prefill, PrefillArgs};
 use super::scratch::{self, ScratchArgs, Target};
 use crate::driver::{rotate_in_batches, ROTATION_REST};
 use crate::store::{Backend, BackendKind, ClaimRequest, Completion, FinalStatus};
@@ -26,10 +26,9 @@ pub struct RotationArgs {
     /// Finished runs past the retention to rotate (a month of the seed's load: 4000000).
     #[arg(long, default_value_t = 400_000)]
     rows: i64,
-    /// Finished runs within the retention to keep in the tables meanwhile (and a fifth as
-    /// many in history), as in `bench queue --prefill`.
-    #[arg(long, default_value_t = 0)]
-    prefill: i64,
+    // Within the retention, kept in the tables meanwhile.
+    #[command(flatten)]
+    prefill: PrefillArgs,
     /// Concurrent workers claiming and completing during the whole run.
     #[arg(long, default_value_t = 4)]
     workers: usize,
@@ -57,8 +56,8 @@ struct Sample {
 }
 
 pub async fn run(database: &Option<String>, args: &RotationArgs) -> Result<ExitCode> {
-    if args.rows < 1 || args.prefill < 0 || args.workers == 0 || args.batch < 1 {
-        bail!("--rows, --workers and --batch must be at least 1, --prefill at least 0");
+    if args.rows < 1 || args.workers == 0 || args.batch < 1 {
+        bail!("--rows, --workers and --batch must be at least 1");
     }
     if !(1..=4000).contains(&args.rotate_batch) || args.baseline_seconds == 0 {
         bail!("--rotate-batch must be between 1 and 4000, --baseline-seconds at least 1");
@@ -89,11 +88,7 @@ async fn measure_in(target: Target, args: &RotationArgs) -> Result<()> {
         args.rotate_batch,
         args.rest
     );
-    let live = if args.prefill > 0 {
-        Some(Prefill::fill(&target, args.prefill).await?)
-    } else {
-        None
-    };
+    let live = args.prefill.fill(&target).await?;
     let outcome = match Prefill::fill_past_retention(&target, args.rows).await {
         Ok(old) => {
             let outcome = measure(db, args).await;
@@ -128,7 +123,8 @@ async fn refuse_if_rotatable(db: &Arc<dyn Backend>) -> Result<()> {
 
 async fn measure(db: &Arc<dyn Backend>, args: &RotationArgs) -> Result<()> {
     let name = format!("stagehand-bench-{}-rotation", std::process::id());
-    super::bench_task(db, &name, None).await?;
+    // At the database's level, as a driver's own tasks run.
+    super::BenchTaskArgs::default().save(db, &name).await?;
     let outcome = measure_with_task(db, &name, args).await;
     super::cleanup(db, &name).await?;
     outcome
