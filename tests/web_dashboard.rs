@@ -14,7 +14,7 @@ use driver_support::{wait_final, wait_for, Driver};
 use fantoccini::{elements::Element, Locator};
 use stagehand::catalog;
 use stagehand::schedule::parse_task;
-use stagehand::store::{Backend, ProcessStatus};
+use stagehand::store::{Backend, LogLevel, ProcessStatus};
 use std::time::Duration;
 use web_support::{free_port, http, http_from, Browser, Server};
 
@@ -341,6 +341,102 @@ async fn the_dashboard_shows_and_steers_the_queue_in_a_browser(db: &TestDb) {
     assert_eq!(accepted.status, 303, "{db}: {accepted:?}");
 }
 
+conformance!(the_minimum_log_level_is_shown_and_set_in_a_browser);
+async fn the_minimum_log_level_is_shown_and_set_in_a_browser(db: &TestDb) {
+    save(&**db, &task_json("plain", "true", 1)).await;
+    let quiet = task_json("quiet", "true", 1).replacen('{', r#"{"minLogLevel": "Warning", "#, 1);
+    save(&**db, &quiet).await;
+    let server = Server::start(db.url(), "127.0.0.1:0", &[]).await;
+    let base = server.base();
+    let browser = Browser::start().await;
+    let b = &browser.client;
+
+    b.goto(&format!("{base}/")).await.expect("overview");
+    wait_text(&browser, "#log-level", |t| {
+        t == "Minimum log level: Info (rows below it are not written to stage.ProcessLog)"
+    })
+    .await;
+    let own = wait_text(&browser, "#task-log-levels", |t| t.contains("quiet")).await;
+    assert!(
+        own.contains("quiet Warning") && !own.contains("plain"),
+        "{db}: only the task with its own level, with it: {own:?}"
+    );
+    b.execute(
+        "document.querySelector('#set-log-level select').value = 'Error';",
+        vec![],
+    )
+    .await
+    .expect("choose Error");
+    find(&browser, "#set-log-level button")
+        .await
+        .click()
+        .await
+        .expect("set");
+    wait_text(&browser, ".notice", |t| {
+        t.contains("minimum log level: Error (was Info)")
+    })
+    .await;
+    assert_eq!(
+        db.log_levels().await.expect("log levels").database,
+        LogLevel::Error,
+        "{db}: the database's level changed"
+    );
+    wait_text(&browser, "#log-level", |t| t.contains("level: Error")).await;
+    b.execute(
+        "document.querySelector('#log-level').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .expect("scroll to the section");
+    browser.screenshot("log-level").await;
+
+    b.goto(&format!("{base}/tasks/plain")).await.expect("plain");
+    wait_text(&browser, "#task-log-level", |t| {
+        t == "Log level: Error (the database's)"
+    })
+    .await;
+    b.goto(&format!("{base}/tasks/quiet")).await.expect("quiet");
+    wait_text(&browser, "#task-log-level", |t| {
+        t == "Log level: Warning (its own minLogLevel)"
+    })
+    .await;
+    browser.close().await;
+
+    // A level that is not one is refused, naming the field, and changes nothing.
+    let page = http(server.addr, "GET", "/", &[], "").await;
+    let cookie = page
+        .header("set-cookie")
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = cookie.split_once('=').unwrap().1.to_string();
+    let refused = http(
+        server.addr,
+        "POST",
+        "/log-level",
+        &[
+            ("Origin", &base),
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("csrf={token}&level=Loud"),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{db}: {refused:?}");
+    assert!(
+        refused.body.contains("level: unknown log level") && refused.body.contains("Loud"),
+        "{db}: names the field: {}",
+        refused.body
+    );
+    assert_eq!(
+        db.log_levels().await.expect("log levels").database,
+        LogLevel::Error,
+        "{db}: unchanged"
+    );
+}
+
 conformance!(a_non_loopback_dashboard_requires_authentication);
 async fn a_non_loopback_dashboard_requires_authentication(db: &TestDb) {
     save(&**db, &task_json("quick", "true", 1)).await;
@@ -515,6 +611,16 @@ async fn a_non_loopback_dashboard_requires_authentication(db: &TestDb) {
     assert_eq!(
         disable.status, 403,
         "{db}: disabling needs admin: {disable:?}"
+    );
+    let level = post_as(basic("sam:submit-pw"), "/log-level", "&level=Error").await;
+    assert_eq!(
+        level.status, 403,
+        "{db}: the log level needs admin: {level:?}"
+    );
+    assert_eq!(
+        db.log_levels().await.expect("log levels").database,
+        LogLevel::Info,
+        "{db}: the level is unchanged"
     );
 
     // The admin disables it; run now is then refused with the procedure's reason.

@@ -5,7 +5,7 @@
 //! - [`auth`]: who may see and do what ([`database_logins`]: `--auth database`;
 //!   [`throttle`]: failed sign-ins per address); [`csrf`]: every POST's token and
 //!   origin check.
-//! - [`pages`], [`task_page`]: the HTML; [`layout`]: the frame and the chart; [`live`]:
+//! - [`pages`], [`task_page`], [`log_level`]: the HTML; [`layout`]: the frame and the chart; [`live`]:
 //!   the JSON the script polls; [`metrics`]: Prometheus text.
 
 pub mod auth;
@@ -13,6 +13,7 @@ mod csrf;
 mod database_logins;
 mod layout;
 mod live;
+mod log_level;
 mod metrics;
 mod pages;
 mod task_page;
@@ -213,6 +214,7 @@ fn router(state: AppState) -> Router {
         .route("/processes/{id}/retry", post(pages::retry))
         .route("/processes/{id}/cancel", post(pages::cancel))
         .route("/failed", get(pages::failed))
+        .route("/log-level", post(log_level::set))
         .route("/drivers", get(pages::drivers))
         .route("/live/processes", get(live::processes))
         .route("/live/process/{id}", get(live::process))

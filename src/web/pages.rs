@@ -3,7 +3,7 @@
 //! checked by [`super::csrf`] and the user's role.
 
 use super::layout::{self, action, page, Series};
-use super::{csrf, AppState, Session, WebError};
+use super::{csrf, log_level, AppState, Session, WebError};
 use crate::store::{ProcessFilter, ProcessRow, ProcessStatus, StoreError, TableSpace};
 use crate::web::auth::Role;
 use axum::extract::{Path, Query, State};
@@ -50,7 +50,7 @@ pub fn check_post(
 }
 
 /// A 303 to `back` (only a local path) with a notice for the next page.
-fn back_to(back: Option<&str>, default: &str, notice: &str) -> Response {
+pub fn back_to(back: Option<&str>, default: &str, notice: &str) -> Response {
     let path = back
         .filter(|b| b.starts_with('/') && !b.starts_with("//"))
         .unwrap_or(default);
@@ -66,12 +66,13 @@ pub async fn overview(
 ) -> Result<Markup, WebError> {
     let db = &state.db;
     let now = Utc::now();
-    let (counts, hourly, drivers, tables, overdue) = tokio::try_join!(
+    let (counts, hourly, drivers, tables, overdue, levels) = tokio::try_join!(
         db.status_summary(),
         db.finished_per_hour(now, CHART_HOURS),
         db.drivers(),
         db.table_space(),
         db.overdue_processes(),
+        db.log_levels(),
     )?;
     // The hours finished_per_hour covers, oldest first: the current one is the last.
     let last = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
@@ -139,6 +140,7 @@ pub async fn overview(
         }
         h2 { "Table sizes (alert above " (state.alert_mb) " MiB)" }
         (table_sizes(&tables, state.alert_mb))
+        (log_level::section(&session, &levels))
     };
     Ok(page("Overview", &session, notice.notice.as_deref(), body))
 }

@@ -3,6 +3,7 @@
 //! stage.SaveTasks only when valid.
 
 use super::layout::{self, page, Series};
+use super::log_level;
 use super::pages::{check_post, path_segment, Notice};
 use super::{AppState, Session, WebError};
 use crate::catalog::{self, StoredTask};
@@ -48,7 +49,8 @@ pub async fn show(
     Query(notice): Query<Notice>,
 ) -> Result<Markup, WebError> {
     let task = find(&state, &name).await?;
-    let history = state.db.task_history(&name, HISTORY).await?;
+    let (history, levels) =
+        tokio::try_join!(state.db.task_history(&name, HISTORY), state.db.log_levels())?;
     let upcoming = match &task.definition {
         Ok(definition) => Schedule::new(definition).upcoming(Utc::now(), NEXT_FIRES),
         Err(_) => Vec::new(),
@@ -87,6 +89,7 @@ pub async fn show(
         @if let Err(why) = &task.definition {
             p.error { "Stored but no longer valid: " (why) }
         }
+        (log_level::of_task(&name, &levels))
         h2 { "Definition" }
         pre #task-json { (task_json(&task)) }
         h2 { "Triggers" }
