@@ -16,7 +16,7 @@ use stagehand::catalog;
 use stagehand::schedule::parse_task;
 use stagehand::store::{Backend, LogLevel, ProcessStatus};
 use std::time::Duration;
-use web_support::{free_port, http, http_from, Browser, Server};
+use web_support::{free_port, http, http_from, post_as, Browser, Server};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -403,27 +403,7 @@ async fn the_minimum_log_level_is_shown_and_set_in_a_browser(db: &TestDb) {
     browser.close().await;
 
     // A level that is not one is refused, naming the field, and changes nothing.
-    let page = http(server.addr, "GET", "/", &[], "").await;
-    let cookie = page
-        .header("set-cookie")
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let token = cookie.split_once('=').unwrap().1.to_string();
-    let refused = http(
-        server.addr,
-        "POST",
-        "/log-level",
-        &[
-            ("Origin", &base),
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        &format!("csrf={token}&level=Loud"),
-    )
-    .await;
+    let refused = post_as(server.addr, None, "/log-level", "&level=Loud").await;
     assert_eq!(refused.status, 400, "{db}: {refused:?}");
     assert!(
         refused.body.contains("level: unknown log level") && refused.body.contains("Loud"),
@@ -548,37 +528,7 @@ async fn a_non_loopback_dashboard_requires_authentication(db: &TestDb) {
         )
     };
     let post_as = |credentials: String, path: &'static str, fields: &'static str| async move {
-        let page = http(
-            addr,
-            "GET",
-            "/tasks",
-            &[("Authorization", &credentials)],
-            "",
-        )
-        .await;
-        assert_eq!(page.status, 200, "reading /tasks: {page:?}");
-        let cookie = page
-            .header("set-cookie")
-            .expect("a session cookie")
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let token = cookie.split_once('=').unwrap().1.to_string();
-        let origin = format!("http://{addr}");
-        http(
-            addr,
-            "POST",
-            path,
-            &[
-                ("Authorization", &credentials),
-                ("Origin", &origin),
-                ("Cookie", &cookie),
-                ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
-            &format!("csrf={token}{fields}"),
-        )
-        .await
+        post_as(addr, Some(&credentials), path, fields).await
     };
     let reader = post_as(basic("rita:read-only-pw"), "/tasks/quick/run", "").await;
     assert_eq!(reader.status, 403, "{db}: a reader cannot run: {reader:?}");

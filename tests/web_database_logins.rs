@@ -12,7 +12,7 @@ use common::TestDb;
 use stagehand::catalog;
 use stagehand::schedule::parse_task;
 use std::net::SocketAddr;
-use web_support::{http, Response, Server};
+use web_support::{http, post_as, Server};
 
 fn task_json(description: &str) -> String {
     format!(
@@ -27,34 +27,6 @@ fn basic(name: &str, password: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(pair)
     )
-}
-
-/// GET `/tasks` with `credentials`, then POST `path` with the session's CSRF token.
-async fn post_as(addr: SocketAddr, credentials: &str, path: &str, fields: &str) -> Response {
-    let page = http(addr, "GET", "/tasks", &[("Authorization", credentials)], "").await;
-    assert_eq!(page.status, 200, "reading /tasks before {path}: {page:?}");
-    let cookie = page
-        .header("set-cookie")
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let token = cookie.split_once('=').unwrap().1.to_string();
-    let origin = format!("http://{addr}");
-    http(
-        addr,
-        "POST",
-        path,
-        &[
-            ("Authorization", credentials),
-            ("Origin", &origin),
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        &format!("csrf={token}{fields}"),
-    )
-    .await
 }
 
 async fn description(db: &TestDb) -> Option<String> {
@@ -131,7 +103,7 @@ async fn database_logins_get_the_role_of_their_stage_role(db: &TestDb) {
     let page = http(addr, "GET", "/tasks", &[("Authorization", &as_reader)], "").await;
     assert_eq!(page.status, 200, "{db}: a reader reads: {page:?}");
     assert!(page.body.contains("quick"), "{db}: the task is listed");
-    let refused = post_as(addr, &as_reader, "/tasks/quick/run", "").await;
+    let refused = post_as(addr, Some(&as_reader), "/tasks/quick/run", "").await;
     assert_eq!(
         refused.status, 403,
         "{db}: a reader cannot run: {refused:?}"
@@ -145,7 +117,7 @@ async fn database_logins_get_the_role_of_their_stage_role(db: &TestDb) {
 
     // A submitter runs, but cannot edit.
     let as_submitter = basic(&submitter, &submitter_pw);
-    let run = post_as(addr, &as_submitter, "/tasks/quick/run", "").await;
+    let run = post_as(addr, Some(&as_submitter), "/tasks/quick/run", "").await;
     assert_eq!(run.status, 303, "{db}: a submitter runs: {run:?}");
     assert_eq!(db.count("stage.FileControl").await, 1, "{db}: one run");
     let edit = |json: String| {
@@ -156,7 +128,7 @@ async fn database_logins_get_the_role_of_their_stage_role(db: &TestDb) {
     };
     let denied = post_as(
         addr,
-        &as_submitter,
+        Some(&as_submitter),
         "/tasks/quick/edit",
         &edit(task_json("by submitter")),
     )
@@ -175,7 +147,7 @@ async fn database_logins_get_the_role_of_their_stage_role(db: &TestDb) {
     let as_admin = basic(&admin, &admin_pw);
     let edited = post_as(
         addr,
-        &as_admin,
+        Some(&as_admin),
         "/tasks/quick/edit",
         &edit(task_json("by admin")),
     )

@@ -82,6 +82,46 @@ pub async fn http(
     http_on(stream, addr, method, path, headers, body).await
 }
 
+/// GET `/tasks` (with `credentials` as the Authorization header, when given), then POST
+/// `path` from this server's origin with the session's cookie, its CSRF token and
+/// `fields` (`&name=value…`).
+pub async fn post_as(
+    addr: SocketAddr,
+    credentials: Option<&str>,
+    path: &str,
+    fields: &str,
+) -> Response {
+    let auth: Vec<(&str, &str)> = credentials
+        .map(|c| ("Authorization", c))
+        .into_iter()
+        .collect();
+    let page = http(addr, "GET", "/tasks", &auth, "").await;
+    assert_eq!(page.status, 200, "reading /tasks before {path}: {page:?}");
+    let cookie = page
+        .header("set-cookie")
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = cookie.split_once('=').unwrap().1.to_string();
+    let origin = format!("http://{addr}");
+    let mut headers = auth;
+    headers.extend([
+        ("Origin", origin.as_str()),
+        ("Cookie", cookie.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ]);
+    http(
+        addr,
+        "POST",
+        path,
+        &headers,
+        &format!("csrf={token}{fields}"),
+    )
+    .await
+}
+
 /// As [`http`], from another local address (e.g. 127.0.0.2: another client).
 pub async fn http_from(
     source: std::net::Ipv4Addr,
