@@ -16,7 +16,7 @@ use stagehand::catalog;
 use stagehand::schedule::parse_task;
 use stagehand::store::{Backend, LogLevel, ProcessStatus};
 use std::time::Duration;
-use web_support::{free_port, http, http_from, post_as, Browser, Server};
+use web_support::{free_port, http, http_from, post_as, session, Browser, Server};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -298,15 +298,7 @@ async fn the_dashboard_shows_and_steers_the_queue_in_a_browser(db: &TestDb) {
         refused.body
     );
     // A right token from another origin is refused too.
-    let page = http(server.addr, "GET", "/tasks", &[], "").await;
-    let cookie = page
-        .header("set-cookie")
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let token = cookie.split_once('=').unwrap().1.to_string();
+    let (cookie, token) = session(server.addr, &[]).await;
     let foreign = http(
         server.addr,
         "POST",

@@ -82,9 +82,24 @@ pub async fn http(
     http_on(stream, addr, method, path, headers, body).await
 }
 
-/// GET `/tasks` (with `credentials` as the Authorization header, when given), then POST
-/// `path` from this server's origin with the session's cookie, its CSRF token and
-/// `fields` (`&name=value…`).
+/// A session: GET `/tasks` (with `auth`, e.g. an Authorization header) and return its
+/// cookie (`name=value`) and CSRF token.
+pub async fn session(addr: SocketAddr, auth: &[(&str, &str)]) -> (String, String) {
+    let page = http(addr, "GET", "/tasks", auth, "").await;
+    assert_eq!(page.status, 200, "reading /tasks for a session: {page:?}");
+    let cookie = page
+        .header("set-cookie")
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let token = cookie.split_once('=').unwrap().1.to_string();
+    (cookie, token)
+}
+
+/// POST `path` in a new [`session`] (with `credentials` as the Authorization header, when
+/// given), from this server's origin, with the CSRF token and `fields` (`&name=value…`).
 pub async fn post_as(
     addr: SocketAddr,
     credentials: Option<&str>,
@@ -95,16 +110,7 @@ pub async fn post_as(
         .map(|c| ("Authorization", c))
         .into_iter()
         .collect();
-    let page = http(addr, "GET", "/tasks", &auth, "").await;
-    assert_eq!(page.status, 200, "reading /tasks before {path}: {page:?}");
-    let cookie = page
-        .header("set-cookie")
-        .expect("a session cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let token = cookie.split_once('=').unwrap().1.to_string();
+    let (cookie, token) = session(addr, &auth).await;
     let origin = format!("http://{addr}");
     let mut headers = auth;
     headers.extend([
