@@ -234,6 +234,134 @@ async fn occurrences_register_once_and_parameters_are_stored_as_written(db: &Tes
     );
 }
 
+/// Element `i` of the long batch below, its names under `prefix`: skip names (no task)
+/// that recur every 300 elements, a parallel task's occurrences that recur every 350, a
+/// skip name with occurrences, and a queue task; so duplicates meet across the chunks of
+/// 1,000 elements SQL Server decides at a time.
+fn long_batch_element(prefix: &str, i: usize) -> serde_json::Value {
+    let at = |minute: usize| format!("2026-01-01T{:02}:{:02}:00Z", minute / 60, minute % 60);
+    if i % 13 == 0 {
+        serde_json::json!({ "name": format!("{prefix}_occ"), "scheduledFor": at((i / 13) % 20) })
+    } else if i % 11 == 0 {
+        named(&format!("{prefix}_queue"))
+    } else if i % 7 == 0 {
+        serde_json::json!({ "name": format!("{prefix}_par"), "scheduledFor": at((i / 7) % 50) })
+    } else {
+        named(&format!("{prefix}_fill_{}", i % 300))
+    }
+}
+
+conformance!(a_long_batch_registers_as_the_same_registrations_one_by_one);
+async fn a_long_batch_registers_as_the_same_registrations_one_by_one(db: &TestDb) {
+    const ELEMENTS: usize = 1300;
+    let elements = |prefix: &str| -> Vec<serde_json::Value> {
+        (0..ELEMENTS)
+            .map(|i| long_batch_element(prefix, i))
+            .collect()
+    };
+    // The same world under two prefixes: tasks, an active run and a finished occurrence.
+    let mut before = Vec::new();
+    for prefix in ["bulk", "single"] {
+        db.driver_task(&format!("{prefix}_par"), "parallel").await;
+        db.driver_task(&format!("{prefix}_queue"), "queue").await;
+        let active = db.register_new(&format!("{prefix}_fill_7")).await;
+        let finished = db
+            .register(
+                &format!("{prefix}_occ"),
+                None,
+                Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 5, 0).unwrap()),
+            )
+            .await
+            .must(db, "RegisterProcess")
+            .process_id;
+        db.exec(&db.seed_completion_sql(finished)).await;
+        before.push((active, finished));
+    }
+
+    let bulk = register_batch(db, &elements("bulk")).await;
+    let mut single = Vec::new();
+    for element in elements("single") {
+        let at = element["scheduledFor"]
+            .as_str()
+            .map(|t| t.parse::<chrono::DateTime<Utc>>().unwrap());
+        let name = element["name"].as_str().unwrap();
+        single.push(
+            db.register(name, None, at)
+                .await
+                .must(db, "RegisterProcess"),
+        );
+    }
+
+    // Each row as (registered, status, the element whose registration made the row that
+    // answers, or the row that was there before).
+    let described = |rows: &[Registered],
+                     (active, finished): (i64, i64)|
+     -> Vec<(bool, ProcessStatus, String)> {
+        let made: std::collections::HashMap<i64, usize> = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.registered)
+            .map(|(i, r)| (r.process_id, i))
+            .collect();
+        rows.iter()
+            .map(|r| {
+                let origin = match made.get(&r.process_id) {
+                    Some(i) => format!("element {i}"),
+                    None if r.process_id == active => "the active run".to_string(),
+                    None if r.process_id == finished => "the finished occurrence".to_string(),
+                    None => format!("unknown row {}", r.process_id),
+                };
+                (r.registered, r.status, origin)
+            })
+            .collect()
+    };
+    let bulk_described = described(&bulk, before[0]);
+    let single_described = described(&single, before[1]);
+    for (i, (b, s)) in bulk_described.iter().zip(&single_described).enumerate() {
+        assert_eq!(
+            b,
+            s,
+            "{db}: element {i} ({})",
+            long_batch_element("bulk", i)
+        );
+    }
+    // The batch holds every kind of answer, and refusals across the 1,000th element.
+    let refused_by = |origin: &str| {
+        bulk_described
+            .iter()
+            .filter(|(registered, _, o)| !registered && o == origin)
+            .count()
+    };
+    assert!(
+        refused_by("the active run") > 0 && refused_by("the finished occurrence") > 0,
+        "{db}: refusals by the rows there before: {bulk_described:?}"
+    );
+    let across = bulk_described
+        .iter()
+        .enumerate()
+        .filter(|(i, (registered, _, origin))| {
+            *i >= 1000
+                && !registered
+                && origin
+                    .strip_prefix("element ")
+                    .and_then(|j| j.parse::<usize>().ok())
+                    .is_some_and(|j| j < 1000)
+        })
+        .count();
+    let registered = bulk.iter().filter(|r| r.registered).count();
+    assert!(
+        across > 0 && (300..ELEMENTS).contains(&registered),
+        "{db}: {across} refused across the 1,000th element, {registered} registered"
+    );
+    assert_eq!(
+        db.count("stage.FileControl WHERE ProcessName LIKE 'bulk%'")
+            .await,
+        db.count("stage.FileControl WHERE ProcessName LIKE 'single%'")
+            .await,
+        "{db}: as many rows either way"
+    );
+}
+
 conformance!(bad_input_names_the_element_and_writes_nothing);
 async fn bad_input_names_the_element_and_writes_nothing(db: &TestDb) {
     let long = "x".repeat(256);
