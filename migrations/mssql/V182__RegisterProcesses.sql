@@ -168,7 +168,12 @@ BEGIN
                 DELETE FROM @Req;
                 SET @Now = SYSUTCDATETIME();
 
-                -- Read before the transaction, without locks, as the core reads the task.
+                IF @TranCount = 0
+                    BEGIN TRANSACTION;
+                ELSE
+                    SAVE TRANSACTION RegisterProcesses;
+
+                -- The tasks read without locks, as the core reads them.
                 INSERT @Req (Ordinal, ProcessName, Parameters, ScheduledFor, TaskID,
                              OverlapPolicy, Executor, MaxAttempts)
                 SELECT i.Ordinal, CAST(i.ProcessName AS nvarchar(255)), i.Parameters, i.ScheduledFor,
@@ -177,11 +182,6 @@ BEGIN
                 FROM @Item AS i
                 LEFT JOIN stage.Task AS t
                        ON t.TaskName = CAST(i.ProcessName AS nvarchar(255));
-
-                IF @TranCount = 0
-                    BEGIN TRANSACTION;
-                ELSE
-                    SAVE TRANSACTION RegisterProcesses;
 
                 -- In chunks of 1,000 elements, in array order: no statement takes the 5,000
                 -- locks of one index at which SQL Server escalates to a table lock (as
@@ -194,14 +194,16 @@ BEGIN
                     -- The core's two look-ups for every element at once, with its locks: UPDLOCK
                     -- + HOLDLOCK key-range lock each (name, occurrence) and each skip name's
                     -- active rows, found or not, so a concurrent registration of the same key
-                    -- waits for this transaction and then sees its rows. FORCESEEK: a scan
-                    -- under HOLDLOCK would range-lock every name. killPrevious elements go
+                    -- waits for this transaction and then sees its rows. FORCESEEK on the
+                    -- core's index and keys: a scan under HOLDLOCK would range-lock every name,
+                    -- a seek on the name alone every occurrence of it. killPrevious elements go
                     -- through the core below.
                     UPDATE r
                     SET    OccurrenceID     = fc.ProcessID,
                            OccurrenceStatus = fc.Status
                     FROM @Req AS r
-                    INNER JOIN stage.FileControl AS fc WITH (UPDLOCK, HOLDLOCK, FORCESEEK)
+                    INNER JOIN stage.FileControl AS fc
+                               WITH (UPDLOCK, HOLDLOCK, FORCESEEK (UX_FileControl_Occurrence (ProcessName, ScheduledFor)))
                             ON fc.ProcessName  = r.ProcessName
                            AND fc.ScheduledFor = r.ScheduledFor
                     WHERE r.Ordinal BETWEEN @Lo AND @Lo + @Chunk - 1
@@ -209,18 +211,21 @@ BEGIN
                       AND r.OverlapPolicy <> 'killPrevious'
                       AND fc.ScheduledFor IS NOT NULL;
 
-                    -- Whatever that row's own policy, as the core's look-up.
+                    -- Whatever that row's own policy, and only where no occurrence refused the
+                    -- element, as the core's look-up (no lock the core would not take).
                     UPDATE r
                     SET    ActiveID     = a.ProcessID,
                            ActiveStatus = a.Status
                     FROM @Req AS r
                     CROSS APPLY (SELECT TOP (1) fc.ProcessID, fc.Status
-                                 FROM stage.FileControl AS fc WITH (UPDLOCK, HOLDLOCK, FORCESEEK)
+                                 FROM stage.FileControl AS fc
+                                      WITH (UPDLOCK, HOLDLOCK, FORCESEEK (IX_FileControl_Active (ProcessName)))
                                  WHERE fc.ProcessName = r.ProcessName
                                    AND fc.Status IN ('Pending', 'InProgress')
                                  ORDER BY fc.ProcessID) AS a
                     WHERE r.Ordinal BETWEEN @Lo AND @Lo + @Chunk - 1
-                      AND r.OverlapPolicy = 'skip';
+                      AND r.OverlapPolicy = 'skip'
+                      AND r.OccurrenceID IS NULL;
 
                     -- One after another in array order, the core would register an element
                     -- unless (first) an occurrence row refuses it, an existing one or one of an
